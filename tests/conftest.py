@@ -1,0 +1,25 @@
+"""Shared test settings: offline everything, W&B offline, one thread per op (2-core CI)."""
+import os
+
+os.environ.setdefault("WANDB_MODE", "offline")
+os.environ.setdefault("WANDB_SILENT", "true")
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+import pytest  # noqa: E402
+
+
+def pytest_configure(config):
+    try:
+        import torch
+
+        torch.set_num_threads(2)
+    except ImportError:  # pragma: no cover
+        pass
+
+
+@pytest.fixture
+def in_ci() -> bool:
+    """Under CI a missing tool (TeX, Slurm) is a failure, not a skip."""
+    return os.environ.get("CI", "").lower() in ("1", "true", "yes")
