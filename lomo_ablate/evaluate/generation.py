@@ -1,0 +1,111 @@
+"""Deterministic greedy decoding (temperature 0), batched with left padding.
+
+Prompts are encoded one by one with :func:`lomo_ablate.models.encode` (the same conversion training uses),
+then batched here: token-aligned tensors (``input_ids``, ``attention_mask``, …) are left-padded, per-image
+tensors (``pixel_values``, ``image_grid_thw``, …) are concatenated along their first axis. Prompts are
+grouped by length to waste little padding; outputs come back in input order. Batched and one-at-a-time
+decoding give the same tokens (the test checks it on a tiny random model).
+"""
+from __future__ import annotations
+
+from typing import Any, Iterator, Sequence
+
+import torch
+from tqdm import tqdm
+
+from lomo_ablate.evaluate.protocols import Prompt
+
+#: Keys of an encoded sample that run along the token axis (padded); any other tensor is per image
+#: (concatenated along axis 0); ``labels`` is dropped.
+TOKEN_KEYS = ("input_ids", "attention_mask", "token_type_ids", "mm_token_type_ids", "position_ids")
+
+
+def encode_prompts(processor: Any, prompts: Sequence[Prompt]) -> list[dict[str, torch.Tensor]]:
+    """Encode each prompt with the generation prompt appended; token tensors become 1-D."""
+    from lomo_ablate.models import encode
+
+    out = []
+    for p in prompts:
+        enc = encode(processor, p.messages, p.images, add_generation_prompt=True)
+        sample = {}
+        for k, v in enc.items():
+            if k == "labels" or not isinstance(v, torch.Tensor):
+                continue
+            if k in TOKEN_KEYS and v.dim() == 2 and v.shape[0] == 1:
+                v = v[0]
+            sample[k] = v
+        if "attention_mask" not in sample:
+            sample["attention_mask"] = torch.ones_like(sample["input_ids"])
+        out.append(sample)
+    return out
+
+
+def left_pad_batch(samples: Sequence[dict[str, torch.Tensor]], pad_token_id: int) -> dict[str, torch.Tensor]:
+    """Stack samples into one batch: token tensors left-padded (pad id for ``input_ids``, 0 elsewhere),
+    other tensors concatenated along axis 0. Keys must agree across samples that carry them."""
+    width = max(s["input_ids"].shape[-1] for s in samples)
+    batch: dict[str, torch.Tensor] = {}
+    keys = list(dict.fromkeys(k for s in samples for k in s))
+    for k in keys:
+        present = [s[k] for s in samples if k in s]
+        if k in TOKEN_KEYS:
+            if len(present) != len(samples):
+                raise ValueError(f"token tensor {k!r} is missing from some samples of the batch")
+            fill = pad_token_id if k == "input_ids" else 0
+            rows = []
+            for v in present:
+                pad = width - v.shape[-1]
+                rows.append(torch.cat([torch.full((*v.shape[:-1], pad), fill, dtype=v.dtype), v], dim=-1))
+            batch[k] = torch.stack(rows)
+        else:
+            batch[k] = torch.cat(present, dim=0)
+    return batch
+
+
+def _batches(order: list[int], size: int) -> Iterator[list[int]]:
+    for i in range(0, len(order), size):
+        yield order[i:i + size]
+
+
+def _token_ids(model: Any, tokenizer: Any) -> tuple[int, Any]:
+    gen = getattr(model, "generation_config", None)
+    eos = getattr(gen, "eos_token_id", None) if gen is not None else None
+    if eos is None:
+        eos = tokenizer.eos_token_id
+    pad = tokenizer.pad_token_id
+    if pad is None:
+        pad = getattr(gen, "pad_token_id", None) if gen is not None else None
+    if pad is None:
+        pad = eos[0] if isinstance(eos, (list, tuple)) else eos
+    if pad is None:
+        raise ValueError("the tokenizer has neither a pad nor an eos token; cannot left-pad batches")
+    return int(pad), eos
+
+
+@torch.no_grad()
+def generate(model: Any, processor: Any, prompts: Sequence[Prompt], batch_size: int = 8,
+             max_new_tokens: int = 16, progress: bool = True, desc: str = "generate") -> list[str]:
+    """Greedy answers (special tokens removed, whitespace stripped) for ``prompts``, in order.
+
+    Deterministic: ``do_sample=False`` (temperature 0), the model in eval mode, no randomness anywhere.
+    """
+    if batch_size < 1 or max_new_tokens < 1:
+        raise ValueError(f"batch_size and max_new_tokens must be >= 1, got {batch_size}, {max_new_tokens}")
+    tokenizer = getattr(processor, "tokenizer", processor)
+    pad_id, eos = _token_ids(model, tokenizer)
+    model.eval()
+    device = next(model.parameters()).device
+    samples = encode_prompts(processor, prompts)
+    order = sorted(range(len(samples)), key=lambda i: (-samples[i]["input_ids"].shape[-1], i))
+    answers: list[str] = [""] * len(samples)
+    bar = tqdm(total=len(samples), desc=desc, disable=not progress, leave=False)
+    for idx in _batches(order, batch_size):
+        batch = {k: v.to(device) for k, v in left_pad_batch([samples[i] for i in idx], pad_id).items()}
+        out = model.generate(**batch, do_sample=False, max_new_tokens=max_new_tokens, pad_token_id=pad_id,
+                             eos_token_id=eos)
+        new = out[:, batch["input_ids"].shape[-1]:]
+        for i, row in zip(idx, new):
+            answers[i] = tokenizer.decode(row.tolist(), skip_special_tokens=True).strip()
+        bar.update(len(idx))
+    bar.close()
+    return answers

@@ -1,0 +1,194 @@
+"""Evaluation protocols: how one item's question reaches the model.
+
+- ``standard``: the item's own images (if any), then the question as text.
+- ``rendered``: the item's own images, then the WHOLE text question rendered as one image by the curation
+  :class:`~lomo_ablate.curate.render.Renderer` (evaluation font settings) in place of the text.
+- ``rendered_<f>`` (graded, ``0 < f < 1``, e.g. ``rendered_0.33``, ``rendered_0.67``): the question is split
+  into blocks (sentences; inline ``$…$`` formulas atomic) and the CENTRED run of ``round(f · n_blocks)``
+  blocks (at least one) is rendered and put back where it was: text–image–text, as LoMo's default middle
+  span. ``rendered_0`` equals ``standard`` and ``rendered_1`` equals ``rendered`` in content.
+
+A literal ``<image>`` in a question is escaped to ``< image>`` (as curation does) so it cannot become a
+slot: the number of ``<image>`` placeholders always equals the number of images.
+"""
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass, field
+from typing import Any, Callable, Sequence
+
+from PIL import Image
+
+IMAGE_TOKEN = "<image>"
+_PROTOCOL_RE = re.compile(r"^rendered_(\d+(?:\.\d+)?)$")
+
+
+@dataclass
+class EvalItem:
+    """One evaluation question with an exact answer.
+
+    ``question`` is plain text (what the rendered protocols render); ``images`` are the item's own images
+    (PIL, RGB), shown before the question under every protocol.
+    """
+
+    benchmark: str
+    item_id: str
+    category: str
+    question: str
+    answer: str
+    images: list[Image.Image] = field(default_factory=list)
+    meta: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Protocol:
+    """A named way of delivering the question: ``fraction`` of its blocks arrive as pixels."""
+
+    name: str
+    fraction: float
+
+    @property
+    def renders(self) -> bool:
+        return self.fraction > 0
+
+
+def parse_protocol(name: str) -> Protocol:
+    """``standard`` → 0, ``rendered`` → 1, ``rendered_<f>`` → f in [0, 1]; anything else is an error."""
+    if name == "standard":
+        return Protocol(name, 0.0)
+    if name == "rendered":
+        return Protocol(name, 1.0)
+    m = _PROTOCOL_RE.match(name)
+    if m and 0.0 <= float(m.group(1)) <= 1.0:
+        return Protocol(name, float(m.group(1)))
+    raise ValueError(f"unknown protocol {name!r}; allowed: 'standard', 'rendered', 'rendered_<f>' with 0 <= f <= 1 "
+                     "(e.g. rendered_0.33)")
+
+
+# ------------------------------------------------------------------------------------------ blocks
+_MATH_RE = re.compile(r"\$\$.+?\$\$|\$[^$]+\$", re.S)
+_SENT_END_RE = re.compile(r"(?<=[.!?])\s+")
+
+
+def _math_ranges(text: str) -> list[tuple[int, int]]:
+    """Formula ranges, found by curation's localizer (``$…$``, ``\\(…\\)``, environments) when present."""
+    try:
+        from lomo_ablate.curate.localize import math_ranges
+    except ImportError:  # curate not installed beside evaluate: inline/display dollars only
+        return [m.span() for m in _MATH_RE.finditer(text)]
+    return list(math_ranges(text))
+
+
+def split_blocks(text: str) -> list[tuple[int, int]]:
+    """Sentence blocks of ``text`` as ``(start, end)`` character offsets (whitespace between blocks is
+    outside every block). A sentence end inside a ``$…$`` / ``$$…$$`` formula does not split it."""
+    math_spans = _math_ranges(text)
+
+    def in_math(pos: int) -> bool:
+        return any(s < pos < e for s, e in math_spans)
+
+    blocks, start = [], 0
+    for m in _SENT_END_RE.finditer(text):
+        if in_math(m.start()):
+            continue
+        if text[start:m.start()].strip():
+            blocks.append((start, m.start()))
+        start = m.end()
+    if text[start:].strip():
+        end = len(text.rstrip())
+        blocks.append((start, end))
+    # trim leading whitespace of the first block
+    if blocks:
+        s, e = blocks[0]
+        blocks[0] = (s + len(text[s:e]) - len(text[s:e].lstrip()), e)
+    return blocks
+
+
+def graded_span(text: str, fraction: float) -> tuple[int, int] | None:
+    """Character span of the centred ``round(fraction · n_blocks)`` blocks (≥ 1 block when fraction > 0);
+    None for fraction 0 or an empty text. fraction 1 covers the whole (stripped) text."""
+    blocks = split_blocks(text)
+    if fraction <= 0 or not blocks:
+        return None
+    n = len(blocks)
+    k = min(n, max(1, math.floor(fraction * n + 0.5)))
+    first = (n - k) // 2
+    return blocks[first][0], blocks[first + k - 1][1]
+
+
+# ------------------------------------------------------------------------------------------ prompts
+@dataclass
+class Prompt:
+    """What the model gets for one item under one protocol: one user turn and its images."""
+
+    messages: list[dict]
+    images: list[Image.Image]
+    rendered_text: str | None = None
+    span: tuple[int, int] | None = None
+
+    @property
+    def text(self) -> str:
+        return self.messages[0]["content"]
+
+
+def escape_placeholder(text: str) -> str:
+    return text.replace(IMAGE_TOKEN, "< image>")
+
+
+RenderFn = Callable[[str], Image.Image]
+
+
+def build_prompt(item: EvalItem, protocol: Protocol, render: RenderFn | None = None) -> Prompt:
+    """The user turn for ``item`` under ``protocol``. ``render(text) -> PIL image`` is needed only when the
+    protocol renders; pass :func:`renderer_fn` of a curation Renderer so evaluation renders as curation."""
+    question = escape_placeholder(item.question).strip()
+    prefix = IMAGE_TOKEN * len(item.images) + ("\n" if item.images else "")
+    span = graded_span(question, protocol.fraction) if protocol.renders else None
+    if span is None:
+        return Prompt([{"role": "user", "content": prefix + question}], list(item.images))
+    if render is None:
+        raise ValueError(f"protocol {protocol.name!r} renders text but no renderer was given")
+    s, e = span
+    piece = question[s:e]
+    content = prefix + question[:s] + IMAGE_TOKEN + question[e:]
+    return Prompt([{"role": "user", "content": content}], [*item.images, render(piece)], piece, span)
+
+
+def renderer_fn(renderer: Any) -> RenderFn:
+    """Adapt a curation ``Renderer`` to ``text -> RGB image`` with a per-text cache."""
+    cache: dict[str, Image.Image] = {}
+
+    def render(text: str) -> Image.Image:
+        if text not in cache:
+            cache[text] = renderer.render(text).image.convert("RGB")
+        return cache[text]
+
+    render.prefetch = lambda texts: _prefetch(renderer, cache, texts)  # type: ignore[attr-defined]
+    return render
+
+
+def _prefetch(renderer: Any, cache: dict[str, Image.Image], texts: Sequence[str]) -> None:
+    """Render many texts at once (``render_many`` batches TeX runs) into the cache."""
+    todo = list(dict.fromkeys(t for t in texts if t not in cache))
+    if not todo:
+        return
+    if hasattr(renderer, "render_many"):
+        for t, res in zip(todo, renderer.render_many(todo)):
+            cache[t] = res.image.convert("RGB")
+    else:
+        for t in todo:
+            cache[t] = renderer.render(t).image.convert("RGB")
+
+
+def prompts_for(items: Sequence[EvalItem], protocol: Protocol, render: RenderFn | None) -> list[Prompt]:
+    """Prompts of all items under one protocol; rendered pieces are batch-rendered first when possible."""
+    if protocol.renders and render is not None and hasattr(render, "prefetch"):
+        pieces = []
+        for it in items:
+            q = escape_placeholder(it.question).strip()
+            span = graded_span(q, protocol.fraction)
+            if span:
+                pieces.append(q[span[0]:span[1]])
+        render.prefetch(pieces)
+    return [build_prompt(it, protocol, render) for it in items]
