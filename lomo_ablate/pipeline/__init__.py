@@ -1,0 +1,10 @@
+"""The pipeline: Hydra app, stages over a content-addressed store, job folders, validation, sweeps.
+
+Plain-Python entry points (no Hydra needed):
+
+* :func:`lomo_ablate.pipeline.app.run_job` — curate -> train -> evaluate for one resolved config;
+* :class:`lomo_ablate.pipeline.store.Store` — ``<store>/<stage>/<key>/`` with locking;
+* :func:`lomo_ablate.pipeline.validate.validate_config` — every check made before anything runs;
+* :func:`lomo_ablate.pipeline.stages.plan` — the stage keys of a config (what is cached).
+"""
+from lomo_ablate.pipeline import naming as _naming  # noqa: F401  (registers the ${lomo.job_name:} resolver)

@@ -1,0 +1,150 @@
+"""The stages of one job and their store keys.
+
+``plan(cfg)`` computes, without running anything, each stage's key: a hash of the stage's own config,
+the keys (or file fingerprints) of its inputs and a code salt. Keys chain: a change to curation changes
+the curate key and therefore the train and evaluate keys; a change to evaluation only re-evaluates.
+
+Stages (``<store_dir>/<stage>/<key>/``):
+
+* ``data``     the built-in pools (``text.jsonl``, ``multimodal.jsonl``) when ``data.text: builtin``;
+* ``curate``   the curated dataset directory (docs/DESIGN.md "Curated dataset directory");
+* ``train``    ``final/`` is the checkpoint (resumable: kept in ``.work-<key>`` until complete);
+* ``evaluate`` ``metrics.json`` and ``predictions.jsonl``.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+from typing import Any, Callable
+
+from omegaconf import DictConfig, OmegaConf
+
+import lomo_ablate
+from lomo_ablate.utils.hashing import file_fingerprint
+from lomo_ablate.pipeline.store import Store, stage_key
+from lomo_ablate.pipeline.validate import BUILTIN
+
+# Bump a stage's salt when its code changes what it produces: every key downstream changes with it.
+SALTS = {"data": "data-1", "curate": "curate-1", "train": "train-1", "evaluate": "evaluate-1"}
+STAGES = ("data", "curate", "train", "evaluate")
+
+
+@dataclasses.dataclass(frozen=True)
+class StagePlan:
+    """One stage of a job: its name, store key, and the inputs the key was computed from."""
+
+    name: str
+    key: str
+    inputs: dict[str, Any]
+
+
+def _salt(stage: str) -> str:
+    return f"{SALTS[stage]}/lomo_ablate-{lomo_ablate.__version__}"
+
+
+def _section(cfg: DictConfig, key: str) -> Any:
+    node = OmegaConf.select(cfg, key, default=None)
+    return OmegaConf.to_container(node, resolve=True) if OmegaConf.is_config(node) else node
+
+
+def _input_id(value: str | None) -> Any:
+    """How a user-supplied input enters a key: its path and a fingerprint of its bytes."""
+    if value is None:
+        return None
+    return {"path": str(value), "fingerprint": file_fingerprint(value)}
+
+
+def plan(cfg: DictConfig) -> list[StagePlan]:
+    """The stages of the job described by ``cfg``, in order, with their keys (nothing is run)."""
+    seed = int(cfg.seed)
+    text, mm = cfg.data.text, OmegaConf.select(cfg, "data.multimodal", default=None)
+    stages: list[StagePlan] = []
+    inputs: dict[str, Any] = {}
+    if BUILTIN in (text, mm):
+        data_inputs = {
+            "stage": "data", "salt": _salt("data"), "seed": seed,
+            "text_size": int(cfg.data.text_size) if text == BUILTIN else None,
+            "multimodal_size": int(cfg.data.multimodal_size) if mm == BUILTIN else None,
+        }
+        stages.append(StagePlan("data", stage_key(data_inputs), data_inputs))
+        inputs["builtin"] = stages[-1].key
+    if text != BUILTIN:
+        inputs["text"] = _input_id(text)
+    if mm not in (None, BUILTIN):
+        inputs["multimodal"] = _input_id(mm)
+    curate_inputs = {"stage": "curate", "salt": _salt("curate"), "seed": seed,
+                     "config": _section(cfg, "curate"), "inputs": inputs}
+    stages.append(StagePlan("curate", stage_key(curate_inputs), curate_inputs))
+    train_inputs = {"stage": "train", "salt": _salt("train"), "seed": seed, "model": _section(cfg, "model"),
+                    "trainer": _section(cfg, "trainer"), "curate": stages[-1].key}
+    stages.append(StagePlan("train", stage_key(train_inputs), train_inputs))
+    eval_inputs = {"stage": "evaluate", "salt": _salt("evaluate"), "config": _section(cfg, "eval"),
+                   "train": stages[-1].key}
+    stages.append(StagePlan("evaluate", stage_key(eval_inputs), eval_inputs))
+    return stages
+
+
+def cached_stages(cfg: DictConfig, store: Store) -> dict[str, bool]:
+    """``{stage: already in the store}`` for the job of ``cfg``."""
+    return {p.name: store.is_done(p.name, p.key) for p in plan(cfg)}
+
+
+# ---- running the stages (imports of the stage packages stay inside: plan() needs none of them) ----
+
+def run_data(out: Path, cfg: DictConfig) -> None:
+    from lomo_ablate.data.builtin import write_multimodal_pool, write_text_pool
+
+    seed = int(cfg.seed)
+    if cfg.data.text == BUILTIN:
+        write_text_pool(out / "text.jsonl", int(cfg.data.text_size), seed)
+    if OmegaConf.select(cfg, "data.multimodal", default=None) == BUILTIN:
+        write_multimodal_pool(out / "multimodal.jsonl", int(cfg.data.multimodal_size), seed)
+
+
+def stage_inputs(cfg: DictConfig, data_dir: Path | None) -> tuple[Path, Path | None]:
+    """The text and multimodal input files of curation (built-in pools live in the data stage)."""
+    text = data_dir / "text.jsonl" if cfg.data.text == BUILTIN else Path(cfg.data.text)
+    mm_value = OmegaConf.select(cfg, "data.multimodal", default=None)
+    if mm_value is None:
+        mm = None
+    else:
+        mm = data_dir / "multimodal.jsonl" if mm_value == BUILTIN else Path(mm_value)
+    return text, mm
+
+
+def run_curate(out: Path, cfg: DictConfig, data_dir: Path | None) -> dict[str, Any]:
+    from lomo_ablate.curate import CurateConfig, curate
+
+    text, mm = stage_inputs(cfg, data_dir)
+    summary = curate(text, out, CurateConfig.from_dict(_section(cfg, "curate")), multimodal_input=mm,
+                     seed=int(cfg.seed), workers=int(cfg.get("workers", 1)), progress=True)
+    return _plain(summary)
+
+
+def run_train(out: Path, cfg: DictConfig, curated: Path, log_fn: Callable | None = None) -> dict[str, Any]:
+    from lomo_ablate.train import ModelConfig, TrainerConfig, train
+
+    result = train(curated, out, ModelConfig.from_dict(_section(cfg, "model")),
+                   TrainerConfig.from_dict(_section(cfg, "trainer")), seed=int(cfg.seed), log_fn=log_fn)
+    return _plain(result)
+
+
+def run_evaluate(out: Path, cfg: DictConfig, checkpoint: Path) -> dict[str, Any]:
+    from lomo_ablate.evaluate import EvalConfig, evaluate
+
+    return evaluate(checkpoint, out, EvalConfig.from_dict(_section(cfg, "eval")))
+
+
+def read_metrics(eval_dir: Path) -> dict[str, Any]:
+    path = eval_dir / "metrics.json"
+    return json.loads(path.read_text()) if path.is_file() else {}
+
+
+def _plain(obj: Any) -> Any:
+    """A stage's summary object as JSON-able data (dataclass, dict, or its repr)."""
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        return json.loads(json.dumps(dataclasses.asdict(obj), default=str))
+    if isinstance(obj, dict):
+        return json.loads(json.dumps(obj, default=str))
+    return {"value": repr(obj)}

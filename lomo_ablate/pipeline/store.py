@@ -1,0 +1,94 @@
+"""The content-addressed store: every stage output lives in ``<root>/<stage>/<key>/``.
+
+``key`` is a hash of everything the stage depends on (its config, the keys of its inputs and a code
+salt), so two jobs that need the same artifact share one folder, and a finished artifact is never
+recomputed. A folder is complete when it holds ``_SUCCESS``; it is built in a temporary sibling and
+renamed into place while holding an inter-process lock on ``<root>/<stage>/<key>``, so two processes
+asking for the same artifact at the same moment compute it once and never see half of it.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+from lomo_ablate.utils import atomic_dir, atomic_write_json, locked, stable_hash
+
+SUCCESS = "_SUCCESS"
+KEY_FILE = "_key.json"
+
+
+@dataclasses.dataclass(frozen=True)
+class StoreResult:
+    """Where an artifact is, and whether this call computed it (``cached=False``) or found it."""
+
+    path: Path
+    key: str
+    cached: bool
+    seconds: float
+
+
+class Store:
+    """A folder of content-addressed stage outputs (``Store(root).get_or_compute(...)``)."""
+
+    def __init__(self, root: str | Path) -> None:
+        self.root = Path(root)
+
+    def path(self, stage: str, key: str) -> Path:
+        return self.root / stage / key
+
+    def work_path(self, stage: str, key: str) -> Path:
+        """The kept working folder of a resumable stage (renamed to ``path`` when complete)."""
+        return self.root / stage / f".work-{key}"
+
+    def is_done(self, stage: str, key: str) -> bool:
+        return (self.path(stage, key) / SUCCESS).is_file()
+
+    def get_or_compute(self, stage: str, key_inputs: dict[str, Any],
+                       compute: Callable[[Path], Any], resumable: bool = False) -> StoreResult:
+        """Returns the artifact of ``stage`` for ``key_inputs``, calling ``compute(tmp_dir)`` only if no
+        complete one exists. ``compute`` writes into ``tmp_dir`` (the store adds ``_SUCCESS`` and the
+        key's inputs as ``_key.json``). If it raises, nothing is left behind and the error propagates.
+
+        ``resumable=True`` (training): ``tmp_dir`` is the deterministic ``<stage>/.work-<key>`` and is kept
+        when ``compute`` fails or the process is killed, so the next attempt resumes from what it holds."""
+        key = stage_key(key_inputs)
+        final = self.path(stage, key)
+        t0 = time.perf_counter()
+        if (final / SUCCESS).is_file():
+            return StoreResult(final, key, True, time.perf_counter() - t0)
+        with locked(final):
+            if (final / SUCCESS).is_file():  # another process finished it while we waited
+                return StoreResult(final, key, True, time.perf_counter() - t0)
+            if final.exists():  # left over by a killed run without _SUCCESS: incomplete, recompute
+                _remove_incomplete(final)
+            if resumable:
+                work = self.work_path(stage, key)
+                work.mkdir(parents=True, exist_ok=True)
+                compute(work)
+                _finish(work, stage, key, key_inputs)
+                os.replace(work, final)
+            else:
+                with atomic_dir(final) as tmp:
+                    compute(tmp)
+                    _finish(tmp, stage, key, key_inputs)
+        return StoreResult(final, key, False, time.perf_counter() - t0)
+
+
+def _finish(folder: Path, stage: str, key: str, key_inputs: dict[str, Any]) -> None:
+    atomic_write_json(folder / KEY_FILE, {"stage": stage, "key": key, "inputs": key_inputs})
+    (folder / SUCCESS).write_text(json.dumps({"finished": time.time()}) + "\n")
+
+
+def stage_key(key_inputs: dict[str, Any]) -> str:
+    """The store key of a stage: a stable hash of its inputs (config, upstream keys, code salt)."""
+    return stable_hash(key_inputs)
+
+
+def _remove_incomplete(path: Path) -> None:
+    import shutil
+
+    shutil.rmtree(path, ignore_errors=True)
