@@ -1,0 +1,185 @@
+"""The benchmark adapter interface: :class:`Item`, :class:`Adapter`, errors and the prompt helpers.
+
+An adapter turns one benchmark's local files into :class:`Item` s (``load``), an item into a chat prompt
+with ``<image>`` slots (``build_prompt``) and a model's answer into a score in [0, 1] (``score``). Bad
+rows raise :class:`BenchmarkFormatError` naming the file, row and key; with ``strict=False`` they are
+set aside in ``adapter.rejected`` (same form as curate's rejected.jsonl) and counted instead.
+"""
+from __future__ import annotations
+
+import dataclasses
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable
+
+from PIL import Image
+
+from lomo_ablate.evaluate.benchmarks.records import ImageRef, RecordLocation, iter_records, open_image
+
+IMAGE_SLOT = "<image>"
+ESCAPED_SLOT = "< image>"  # same escape as curate/assemble: a literal "<image>" must not become a slot
+
+__all__ = ["IMAGE_SLOT", "Item", "Adapter", "AdapterConfig", "BenchmarkFormatError", "escape_slots",
+           "user_prompt", "config_from_dict"]
+
+
+class BenchmarkFormatError(ValueError):
+    """A benchmark row that cannot be used; the message names file, row and key."""
+
+    def __init__(self, where: RecordLocation | str, key: str | None, reason: str):
+        self.where, self.key, self.reason = str(where), key, reason
+        keypart = f" key {key!r}:" if key else ""
+        super().__init__(f"{self.where}:{keypart} {reason}")
+
+
+@dataclass
+class Item:
+    """One benchmark question.
+
+    Attributes:
+        id: stable identifier (the benchmark's own id column where it has one, else ``row<N>``).
+        question: question text; may contain ``<image>`` slots placed by the adapter (never a literal
+            ``<image>`` from the source, which is escaped to ``< image>``).
+        images: PIL images or :class:`~lomo_ablate.evaluate.benchmarks.records.ImageRef` (a path or
+            encoded bytes, opened lazily by ``build_prompt``).
+        answer: gold answer (letter, string, number or list of acceptable strings, per benchmark).
+        options: answer options for multiple-choice questions, in letter order (A, B, ...), else None.
+        metadata: anything else the scorer or a report needs (question type, precision, source row…).
+    """
+
+    id: str
+    question: str
+    images: list = field(default_factory=list)
+    answer: Any = None
+    options: list[str] | None = None
+    metadata: dict = field(default_factory=dict)
+
+
+def config_from_dict(cls, d: dict | None):
+    """Build dataclass ``cls`` from ``d``, rejecting unknown keys with a message naming the allowed ones."""
+    d = dict(d or {})
+    allowed = [f.name for f in dataclasses.fields(cls)]
+    unknown = sorted(set(d) - set(allowed))
+    if unknown:
+        raise ValueError(f"{cls.__name__}: unknown key(s) {', '.join(map(repr, unknown))}; "
+                         f"allowed: {', '.join(allowed)}")
+    return cls(**d)
+
+
+@dataclass
+class AdapterConfig:
+    """Options every adapter takes.
+
+    Attributes:
+        split: split to read when ``path`` is a ``datasets`` DatasetDict folder (required there if it has
+            more than one split).
+        image_root: folder that relative image paths in the data are resolved against (default: the
+            folder of the data file).
+        strict: raise on the first bad row (default) or set bad rows aside in ``adapter.rejected``.
+        limit: read at most this many usable items (None: all).
+    """
+
+    split: str | None = None
+    image_root: str | None = None
+    strict: bool = True
+    limit: int | None = None
+
+    @classmethod
+    def from_dict(cls, d: dict | None) -> "AdapterConfig":
+        return config_from_dict(cls, d)
+
+
+def escape_slots(text: str) -> str:
+    """Escape literal ``<image>`` in source text so that only adapter-placed slots count."""
+    return text.replace(IMAGE_SLOT, ESCAPED_SLOT)
+
+
+def user_prompt(text: str) -> list[dict]:
+    """A one-turn conversation in role/content form."""
+    return [{"role": "user", "content": text}]
+
+
+class Adapter(ABC):
+    """One benchmark format. Subclasses set ``name`` and ``category`` and implement ``parse_record``,
+    ``build_prompt`` and ``score``; ``load`` handles files, errors and the rejected list."""
+
+    name: str = ""
+    category: str = ""
+    #: keys a row must have (checked before ``parse_record``; missing ones raise naming the key)
+    required_keys: tuple[str, ...] = ()
+
+    #: the dataclass of this adapter's options (a subclass of AdapterConfig where it has more)
+    config_cls: type = AdapterConfig
+
+    def __init__(self, config: AdapterConfig | dict | None = None):
+        self.config = config if isinstance(config, self.config_cls) else self.config_cls.from_dict(config)
+        self.rejected: list[dict] = []
+
+    # ------------------------------------------------------------------ loading
+    def load(self, path: str | Path) -> list[Item]:
+        """Read a JSONL / JSON / Parquet / Arrow file or a ``datasets.save_to_disk`` folder into items.
+
+        Bad rows raise :class:`BenchmarkFormatError` (``strict``) or are appended to ``self.rejected``
+        as ``{"source", "line", "reason", "detail"}`` and skipped.
+        """
+        self.rejected = []
+        items: list[Item] = []
+        seen: set[str] = set()
+        for where, record in iter_records(path, split=self.config.split):
+            try:
+                missing = [k for k in self.required_keys if k not in record]
+                if missing:
+                    raise BenchmarkFormatError(where, missing[0], f"missing (row has: {', '.join(sorted(record))})")
+                item = self.parse_record(record, where)
+                if item.id in seen:
+                    raise BenchmarkFormatError(where, "id", f"duplicate item id {item.id!r}")
+                self._check_slots(item, where)
+            except BenchmarkFormatError as exc:
+                if self.config.strict:
+                    raise
+                self.rejected.append({"source": where.source, "line": where.row, "reason": exc.reason,
+                                      "detail": exc.key or ""})
+                continue
+            seen.add(item.id)
+            items.append(item)
+            if self.config.limit is not None and len(items) >= self.config.limit:
+                break
+        return items
+
+    @abstractmethod
+    def parse_record(self, record: dict, where: RecordLocation) -> Item:
+        """Turn one row into an :class:`Item` (raise BenchmarkFormatError for a bad row)."""
+
+    # ------------------------------------------------------------------ prompting / scoring
+    @abstractmethod
+    def build_prompt(self, item: Item) -> tuple[list[dict], list[Image.Image]]:
+        """(messages in role/content form with one ``<image>`` per image, the images as RGB PIL)."""
+
+    @abstractmethod
+    def score(self, prediction: str, item: Item) -> float:
+        """The benchmark's usual score of ``prediction`` for ``item``, in [0, 1]."""
+
+    def score_many(self, predictions: Iterable[str], items: Iterable[Item]) -> list[float]:
+        return [self.score(p, it) for p, it in zip(predictions, items, strict=True)]
+
+    # ------------------------------------------------------------------ helpers for subclasses
+    def image_ref(self, value: Any, where: RecordLocation, key: str) -> ImageRef | Image.Image | None:
+        """A row's image cell as something ``open_image`` can open (None for an empty cell)."""
+        root = Path(self.config.image_root) if self.config.image_root else where.base_dir
+        try:
+            return ImageRef.from_cell(value, root)
+        except (ValueError, FileNotFoundError) as exc:
+            raise BenchmarkFormatError(where, key, str(exc)) from None
+
+    @staticmethod
+    def open_images(images: list) -> list[Image.Image]:
+        return [open_image(im) for im in images]
+
+    @staticmethod
+    def _check_slots(item: Item, where: RecordLocation) -> None:
+        n = item.question.count(IMAGE_SLOT)
+        if n != len(item.images):
+            raise BenchmarkFormatError(where, "question",
+                                       f"{n} <image> slot(s) for {len(item.images)} image(s)")
+
