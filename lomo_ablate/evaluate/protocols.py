@@ -28,8 +28,11 @@ _PROTOCOL_RE = re.compile(r"^rendered_(\d+(?:\.\d+)?)$")
 class EvalItem:
     """One evaluation question with an exact answer.
 
-    ``question`` is plain text (what the rendered protocols render); ``images`` are the item's own images
-    (PIL, RGB), shown before the question under every protocol.
+    ``question`` is plain text without image slots (what the rendered protocols render); ``images`` are the
+    item's own images (PIL, RGB). ``content`` is the user turn the benchmark itself built (with its
+    ``<image>`` slots where it put them): the standard protocol uses it verbatim; without it, and under
+    every rendering protocol, the item's images come first, then the question. ``source`` keeps the
+    adapter's own item for scoring.
     """
 
     benchmark: str
@@ -38,7 +41,27 @@ class EvalItem:
     question: str
     answer: str
     images: list[Image.Image] = field(default_factory=list)
-    meta: dict[str, Any] = field(default_factory=dict)
+    content: str | None = None
+    source: Any = None
+
+
+def from_adapter(adapter: Any, item: Any, benchmark: str | None = None) -> EvalItem:
+    """An :class:`EvalItem` from a benchmark adapter's item, through ``adapter.build_prompt`` (so options,
+    instructions and slot placement are the benchmark's own). The last user message is the question."""
+    messages, images = adapter.build_prompt(item)
+    users = [m for m in messages if m.get("role") == "user"]
+    if not users:
+        raise ValueError(f"{adapter.name}: item {item.id!r}: build_prompt returned no user message")
+    content = users[-1]["content"]
+    if content.count(IMAGE_TOKEN) != len(images):
+        raise ValueError(f"{adapter.name}: item {item.id!r}: {content.count(IMAGE_TOKEN)} <image> slot(s) for "
+                         f"{len(images)} image(s)")
+    meta = getattr(item, "metadata", {}) or {}
+    category = meta.get("category") or getattr(adapter, "category", "") or adapter.name
+    answer = item.answer if isinstance(item.answer, str) else str(item.answer)
+    return EvalItem(benchmark=benchmark or adapter.name, item_id=str(item.id), category=str(category),
+                    question=content.replace(IMAGE_TOKEN, "").strip(), answer=answer,
+                    images=[im.convert("RGB") for im in images], content=content, source=item)
 
 
 @dataclass(frozen=True)
@@ -146,6 +169,8 @@ def build_prompt(item: EvalItem, protocol: Protocol, render: RenderFn | None = N
     prefix = IMAGE_TOKEN * len(item.images) + ("\n" if item.images else "")
     span = graded_span(question, protocol.fraction) if protocol.renders else None
     if span is None:
+        if item.content is not None:
+            return Prompt([{"role": "user", "content": item.content}], list(item.images))
         return Prompt([{"role": "user", "content": prefix + question}], list(item.images))
     if render is None:
         raise ValueError(f"protocol {protocol.name!r} renders text but no renderer was given")

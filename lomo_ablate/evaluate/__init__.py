@@ -1,0 +1,325 @@
+"""Evaluation: benchmarks × protocols, plus MIR and paired cross-modal distance.
+
+    from lomo_ablate.evaluate import EvalConfig, evaluate
+    metrics = evaluate("store/train/<key>", "out/eval", EvalConfig.from_dict({"protocols": ["standard", "rendered"]}))
+
+Writes ``out_dir/predictions.jsonl`` (one row per item and protocol) and ``out_dir/metrics.json`` as
+docs/DESIGN.md "Evaluation output" says, plus ``out_dir/protocols.png`` (accuracy by the fraction of the
+question given as pixels) and ``out_dir/rejected.jsonl`` when a benchmark set rows aside. See
+docs/evaluate.md.
+"""
+from __future__ import annotations
+
+import math
+import time
+from collections import defaultdict
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Sequence
+
+from lomo_ablate.evaluate.protocols import EvalItem, Protocol, from_adapter, parse_protocol, prompts_for, renderer_fn
+
+__all__ = ["EvalConfig", "BenchmarkSpec", "MIRConfig", "PairedConfig", "evaluate", "load_items"]
+
+DEFAULT_PROTOCOLS = ["standard", "rendered_0.33", "rendered_0.67", "rendered"]
+
+
+def _from_dict(cls, d: Any, where: str):
+    """Dataclass from a mapping; an unknown key raises naming it and the allowed keys."""
+    if isinstance(d, cls):
+        return d
+    if d is None:
+        return cls()
+    if not hasattr(d, "keys"):
+        raise ValueError(f"{where}: expected a mapping, got {type(d).__name__}")
+    allowed = list(cls.__dataclass_fields__)
+    for k in d:
+        if k not in allowed:
+            raise ValueError(f"{where}: unknown key {k!r}; allowed: {', '.join(allowed)}")
+    return cls(**dict(d))
+
+
+@dataclass
+class BenchmarkSpec:
+    """One benchmark to run.
+
+    ``name``: ``probe`` (the generated suite) or a name known to ``lomo_ablate.evaluate.benchmarks``.
+    ``path``: the benchmark's local file/folder (file benchmarks; for ``probe`` optional: a written suite).
+    ``n``: probe: items to generate; file benchmarks: read at most ``n`` items (null: all).
+    ``seed``/``tasks``: probe only. ``options``: the adapter's own options (split, image_root, strict).
+    """
+
+    name: str = "probe"
+    path: str | None = None
+    n: int | None = None
+    seed: int = 1234
+    tasks: list[str] | None = None
+    options: dict = field(default_factory=dict)
+
+    @classmethod
+    def from_dict(cls, d: Any) -> "BenchmarkSpec":
+        if isinstance(d, str):
+            d = {"name": d}
+        spec = _from_dict(cls, d, "eval.benchmarks[]")
+        spec.options = dict(spec.options or {})
+        if spec.tasks is not None:
+            spec.tasks = list(spec.tasks)
+        return spec
+
+
+@dataclass
+class MIRConfig:
+    """MIR over the standard protocol's inputs; at most ``max_tokens`` tokens per modality (seeded)."""
+
+    enabled: bool = True
+    max_tokens: int = 2000
+    seed: int = 0
+
+    @classmethod
+    def from_dict(cls, d: Any) -> "MIRConfig":
+        return _from_dict(cls, d, "eval.mir")
+
+
+@dataclass
+class PairedConfig:
+    """Paired text/rendered first-layer distance over the first ``n`` items (all benchmarks, in order)."""
+
+    enabled: bool = True
+    n: int = 64
+
+    @classmethod
+    def from_dict(cls, d: Any) -> "PairedConfig":
+        return _from_dict(cls, d, "eval.paired")
+
+
+@dataclass
+class EvalConfig:
+    """What to evaluate and how. ``render`` is a curation RenderConfig dict (evaluation font settings)."""
+
+    benchmarks: list[BenchmarkSpec] = field(default_factory=lambda: [BenchmarkSpec()])
+    protocols: list[str] = field(default_factory=lambda: list(DEFAULT_PROTOCOLS))
+    batch_size: int = 8
+    max_new_tokens: int = 8
+    mir: MIRConfig = field(default_factory=MIRConfig)
+    paired: PairedConfig = field(default_factory=PairedConfig)
+    carrier_bins: int = 5
+    render: dict = field(default_factory=dict)
+    dtype: str | None = None
+    device: str = "auto"
+    progress: bool = True
+
+    @classmethod
+    def from_dict(cls, d: Any) -> "EvalConfig":
+        if isinstance(d, cls):
+            return d
+        d = dict(d or {})
+        allowed = list(cls.__dataclass_fields__)
+        for k in d:
+            if k not in allowed:
+                raise ValueError(f"eval: unknown key {k!r}; allowed: {', '.join(allowed)}")
+        if "benchmarks" in d:
+            d["benchmarks"] = [BenchmarkSpec.from_dict(b) for b in d["benchmarks"]]
+        if "mir" in d:
+            d["mir"] = MIRConfig.from_dict(d["mir"])
+        if "paired" in d:
+            d["paired"] = PairedConfig.from_dict(d["paired"])
+        if "protocols" in d:
+            d["protocols"] = list(d["protocols"])
+        if "render" in d:
+            d["render"] = dict(d["render"] or {})
+        cfg = cls(**d)
+        for p in cfg.protocols:
+            parse_protocol(p)  # raises naming the bad protocol
+        if not cfg.protocols:
+            raise ValueError("eval.protocols must not be empty")
+        if not cfg.benchmarks:
+            raise ValueError("eval.benchmarks must not be empty")
+        names = [b.name for b in cfg.benchmarks]
+        dup = sorted({n for n in names if names.count(n) > 1})
+        if dup:
+            raise ValueError(f"eval.benchmarks: {dup[0]!r} listed twice")
+        return cfg
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+# ----------------------------------------------------------------------------------------- items
+def make_adapter(spec: BenchmarkSpec) -> Any:
+    """The Adapter for one benchmark spec (``probe`` or a registered file benchmark)."""
+    if spec.name == "probe":
+        from lomo_ablate.evaluate.probes import ProbeAdapter, ProbeConfig
+
+        probe = {"seed": spec.seed, **({"n": spec.n} if spec.n is not None else {}),
+                 **({"tasks": spec.tasks} if spec.tasks is not None else {})}
+        return ProbeAdapter(ProbeConfig.from_dict(probe), spec.options)
+    from lomo_ablate.evaluate.benchmarks import get_adapter
+
+    options = dict(spec.options)
+    if spec.n is not None:
+        options["limit"] = spec.n
+    return get_adapter(spec.name, options)
+
+
+def load_items(specs: Sequence[BenchmarkSpec]) -> tuple[list[EvalItem], dict[str, Any], list[dict]]:
+    """All items of all benchmarks (in spec order), the adapters by name, and set-aside rows."""
+    items: list[EvalItem] = []
+    adapters: dict[str, Any] = {}
+    rejected: list[dict] = []
+    for spec in specs:
+        adapter = make_adapter(spec)
+        if spec.name != "probe" and not spec.path:
+            raise ValueError(f"eval.benchmarks: {spec.name!r} needs a path (its local file or folder)")
+        raw = adapter.load(spec.path) if spec.path or spec.name != "probe" else adapter.load()
+        adapters[spec.name] = adapter
+        for r in getattr(adapter, "rejected", []):
+            rejected.append({"benchmark": spec.name, **r})
+        items.extend(from_adapter(adapter, it, spec.name) for it in raw)
+    return items, adapters, rejected
+
+
+# ------------------------------------------------------------------------------------- aggregation
+def _mean(xs: Sequence[float]) -> float:
+    return float(sum(xs) / len(xs)) if xs else float("nan")
+
+
+def aggregate(rows: Sequence[dict], protocols: Sequence[str]) -> dict:
+    """scores {bench: {protocol: acc}}, categories {cat: {protocol: acc}} (mean over benchmarks of the
+    category's per-benchmark accuracy), overall {protocol: mean over benchmarks} (macro average)."""
+    by_bench: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
+    by_cat: dict[tuple[str, str], dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
+    for r in rows:
+        by_bench[r["benchmark"]][r["protocol"]].append(r["score"])
+        by_cat[(r["category"], r["benchmark"])][r["protocol"]].append(r["score"])
+    scores = {b: {p: _mean(v[p]) for p in protocols if p in v} for b, v in by_bench.items()}
+    cats: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
+    for (cat, _), v in by_cat.items():
+        for p in protocols:
+            if p in v:
+                cats[cat][p].append(_mean(v[p]))
+    categories = {c: {p: _mean(v[p]) for p in protocols if p in v} for c, v in sorted(cats.items())}
+    overall = {p: _mean([s[p] for s in scores.values() if p in s]) for p in protocols}
+    return {"scores": scores, "categories": categories, "overall": overall}
+
+
+def plot_protocols(overall: dict[str, float], path: Path) -> Path | None:
+    """Accuracy against the fraction of the question given as pixels (one point per protocol)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    pts = sorted((parse_protocol(p).fraction, acc) for p, acc in overall.items() if not math.isnan(acc))
+    if not pts:
+        return None
+    fig, ax = plt.subplots(figsize=(4, 3))
+    ax.plot([x for x, _ in pts], [y for _, y in pts], marker="o")
+    ax.set_xlabel("fraction of the question rendered as pixels")
+    ax.set_ylabel("accuracy (macro over benchmarks)")
+    ax.set_ylim(-0.02, 1.02)
+    ax.set_xlim(-0.05, 1.05)
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path
+
+
+# ------------------------------------------------------------------------------------------ evaluate
+def _device(name: str) -> str:
+    if name != "auto":
+        return name
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def _make_render(cfg: EvalConfig) -> Any:
+    from lomo_ablate.curate.render import RenderConfig, Renderer
+
+    return renderer_fn(Renderer(RenderConfig.from_dict(cfg.render)))
+
+
+def evaluate(model_dir: str | Path, out_dir: str | Path, cfg: EvalConfig | dict | None = None) -> dict:
+    """Evaluate the checkpoint in ``model_dir``; write predictions.jsonl and metrics.json in ``out_dir``;
+    return the metrics dict. Every item appears once per protocol in predictions.jsonl."""
+    from lomo_ablate.evaluate.generation import generate
+    from lomo_ablate.models import load_pretrained
+    from lomo_ablate.utils import atomic_write_json, write_jsonl
+
+    cfg = EvalConfig.from_dict(cfg)
+    t0 = time.time()
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    items, adapters, rejected = load_items(cfg.benchmarks)
+    if not items:
+        raise ValueError(f"eval: no items in benchmarks {[b.name for b in cfg.benchmarks]}")
+    protocols = [parse_protocol(p) for p in cfg.protocols]
+    needs_render = any(p.renders for p in protocols) or cfg.paired.enabled
+    render = _make_render(cfg) if needs_render else None
+    model, processor = load_pretrained(model_dir, dtype=cfg.dtype, device=_device(cfg.device))
+
+    rows: list[dict] = []
+    correct: dict[str, list[float]] = {}
+    for proto in protocols:
+        prompts = prompts_for(items, proto, render)
+        preds = generate(model, processor, prompts, cfg.batch_size, cfg.max_new_tokens, cfg.progress,
+                         desc=f"generate [{proto.name}]")
+        scores = []
+        for it, pred in zip(items, preds, strict=True):
+            s = float(adapters[it.benchmark].score(pred, it.source))
+            scores.append(s)
+            rows.append({"benchmark": it.benchmark, "protocol": proto.name, "item_id": it.item_id,
+                         "category": it.category, "prediction": pred, "answer": it.answer, "score": s})
+        correct[proto.name] = scores
+    write_jsonl(out_dir / "predictions.jsonl", rows)
+
+    metrics = aggregate(rows, cfg.protocols)
+    metrics["n_items"] = {b: sum(1 for it in items if it.benchmark == b) for b in adapters}
+    metrics["rejected"] = {b: sum(1 for r in rejected if r["benchmark"] == b) for b in adapters}
+    if rejected:
+        write_jsonl(out_dir / "rejected.jsonl", rejected)
+    metrics["mir"] = _mir(model, processor, items, render, cfg) if cfg.mir.enabled else None
+    metrics.update(_paired(model, processor, items, render, cfg, correct))
+    metrics["seconds"] = round(time.time() - t0, 3)
+    atomic_write_json(out_dir / "metrics.json", metrics)
+    plot_protocols(metrics["overall"], out_dir / "protocols.png")
+    return metrics
+
+
+def _mir(model: Any, processor: Any, items: list[EvalItem], render: Any, cfg: EvalConfig) -> dict | None:
+    """MIR on the standard protocol's inputs (the rendered protocol's when no item has an image)."""
+    from lomo_ablate.evaluate.alignment import mir
+    from lomo_ablate.evaluate.hidden import modality_states
+
+    proto = parse_protocol("standard" if any(it.images for it in items) or render is None else "rendered")
+    prompts = prompts_for(items, proto, render)
+    vis, txt = modality_states(model, processor, prompts, cfg.batch_size, cfg.mir.max_tokens, cfg.mir.seed,
+                               cfg.progress)
+    out = mir(vis, txt).to_dict()
+    out.update({"protocol": proto.name, "n_visual_tokens": int(vis[0].shape[0]), "n_text_tokens": int(txt[0].shape[0])})
+    return out
+
+
+def _paired(model: Any, processor: Any, items: list[EvalItem], render: Any, cfg: EvalConfig,
+            correct: dict[str, list[float]]) -> dict:
+    """paired_distance (mean first-layer cosine distance text vs rendered), and carrier_bins when both
+    the standard and the rendered protocol were scored."""
+    if not cfg.paired.enabled:
+        return {"paired_distance": None, "carrier_bins": None}
+    from lomo_ablate.evaluate.alignment import carrier_bins, paired_cosine_distance
+    from lomo_ablate.evaluate.hidden import paired_first_layer
+
+    subset = items[: cfg.paired.n]
+    text = prompts_for(subset, Protocol("standard", 0.0), render)
+    rendered = prompts_for(subset, Protocol("rendered", 1.0), render)
+    tv, iv, kept = paired_first_layer(model, processor, text, rendered, cfg.batch_size, cfg.progress)
+    if not kept:
+        return {"paired_distance": None, "carrier_bins": None, "paired_n": 0, "paired_skipped": len(subset)}
+    mean, per_item = paired_cosine_distance(tv, iv)
+    bins = None
+    if "standard" in correct and "rendered" in correct:
+        bins = carrier_bins(per_item, [correct["standard"][i] for i in kept],
+                            [correct["rendered"][i] for i in kept], cfg.carrier_bins)
+    return {"paired_distance": mean, "carrier_bins": bins, "paired_n": len(kept),
+            "paired_skipped": len(subset) - len(kept)}
