@@ -1,0 +1,198 @@
+"""``report_sweep``: a sweep folder in, ``results/<sweep name>/`` out (from the files alone).
+
+Writes, under ``<results_dir>/<name>/``:
+
+* ``README.md``: the command that made the report, job status (done/failed/running/missing/invalid with
+  reasons), the tables, alignment metrics, plots and, for a reproduction sweep, paper vs. this run;
+* ``table.md``, ``table.csv``, ``table.tex``: the paper-layout tables, one per protocol;
+* ``deltas.csv``: one tidy row per (protocol, arm, column) with value, Δ, interval, items, seeds;
+* ``summary.json``: everything above, machine-readable;
+* ``plots/*.png``.
+"""
+from __future__ import annotations
+
+import csv
+import dataclasses
+import io
+import shlex
+from pathlib import Path
+from typing import Any, Sequence
+
+from lomo_ablate.report.load import Job, Sweep, load_sweep
+from lomo_ablate.report.paper import compare_markdown, paper_tables_for
+from lomo_ablate.report.plots import make_plots
+from lomo_ablate.report.tables import (NOISE_MARK, Arm, Table, assign_baselines, build_arms, build_table,
+                                       protocols_of, to_csv, to_latex, to_markdown, to_tidy_rows)
+from lomo_ablate.utils import atomic_write_json, atomic_write_text
+
+
+@dataclasses.dataclass(frozen=True)
+class ReportConfig:
+    """How the report is computed (``from_dict`` rejects unknown keys)."""
+
+    resamples: int = 1000
+    confidence: float = 0.95
+    seed: int = 0
+    plots: bool = True
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any] | None) -> "ReportConfig":
+        d = dict(d or {})
+        allowed = [f.name for f in dataclasses.fields(cls)]
+        unknown = sorted(set(d) - set(allowed))
+        if unknown:
+            raise ValueError(f"report config: unknown key(s) {unknown}; allowed keys are {allowed}")
+        return cls(**d)
+
+
+def report_sweep(sweep_dir: str | Path, results_dir: str | Path = "results", baseline: str | None = None,
+                 name: str | None = None, config: ReportConfig | dict | None = None) -> Path:
+    """Write the report of the sweep in ``sweep_dir`` and return its folder ``<results_dir>/<name>``.
+
+    ``baseline`` is ``axis=value[,axis=value]`` (default: ``method=standard_sft`` when the sweep has it,
+    else the first arm). ``name`` defaults to the sweep's name (from result.json, else the folder name)."""
+    cfg = config if isinstance(config, ReportConfig) else ReportConfig.from_dict(config)
+    sweep = load_sweep(sweep_dir)
+    out = Path(results_dir) / (name or sweep.name)
+    out.mkdir(parents=True, exist_ok=True)
+    arms = build_arms(sweep)
+    fixed = assign_baselines(arms, baseline)
+    tables = [build_table(arms, p, resamples=cfg.resamples, seed=cfg.seed, confidence=cfg.confidence)
+              for p in protocols_of(arms)]
+    caption = f"Sweep {sweep.name}."
+    atomic_write_text(out / "table.md", "\n\n".join(f"### Protocol: {t.protocol}\n\n{to_markdown(t)}"
+                                                      for t in tables) + "\n")
+    atomic_write_text(out / "table.csv", to_csv(tables))
+    atomic_write_text(out / "table.tex", "\n\n".join(to_latex(t, caption) for t in tables) + "\n")
+    tidy = to_tidy_rows(tables)
+    atomic_write_text(out / "deltas.csv", _csv_text(tidy))
+    plots = make_plots(arms, out / "plots") if cfg.plots and arms else []
+    paper = {k: compare_markdown(k, t, tables) for k, t in paper_tables_for(sweep.name).items()} if tables else {}
+    rejected = [r for a in arms for r in a.rejected]
+    command = report_command(sweep.path, results_dir, baseline, name)
+    atomic_write_json(out / "summary.json", {
+        "sweep": sweep.name, "sweep_dir": str(sweep.path), "command": command, "baseline": fixed,
+        "config": dataclasses.asdict(cfg), "status": sweep.counts(),
+        "jobs": [_job_row(j) for j in sweep.jobs],
+        "arms": [{"label": a.label, "axes": a.axes, "seeds": a.seeds,
+                  "baseline": a.baseline.label if a.baseline else None, "metrics": a.metrics} for a in arms],
+        "cells": tidy, "rejected_predictions": rejected, "plots": [p.name for p in plots]})
+    atomic_write_text(out / "README.md", _readme(sweep, arms, tables, fixed, cfg, command, plots, paper, rejected))
+    return out
+
+
+def report_command(sweep_dir: Path, results_dir: str | Path, baseline: str | None, name: str | None) -> str:
+    parts = ["python", "-m", "lomo_ablate.report", str(sweep_dir),
+             "--results-dir", str(results_dir)]
+    if baseline:
+        parts += ["--baseline", baseline]
+    if name:
+        parts += ["--name", name]
+    return shlex.join(parts)
+
+
+def sweep_command(sweep_dir: Path) -> str | None:
+    """The Hydra command line that ran the sweep, from ``<sweep_dir>/multirun.yaml`` when Hydra wrote one."""
+    path = sweep_dir / "multirun.yaml"
+    if not path.exists():
+        return None
+    try:
+        from omegaconf import OmegaConf
+
+        task = OmegaConf.to_container(OmegaConf.load(path).hydra.overrides.task)
+        return shlex.join(["python", "-m", "lomo_ablate", "-m", *map(str, task)])
+    except Exception:  # an unreadable multirun.yaml only loses this line of the README
+        return None
+
+
+def _csv_text(rows: Sequence[dict[str, Any]]) -> str:
+    buf = io.StringIO()
+    keys: list[str] = []
+    for r in rows:
+        keys += [k for k in r if k not in keys]
+    writer = csv.DictWriter(buf, fieldnames=keys)
+    writer.writeheader()
+    writer.writerows(rows)
+    return buf.getvalue()
+
+
+def _job_row(job: Job) -> dict[str, Any]:
+    stages = {k: v.get("status") for k, v in job.stages.items() if isinstance(v, dict)}
+    seconds = sum(float(v.get("seconds") or 0) for v in job.stages.values() if isinstance(v, dict))
+    return {"job": job.name, "folder": job.path.name, "status": job.status, "axes": job.axes, "stages": stages,
+            "seconds": round(seconds, 1), "reason": job.reason}
+
+
+def _readme(sweep: Sweep, arms: list[Arm], tables: list[Table], fixed: dict, cfg: ReportConfig, command: str,
+            plots: list[Path], paper: dict[str, str], rejected: list[dict]) -> str:
+    counts = sweep.counts()
+    lines = [f"# Sweep `{sweep.name}`", "", "Made by:", "", "```", command, "```", ""]
+    ran = sweep_command(sweep.path)
+    if ran:
+        lines += ["The sweep itself was run with:", "", "```", ran, "```", ""]
+    lines += [f"Sweep folder: `{sweep.path}`. Jobs: " + ", ".join(f"{n} {s}" for s, n in counts.items()) + ".", ""]
+    if counts.get("done", 0) < len(sweep.jobs):
+        lines += ["**This sweep is incomplete**: only `done` jobs enter the tables.", ""]
+    lines += ["## Jobs", "", "| job | status | stages | seconds | note |", "|---|---|---|---|---|"]
+    for job in sweep.jobs:
+        row = _job_row(job)
+        stages = ", ".join(f"{k}: {v}" for k, v in row["stages"].items())
+        lines.append(f"| {job.name} | {job.status} | {stages} | {row['seconds']} | {job.reason or ''} |")
+    lines.append("")
+    if not tables:
+        lines += ["No finished job yet: no table.", ""]
+        return "\n".join(lines)
+    base = ", ".join(f"{k}={v}" for k, v in fixed.items()) or "(none)"
+    lines += ["## Results", "",
+              f"Accuracy in points (×100). Baseline: `{base}` (each arm is compared with the baseline arm that "
+              "shares its other axis values). Δ rows: arm − baseline with the "
+              f"{100 * cfg.confidence:.0f} % paired-bootstrap interval over items ({cfg.resamples} resamples, "
+              f"seed {cfg.seed}; items resampled jointly for both arms, seeds averaged per item first); "
+              f"{NOISE_MARK} = the interval contains 0 (within noise). Δ without an interval: no per-item "
+              "predictions were found. Seeds per arm: " + ", ".join(f"{a.label}: {len(a.jobs)}" for a in arms) + ".",
+              ""]
+    for t in tables:
+        lines += [f"### Protocol: {t.protocol}", "", to_markdown(t), ""]
+    lines += ["Also as `table.csv`, `table.tex` (booktabs) and `deltas.csv` (one tidy row per cell).", ""]
+    lines += _alignment_lines(arms)
+    if plots:
+        lines += ["## Plots", ""] + [f"![{p.stem}](plots/{p.name})" for p in plots] + [""]
+    if paper:
+        lines += ["## Paper vs. this run", ""] + [v + "\n" for v in paper.values()]
+    if rejected:
+        lines += [f"## Set-aside predictions ({len(rejected)})", ""]
+        lines += [f"- {r['file']}:{r['line']}: {r['reason']}" for r in rejected[:50]]
+        if len(rejected) > 50:
+            lines.append(f"- … {len(rejected) - 50} more in summary.json")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def _alignment_lines(arms: list[Arm]) -> list[str]:
+    def get(a: Arm, *keys: str):
+        v: Any = a.metrics
+        for k in keys:
+            v = v.get(k) if isinstance(v, dict) else None
+        return v
+
+    rows = [(a, get(a, "mir", "mean"), get(a, "mir", "log10_sum"), get(a, "paired_distance")) for a in arms]
+    if all(r[1] is None and r[3] is None for r in rows):
+        return []
+    lines = ["## Alignment", "", "MIR: modality integration rate (lower = better fused; mean over layers as in the "
+             "paper, and log10 of the sum as in the MIR reference code). Paired distance: mean cosine distance "
+             "between a text prompt and its rendered twin.", "",
+             "| Arm | MIR (mean) | MIR (log10 sum) | paired distance | Δ MIR | Δ distance |", "|---|---|---|---|---|---|"]
+    values = {a.label: (m, s, d) for a, m, s, d in rows}
+
+    def f(v):
+        return "–" if v is None else f"{float(v):.4g}"
+
+    for a, m, s, d in rows:
+        dm = dd = None
+        if a.baseline is not None:
+            bm, _, bd = values[a.baseline.label]
+            dm = None if m is None or bm is None else float(m) - float(bm)
+            dd = None if d is None or bd is None else float(d) - float(bd)
+        lines.append(f"| {a.label} | {f(m)} | {f(s)} | {f(d)} | {'' if dm is None else f'{dm:+.4g}'} | "
+                     f"{'' if dd is None else f'{dd:+.4g}'} |")
+    return lines + [""]
