@@ -1,0 +1,343 @@
+"""Submitting a sweep to Slurm as one job array — usable without Hydra.
+
+The Hydra front door is the launcher plugin ``hydra/launcher=lomo_slurm`` (selected by the ``cluster``
+config group); it builds :class:`JobSpec` s from the sweep's overrides and calls :func:`submit_jobs`.
+What this module adds over hydra-submitit-launcher:
+
+* **validate first**: :meth:`ClusterConfig.validate` rejects e.g. a Slurm cluster without a partition,
+  naming the key, before anything is submitted;
+* **resumable sweeps**: :func:`plan_submission` skips jobs whose ``<job_dir>/result.json`` says
+  ``"status": "done"`` and jobs still queued or running from an earlier submission;
+* **code snapshot**: :func:`snapshot_code` copies the package into ``<sweep_dir>/.code/<hash>/`` and jobs
+  run with ``PYTHONPATH`` pointing there, so a queued job runs the code as it was at submission;
+* **submit and exit**: :func:`submit_jobs` writes ``<sweep_dir>/submission.json`` (array id, one entry
+  per job with its Slurm id, folder and log paths); ``python -m lomo_ablate.pipeline.collect <sweep_dir>``
+  reports on the sweep later, from any shell.
+"""
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import datetime as _dt
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any, Callable, Iterator, Mapping, Sequence
+
+from lomo_ablate.utils import atomic_write_json, locked
+
+SUBMISSION_FILE = "submission.json"
+RESULT_FILE = "result.json"
+CODE_DIR = ".code"
+# what a snapshot copies from the repository root (only what exists is copied)
+SNAPSHOT_PATHS = ("lomo_ablate", "hydra_plugins", "conf", "sweeps", "pyproject.toml")
+_SNAPSHOT_IGNORE = shutil.ignore_patterns("__pycache__", "*.pyc", "*.egg-info", ".pytest_cache")
+
+
+class ClusterConfigError(ValueError):
+    """A cluster config that cannot be submitted; the message names the key."""
+
+
+@dataclasses.dataclass
+class ClusterConfig:
+    """Where and how the jobs of a sweep run (the ``cluster`` config group).
+
+    ``kind``: ``local`` (Hydra's in-process launcher) or ``slurm``. For Slurm every resource is a key:
+    ``partition`` (required), ``account``, ``qos``, ``nodes``, ``gpus_per_node``, ``tasks_per_node``
+    (one task per GPU for distributed training), ``cpus_per_task``, ``mem_gb`` (per node),
+    ``time_min``, ``array_parallelism`` (most array tasks running at once), ``setup`` (shell lines run
+    in the batch script before the job: ``module load``, ``conda activate``), ``additional`` (any other
+    sbatch option, e.g. ``{constraint: h200}``). ``wait``: block until the array finishes (reporting
+    failures as they happen) or submit and exit. ``skip_done``: do not resubmit finished jobs.
+    ``snapshot``: run queued jobs on a copy of the code taken at submission. ``max_requeue``: how
+    often a preempted / timed-out job is requeued (submitit's ``max_num_timeout``); ``signal_delay_s``:
+    how long before the time limit the job gets USR2 to checkpoint.
+    """
+
+    kind: str = "local"
+    partition: str | None = None
+    account: str | None = None
+    qos: str | None = None
+    nodes: int = 1
+    gpus_per_node: int = 0
+    tasks_per_node: int = 1
+    cpus_per_task: int = 1
+    mem_gb: float | None = None
+    time_min: int = 60
+    array_parallelism: int = 64
+    setup: list[str] = dataclasses.field(default_factory=list)
+    additional: dict[str, Any] = dataclasses.field(default_factory=dict)
+    wait: bool = True
+    skip_done: bool = True
+    snapshot: bool = True
+    max_requeue: int = 3
+    signal_delay_s: int = 120
+    poll_s: float = 10.0
+
+    KINDS = ("local", "slurm")
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any] | None, where: str = "cluster") -> "ClusterConfig":
+        """Builds a config from a plain mapping; an unknown key is an error naming it and the allowed
+        ones. ``where`` prefixes key names in messages (``cluster.partition``)."""
+        d = dict(d or {})
+        allowed = [f.name for f in dataclasses.fields(cls)]
+        unknown = sorted(set(d) - set(allowed))
+        if unknown:
+            raise ClusterConfigError(
+                f"unknown key(s) {', '.join(f'{where}.{k}' for k in unknown)}; allowed: {', '.join(allowed)}")
+        if d.get("setup") is None:
+            d["setup"] = []
+        if d.get("additional") is None:
+            d["additional"] = {}
+        d["setup"] = [str(s) for s in d["setup"]]
+        d["additional"] = dict(d["additional"])
+        cfg = cls(**d)
+        cfg.validate(where)
+        return cfg
+
+    def validate(self, where: str = "cluster") -> None:
+        """Raises :class:`ClusterConfigError` naming the first bad key."""
+        if self.kind not in self.KINDS:
+            raise ClusterConfigError(f"{where}.kind={self.kind!r}: expected one of {', '.join(self.KINDS)}")
+        ints = {"nodes": 1, "tasks_per_node": 1, "cpus_per_task": 1, "time_min": 1, "array_parallelism": 1,
+                "gpus_per_node": 0, "max_requeue": 0, "signal_delay_s": 0}
+        for key, low in ints.items():
+            v = getattr(self, key)
+            if isinstance(v, bool) or not isinstance(v, int) or v < low:
+                raise ClusterConfigError(f"{where}.{key}={v!r}: expected an integer >= {low}")
+        if self.mem_gb is not None and (isinstance(self.mem_gb, bool) or not self.mem_gb > 0):
+            raise ClusterConfigError(f"{where}.mem_gb={self.mem_gb!r}: expected a positive number or null")
+        if self.kind == "slurm" and not self.partition:
+            raise ClusterConfigError(
+                f"{where}.partition is not set: a Slurm cluster needs a partition "
+                f"(e.g. `{where}.partition=gpu` on the command line, or set it in conf/cluster/<name>.yaml)")
+
+    def executor_parameters(self, job_name: str) -> dict[str, Any]:
+        """The submitit ``AutoExecutor.update_parameters`` keywords of this config."""
+        params: dict[str, Any] = {
+            "name": job_name,
+            "nodes": self.nodes,
+            "tasks_per_node": self.tasks_per_node,
+            "cpus_per_task": self.cpus_per_task,
+            "timeout_min": self.time_min,
+            "slurm_partition": self.partition,
+            "slurm_array_parallelism": self.array_parallelism,
+            "slurm_signal_delay_s": self.signal_delay_s,
+        }
+        if self.gpus_per_node:
+            params["gpus_per_node"] = self.gpus_per_node
+        if self.mem_gb is not None:
+            params["mem_gb"] = self.mem_gb
+        if self.account:
+            params["slurm_account"] = self.account
+        if self.qos:
+            params["slurm_qos"] = self.qos
+        if self.setup:
+            params["slurm_setup"] = list(self.setup)
+        if self.additional:
+            params["slurm_additional_parameters"] = dict(self.additional)
+        return params
+
+
+@dataclasses.dataclass
+class JobSpec:
+    """One job of a sweep: its deterministic name and folder, and the arguments of the job function."""
+
+    name: str
+    job_dir: Path
+    args: tuple = ()
+
+
+@dataclasses.dataclass
+class SubmissionPlan:
+    to_submit: list[JobSpec]
+    skipped: list[dict]          # {"name", "job_dir", "reason"}
+
+
+def read_result(job_dir: str | Path) -> dict | None:
+    """The job's ``result.json`` or None (missing or unreadable: a half-written file counts as missing)."""
+    p = Path(job_dir) / RESULT_FILE
+    try:
+        return json.loads(p.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
+def load_submission(sweep_dir: str | Path) -> dict:
+    """``<sweep_dir>/submission.json`` (``{"submissions": [...]}``), or an empty record."""
+    p = Path(sweep_dir) / SUBMISSION_FILE
+    if not p.exists():
+        return {"sweep_dir": str(Path(sweep_dir).resolve()), "submissions": []}
+    try:
+        return json.loads(p.read_text(encoding="utf-8"))
+    except ValueError as e:
+        raise ValueError(f"{p}: not valid JSON ({e}); move it aside to start the sweep's record afresh") from e
+
+
+def latest_jobs(record: Mapping[str, Any]) -> dict[str, dict]:
+    """Job name -> its entry in the most recent submission that included it."""
+    out: dict[str, dict] = {}
+    for sub in record.get("submissions", []):
+        for job in sub.get("jobs", []):
+            out[job["name"]] = job
+    return out
+
+
+def squeue_active(job_ids: Sequence[str]) -> set[str]:
+    """Which of ``job_ids`` (``123_4`` form) Slurm still has queued or running."""
+    arrays = sorted({j.split("_")[0] for j in job_ids})
+    if not arrays:
+        return set()
+    try:
+        out = subprocess.run(["squeue", "-h", "-r", "-j", ",".join(arrays), "-o", "%i"], capture_output=True,
+                             text=True, timeout=30).stdout
+    except (OSError, subprocess.SubprocessError):
+        return set()
+    live = {line.strip() for line in out.splitlines() if line.strip()}
+    return {j for j in job_ids if j in live}
+
+
+def plan_submission(jobs: Sequence[JobSpec], sweep_dir: str | Path, skip_done: bool = True) -> SubmissionPlan:
+    """Splits ``jobs`` into those to submit and those to skip: done (``result.json`` says so) or still
+    queued/running from an earlier submission recorded in ``submission.json``."""
+    if not skip_done:
+        return SubmissionPlan(list(jobs), [])
+    previous = latest_jobs(load_submission(sweep_dir))
+    candidates = [previous[j.name]["job_id"] for j in jobs if j.name in previous]
+    active = squeue_active(candidates) if candidates else set()
+    to_submit, skipped = [], []
+    for job in jobs:
+        result = read_result(job.job_dir)
+        prev = previous.get(job.name)
+        if result is not None and result.get("status") == "done":
+            skipped.append({"name": job.name, "job_dir": str(job.job_dir), "reason": "done"})
+        elif prev is not None and prev.get("job_id") in active:
+            skipped.append({"name": job.name, "job_dir": str(job.job_dir),
+                            "reason": f"still queued or running as Slurm job {prev['job_id']}"})
+        else:
+            to_submit.append(job)
+    return SubmissionPlan(to_submit, skipped)
+
+
+def find_repo_root(start: str | Path | None = None) -> Path:
+    """The checkout holding the ``lomo_ablate`` package that is imported now."""
+    if start is not None:
+        return Path(start).resolve()
+    import lomo_ablate
+
+    return Path(lomo_ablate.__file__).resolve().parent.parent
+
+
+def _tree_digest(root: Path, paths: Sequence[str]) -> str:
+    h = hashlib.sha256()
+    for rel in paths:
+        top = root / rel
+        files = [top] if top.is_file() else sorted(p for p in top.rglob("*") if p.is_file())
+        for f in files:
+            r = f.relative_to(root)
+            if "__pycache__" in r.parts or r.suffix == ".pyc" or any(p.endswith(".egg-info") for p in r.parts):
+                continue
+            h.update(str(r).encode() + b"\0")
+            h.update(f.read_bytes())
+            h.update(b"\0")
+    return h.hexdigest()[:16]
+
+
+def snapshot_code(sweep_dir: str | Path, repo_root: str | Path | None = None,
+                  paths: Sequence[str] = SNAPSHOT_PATHS) -> Path:
+    """Copies the package (and conf/, sweeps/, the launcher plugin) into
+    ``<sweep_dir>/.code/<content hash>/`` once; the same code gives the same folder. Returns it."""
+    root = find_repo_root(repo_root)
+    present = [p for p in paths if (root / p).exists()]
+    if "lomo_ablate" not in present:
+        raise FileNotFoundError(f"{root}: no lomo_ablate package to snapshot")
+    digest = _tree_digest(root, present)
+    dest = Path(sweep_dir).resolve() / CODE_DIR / digest
+    if (dest / "_SUCCESS").exists():
+        return dest
+    with locked(dest):
+        if (dest / "_SUCCESS").exists():
+            return dest
+        tmp = dest.with_name(f".{digest}.tmp-{os.getpid()}")
+        shutil.rmtree(tmp, ignore_errors=True)
+        tmp.mkdir(parents=True)
+        for rel in present:
+            src = root / rel
+            if src.is_dir():
+                shutil.copytree(src, tmp / rel, ignore=_SNAPSHOT_IGNORE)
+            else:
+                shutil.copy2(src, tmp / rel)
+        (tmp / "_SUCCESS").write_text(f"{root}\n")
+        shutil.rmtree(dest, ignore_errors=True)
+        os.replace(tmp, dest)
+    return dest
+
+
+@contextlib.contextmanager
+def python_path_first(path: str | Path | None) -> Iterator[None]:
+    """Puts ``path`` first on ``PYTHONPATH`` while jobs are submitted (sbatch exports the environment, so
+    the jobs import from there). Also sets ``PYTHONSAFEPATH=1`` (Python >= 3.11): otherwise
+    ``python -m`` puts the job's working directory — usually the checkout — before ``PYTHONPATH``."""
+    if path is None:
+        yield
+        return
+    saved = {k: os.environ.get(k) for k in ("PYTHONPATH", "PYTHONSAFEPATH")}
+    old = saved["PYTHONPATH"]
+    os.environ["PYTHONPATH"] = str(path) + (os.pathsep + old if old else "")
+    os.environ["PYTHONSAFEPATH"] = "1"
+    try:
+        yield
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+def _now() -> str:
+    return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+
+
+def submit_jobs(fn: Callable[..., Any], jobs: Sequence[JobSpec], cluster: ClusterConfig, sweep_dir: str | Path,
+                job_name: str = "lomo", submitit_folder: str | Path | None = None,
+                repo_root: str | Path | None = None) -> tuple[list[Any], dict]:
+    """Submits ``fn(*job.args)`` for every job not already done as ONE Slurm job array, records the
+    submission in ``<sweep_dir>/submission.json`` and returns ``(submitit jobs, this submission's
+    record)`` without waiting. ``fn`` may define ``checkpoint()`` (submitit's requeue protocol)."""
+    import submitit
+
+    cluster.validate()
+    if cluster.kind != "slurm":
+        raise ClusterConfigError(f"cluster.kind={cluster.kind!r}: submit_jobs submits to Slurm only")
+    sweep_dir = Path(sweep_dir).resolve()
+    sweep_dir.mkdir(parents=True, exist_ok=True)
+    plan = plan_submission(jobs, sweep_dir, cluster.skip_done)
+    code = snapshot_code(sweep_dir, repo_root) if cluster.snapshot and plan.to_submit else None
+    folder = Path(submitit_folder) if submitit_folder else sweep_dir / ".submitit" / "%j"
+    submitted: list[Any] = []
+    if plan.to_submit:
+        executor = submitit.AutoExecutor(folder=str(folder), cluster="slurm",
+                                         slurm_max_num_timeout=cluster.max_requeue)
+        executor.update_parameters(**cluster.executor_parameters(job_name))
+        with python_path_first(code):
+            submitted = executor.map_array(fn, *zip(*(j.args for j in plan.to_submit)))
+    entry = {
+        "submitted_at": _now(),
+        "array_id": submitted[0].job_id.split("_")[0] if submitted else None,
+        "code_snapshot": str(code) if code else None,
+        "cluster": dataclasses.asdict(cluster),
+        "jobs": [{"name": spec.name, "job_dir": str(Path(spec.job_dir).resolve()), "job_id": job.job_id,
+                  "stdout": str(job.paths.stdout), "stderr": str(job.paths.stderr)}
+                 for spec, job in zip(plan.to_submit, submitted)],
+        "skipped": plan.skipped,
+    }
+    with locked(sweep_dir / SUBMISSION_FILE):
+        record = load_submission(sweep_dir)
+        record["submissions"].append(entry)
+        atomic_write_json(sweep_dir / SUBMISSION_FILE, record)
+    return submitted, entry

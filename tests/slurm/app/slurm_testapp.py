@@ -1,0 +1,49 @@
+"""A cheap job with the pipeline's job-folder contract, for the Slurm tests (see tests/slurm/).
+
+Each job "trains" for ``steps`` steps, saving its progress to ``<job_dir>/progress.json`` after every step
+and continuing from it when started again (requeue), and writes ``<job_dir>/result.json``
+(status running -> done) like the pipeline's job. It also records which copy of ``lomo_ablate`` it
+imported (the sweep's code snapshot, not the checkout).
+"""
+import json
+import os
+import time
+from pathlib import Path
+
+import hydra
+from hydra.core.hydra_config import HydraConfig
+
+import lomo_ablate
+from lomo_ablate.distributed import DistributedEnvironment
+from lomo_ablate.utils import atomic_write_json
+
+
+@hydra.main(version_base=None, config_path="conf", config_name="slurm_testapp")
+def main(cfg):
+    job_dir = Path(HydraConfig.get().runtime.output_dir)
+    progress_file = job_dir / "progress.json"
+    progress = json.loads(progress_file.read_text()) if progress_file.exists() else {"step": 0, "starts": []}
+    progress["starts"].append({"step": progress["step"], "slurm_job": os.environ.get("SLURM_JOB_ID"),
+                               "restart_count": os.environ.get("SLURM_RESTART_COUNT", "0")})
+    atomic_write_json(progress_file, progress)
+    result = {"job": job_dir.name, "axes": {"x": cfg.x}, "status": "running", "stages": {}, "metrics": {}}
+    atomic_write_json(job_dir / "result.json", result)
+    for step in range(progress["step"], cfg.steps):
+        time.sleep(cfg.step_s)
+        progress["step"] = step + 1
+        progress.setdefault("executed", []).append(step)
+        atomic_write_json(progress_file, progress)
+    if cfg.x == cfg.fail_on:
+        atomic_write_json(job_dir / "result.json", {**result, "status": "failed"})
+        raise RuntimeError(f"x={cfg.x}: failing on purpose (fail_on)")
+    env = DistributedEnvironment.detect()
+    result.update(status="done", metrics={"square": cfg.x * cfg.x, "starts": progress["starts"],
+                                          "executed": progress.get("executed", []),
+                                          "lomo_ablate_file": lomo_ablate.__file__,
+                                          "world_size": env.world_size})
+    atomic_write_json(job_dir / "result.json", result)
+    return cfg.x * cfg.x
+
+
+if __name__ == "__main__":
+    main()
