@@ -45,6 +45,12 @@ class EvalItem:
     source: Any = None
 
 
+def _paper_category(benchmark: str) -> str:
+    from lomo_ablate.evaluate.benchmarks.categories import category_of
+
+    return category_of(benchmark)
+
+
 def from_adapter(adapter: Any, item: Any, benchmark: str | None = None) -> EvalItem:
     """An :class:`EvalItem` from a benchmark adapter's item, through ``adapter.build_prompt`` (so options,
     instructions and slot placement are the benchmark's own). The last user message is the question."""
@@ -57,7 +63,7 @@ def from_adapter(adapter: Any, item: Any, benchmark: str | None = None) -> EvalI
         raise ValueError(f"{adapter.name}: item {item.id!r}: {content.count(IMAGE_TOKEN)} <image> slot(s) for "
                          f"{len(images)} image(s)")
     meta = getattr(item, "metadata", {}) or {}
-    category = meta.get("category") or getattr(adapter, "category", "") or adapter.name
+    category = meta.get("category") or _paper_category(benchmark or adapter.name)
     answer = item.answer if isinstance(item.answer, str) else str(item.answer)
     return EvalItem(benchmark=benchmark or adapter.name, item_id=str(item.id), category=str(category),
                     question=content.replace(IMAGE_TOKEN, "").strip(), answer=answer,
