@@ -93,9 +93,9 @@ def _single_image_item(adapter: Adapter, record: dict, where: RecordLocation, ke
     return []
 
 
-def _with_slots(question: str, n_images: int) -> str:
-    """Escaped question with ``n_images`` slots in front (one per line)."""
-    return "\n".join([IMAGE_SLOT] * n_images + [escape_slots(question)])
+def _with_slots(question: str, n_images: int, escape: bool = True) -> str:
+    """``question`` (escaped unless it already carries our slots) with ``n_images`` slots in front."""
+    return "\n".join([IMAGE_SLOT] * n_images + [escape_slots(question) if escape else question])
 
 
 class _SimplePromptMixin:
@@ -155,7 +155,7 @@ class MMMUAdapter(_SimplePromptMixin, Adapter):
                     for k in range(1, self.n_image_columns + 1) if k not in tagged]
         untagged = [r for r in untagged if r is not None]
         if untagged:
-            question = _with_slots(question, len(untagged))
+            question = _with_slots(question, len(untagged), escape=False)
             images = untagged + images
         return Item(id=_item_id(record, ("id",), where), question=question, images=images, answer=answer,
                     options=options if qtype == "multiple-choice" else None,
