@@ -1,0 +1,115 @@
+"""Typed configs of the model side: which model, how to build the tiny one, what to freeze.
+
+Every config is a dataclass with ``from_dict(d)`` that rejects unknown keys with a message naming the key
+and the allowed ones; nested dataclass fields accept plain dicts.
+"""
+from __future__ import annotations
+
+import dataclasses
+import typing
+from typing import Any, Mapping, TypeVar
+
+T = TypeVar("T")
+
+
+class ConfigError(ValueError):
+    """A config dict has an unknown key or a value of the wrong kind."""
+
+
+def config_from_dict(cls: type[T], d: Mapping[str, Any] | None, where: str | None = None) -> T:
+    """Builds dataclass ``cls`` from ``d``; unknown keys raise ConfigError naming key and allowed keys.
+
+    Nested dataclass fields are built recursively from dicts. ``where`` prefixes messages (e.g. ``model``).
+    """
+    where = where or cls.__name__
+    if d is None:
+        return cls()
+    if dataclasses.is_dataclass(d) and isinstance(d, cls):
+        return d
+    if not isinstance(d, Mapping):
+        raise ConfigError(f"{where}: expected a mapping, got {type(d).__name__}")
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    unknown = [k for k in d if k not in fields]
+    if unknown:
+        raise ConfigError(f"{where}: unknown key {unknown[0]!r}; allowed keys: {', '.join(sorted(fields))}")
+    hints = typing.get_type_hints(cls)
+    kwargs = {}
+    for key, value in d.items():
+        sub = _dataclass_in(hints.get(key))
+        if sub is not None and (value is None or isinstance(value, Mapping)):
+            value = None if value is None else config_from_dict(sub, value, f"{where}.{key}")
+        elif isinstance(value, (list, tuple)):
+            value = list(value)
+        kwargs[key] = value
+    return cls(**kwargs)
+
+
+def _dataclass_in(hint: Any) -> type | None:
+    if hint is None:
+        return None
+    if dataclasses.is_dataclass(hint):
+        return hint
+    for arg in typing.get_args(hint):
+        if dataclasses.is_dataclass(arg):
+            return arg
+    return None
+
+
+@dataclasses.dataclass
+class TinyModelConfig:
+    """A random-init tiny Qwen3.5 VLM (the production Qwen3.5-9B class, shrunk) and its tokenizer.
+
+    ``patch_size`` is the vision patch edge in pixels (8 or 16: rendered text is drawn one glyph per patch
+    cell for tiny models); ``merge_size`` patches per side are merged into one LM token.
+    """
+
+    vocab_size: int = 384  # target BPE vocabulary incl. special tokens (fewer if the corpus is small)
+    hidden_size: int = 128
+    intermediate_size: int = 256
+    num_layers: int = 2
+    num_heads: int = 4
+    num_kv_heads: int = 2
+    head_dim: int = 32
+    layer_types: list[str] = dataclasses.field(default_factory=lambda: ["linear_attention", "full_attention"])
+    linear_heads: int = 2  # key heads of the linear-attention (Gated DeltaNet) layers; value heads = 2x
+    linear_head_dim: int = 32
+    vision_depth: int = 2
+    vision_hidden_size: int = 64
+    vision_intermediate_size: int = 128
+    vision_heads: int = 2
+    patch_size: int = 8
+    merge_size: int = 2
+    num_position_embeddings: int = 256  # learned vision position grid (16x16), interpolated per image
+    min_pixels: int = 16 * 16
+    max_pixels: int = 512 * 128
+    seed: int = 0
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any] | None) -> "TinyModelConfig":
+        return config_from_dict(cls, d, "model.tiny")
+
+
+@dataclasses.dataclass
+class ModelConfig:
+    """Which model to train and what of it to train.
+
+    ``name_or_path``: a hub id, a local save_pretrained folder, or ``tiny`` (build from ``tiny``).
+    ``frozen``: fnmatch patterns of parameter names to freeze; ``trainable`` patterns win over ``frozen``
+    (e.g. freeze ``model.visual.*`` but train ``model.visual.merger.*``, the projector).
+    ``max_pixels``/``min_pixels``: per-image pixel cap/floor of the processor (null = the processor's own).
+    """
+
+    name_or_path: str = "tiny"
+    trust_remote_code: bool = False
+    dtype: str | None = None  # null: bfloat16 when trainer.bf16 and a GPU, else float32
+    attn_implementation: str | None = "sdpa"
+    max_pixels: int | None = None
+    min_pixels: int | None = None
+    frozen: list[str] = dataclasses.field(default_factory=list)
+    trainable: list[str] = dataclasses.field(default_factory=list)
+    gradient_checkpointing: bool = False
+    tiny: TinyModelConfig = dataclasses.field(default_factory=TinyModelConfig)
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any] | None) -> "ModelConfig":
+        return config_from_dict(cls, d, "model")

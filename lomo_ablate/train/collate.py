@@ -1,0 +1,104 @@
+"""Batches encoded samples: right-padding, or packing several samples into one row without cross-talk.
+
+Sequence tensors (1-D per sample: input_ids, attention_mask, labels, mm_token_type_ids) are padded or
+concatenated; pixel tensors (pixel_values, image_grid_thw, ...) are concatenated along dim 0 in sample
+order, which is the order the model consumes image tokens in.
+
+Packing: samples are concatenated into one row with ``attention_mask=None`` and ``position_ids`` that
+restart at 0 for each sample; transformers' mask builder turns the restarts into a block-diagonal causal
+mask, so no sample attends to another. Families with multimodal rotary positions (Qwen-VL, Qwen3.5) get
+``position_ids`` of shape (4, 1, L): the restarting text positions, then the model's own per-sample 3-D
+positions from ``get_rope_index`` — so a packed sample sees exactly the positions it sees unpacked.
+"""
+from __future__ import annotations
+
+from typing import Any, Callable, Sequence
+
+import torch
+
+from lomo_ablate.models.encode import IGNORE_INDEX
+
+SEQUENCE_KEYS = ("input_ids", "attention_mask", "labels", "mm_token_type_ids")
+
+
+def _pad_values(pad_token_id: int) -> dict[str, int]:
+    return {"input_ids": pad_token_id, "attention_mask": 0, "labels": IGNORE_INDEX, "mm_token_type_ids": 0}
+
+
+def _concat_pixels(samples: Sequence[dict[str, torch.Tensor]]) -> dict[str, torch.Tensor]:
+    keys = sorted({k for s in samples for k in s if k not in SEQUENCE_KEYS})
+    return {k: torch.cat([s[k] for s in samples if k in s], dim=0) for k in keys}
+
+
+def pad_collate(samples: Sequence[dict[str, torch.Tensor]], pad_token_id: int) -> dict[str, torch.Tensor]:
+    """Right-pads sequence tensors to the longest sample; concatenates pixel tensors."""
+    if not samples:
+        raise ValueError("cannot collate an empty batch")
+    length = max(len(s["input_ids"]) for s in samples)
+    pads = _pad_values(pad_token_id)
+    batch: dict[str, torch.Tensor] = {}
+    for key in SEQUENCE_KEYS:
+        if key not in samples[0]:
+            continue
+        rows = torch.full((len(samples), length), pads[key], dtype=samples[0][key].dtype)
+        for i, s in enumerate(samples):
+            rows[i, : len(s[key])] = s[key]
+        batch[key] = rows
+    batch.update(_concat_pixels(samples))
+    return batch
+
+
+RopeIndexFn = Callable[..., tuple[torch.Tensor, Any]]
+
+
+def rope_index_fn(model: torch.nn.Module) -> RopeIndexFn | None:
+    """The model's multimodal rotary position function (``get_rope_index``) if it has one, else None."""
+    for m in (model, getattr(model, "model", None), getattr(getattr(model, "module", None), "model", None)):
+        fn = getattr(m, "get_rope_index", None)
+        if callable(fn):
+            return fn
+    return None
+
+
+def _sample_positions(sample: dict[str, torch.Tensor], rope_index: RopeIndexFn | None) -> torch.Tensor:
+    """Position ids of one unpacked sample: (L,) plain, or (4, L) text + 3-D rotary positions."""
+    n = len(sample["input_ids"])
+    text = torch.arange(n)
+    if rope_index is None:
+        return text
+    mm = sample.get("mm_token_type_ids")
+    if mm is None:
+        mm = torch.zeros(n, dtype=torch.long)
+    pos3, _ = rope_index(sample["input_ids"][None], mm_token_type_ids=mm[None],
+                         image_grid_thw=sample.get("image_grid_thw"), attention_mask=None)
+    return torch.cat([text[None], pos3[:, 0, :]], dim=0)
+
+
+def pack_collate(samples: Sequence[dict[str, torch.Tensor]], rope_index: RopeIndexFn | None = None
+                 ) -> dict[str, torch.Tensor]:
+    """Packs samples into ONE row (batch size 1) with restarting positions and no attention mask."""
+    if not samples:
+        raise ValueError("cannot pack an empty batch")
+    batch: dict[str, torch.Tensor] = {}
+    for key in SEQUENCE_KEYS:
+        if key in samples[0] and key != "attention_mask":
+            batch[key] = torch.cat([s[key] for s in samples])[None]
+    positions = [_sample_positions(s, rope_index) for s in samples]
+    pos = torch.cat(positions, dim=-1)
+    batch["position_ids"] = pos[None] if pos.ndim == 1 else pos[:, None, :]
+    batch.update(_concat_pixels(samples))
+    return batch
+
+
+def greedy_pack(lengths: Sequence[int], max_tokens: int) -> list[list[int]]:
+    """Groups consecutive sample indices into rows of at most ``max_tokens`` tokens (order kept)."""
+    rows: list[list[int]] = []
+    used = 0
+    for i, n in enumerate(lengths):
+        if rows and used + n <= max_tokens:
+            rows[-1].append(i)
+            used += n
+        else:
+            rows.append([i])
+            used = n
+    return rows
