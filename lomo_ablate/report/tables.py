@@ -340,7 +340,7 @@ def to_latex(table: Table, caption: str = "") -> str:
         lines.append(f"{indent}{esc(label)} & " + " & ".join(cells) + " \\\\")
     lines += ["\\bottomrule", "\\end{tabular}",
               f"\\caption{{{esc(caption)} Protocol: {esc(table.protocol)}. $^\\dag$: the 95\\% paired-bootstrap "
-              "interval of $\\Delta$ contains 0.}}", "\\end{table}"]
+              "interval of $\\Delta$ contains 0.}", "\\end{table}"]
     return "\n".join(lines)
 
 

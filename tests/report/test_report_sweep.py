@@ -1,0 +1,223 @@
+"""report_sweep / `python -m lomo_ablate.report` on synthetic sweep folders built to the contracts in
+docs/DESIGN.md (result.json per job, predictions.jsonl in the evaluate store folder)."""
+import csv
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from lomo_ablate.report import ReportConfig, report_sweep
+from lomo_ablate.report.paper import PAPER_NUMBERS, load_paper_numbers
+from report_fixtures import make_job, read_item_scores
+
+FAST = ReportConfig(resamples=300)
+
+
+def tidy(out: Path) -> list[dict]:
+    with (out / "deltas.csv").open() as f:
+        return list(csv.DictReader(f))
+
+
+def cell(rows, protocol, arm, column):
+    (row,) = [r for r in rows if r["protocol"] == protocol and r["arm"] == arm and r["column"] == column]
+    return row
+
+
+@pytest.fixture
+def method_sweep(tmp_path):
+    """standard_sft vs lomo (clearly better) vs full_text (same as the baseline up to one item), 2 seeds."""
+    sd = tmp_path / "multirun" / "method"
+    for s in (0, 1):
+        make_job(sd, "method", {"method": "standard_sft", "seed": s}, 0.45, seed=s, jitter=0.03)
+        make_job(sd, "method", {"method": "lomo", "seed": s}, 0.7, seed=s, jitter=0.03, mir_mean=0.8)
+        make_job(sd, "method", {"method": "full_text", "seed": s}, 0.455, seed=s, jitter=0.03)
+    return sd
+
+
+def test_full_sweep_table_has_paper_layout_and_deltas_match_the_predictions(method_sweep, tmp_path):
+    out = report_sweep(method_sweep, tmp_path / "results", config=FAST)
+    assert out == tmp_path / "results" / "method"
+    for name in ("README.md", "table.md", "table.csv", "table.tex", "deltas.csv", "summary.json"):
+        assert (out / name).stat().st_size > 0, name
+    md = (out / "table.md").read_text()
+    # both protocols; the baseline row first; a Δ row under each other arm
+    assert "### Protocol: standard" in md and "### Protocol: rendered" in md
+    standard = md.split("### Protocol: rendered")[0]
+    rows = [line.split("|")[1].strip() for line in standard.splitlines() if line.startswith("| ")][1:]
+    assert rows[0] == "method=standard_sft"
+    assert rows.count("*Δ vs method=standard_sft*") == 2
+    # columns grouped: the mixed probe benchmark, math's benchmark, the probe's categories, then Avg
+    header = standard.splitlines()[2]
+    assert header.split("|")[2:-1] == [" probe ", " math: mathq ", " arith ", " count ", " read_word ", " Avg "]
+
+    # Δ and its interval, recomputed here from the raw predictions: seeds averaged per item, then paired
+    def arm_items(method, protocol):
+        runs = [read_item_scores(method_sweep / f"method={method},seed={s}", protocol) for s in (0, 1)]
+        return {k: np.mean([r[k] for r in runs]) for k in runs[0]}
+
+    rows = tidy(out)
+    for protocol in ("standard", "rendered"):
+        base, lomo = arm_items("standard_sft", protocol), arm_items("lomo", protocol)
+        expected = np.mean([lomo[k] - base[k] for k in base])
+        c = cell(rows, protocol, "method=lomo", "overall")
+        assert float(c["delta"]) == pytest.approx(expected)
+        assert float(c["ci_lo"]) <= expected <= float(c["ci_hi"])
+        assert c["within_noise"] == "False" and c["n_items"] == str(len(base)) and c["n_seeds"] == "2"
+        # the table's overall value is the metrics' value averaged over seeds
+        metrics = [json.loads((method_sweep / f"method=lomo,seed={s}" / "result.json").read_text())["metrics"]
+                   for s in (0, 1)]
+        assert float(c["value"]) == pytest.approx(np.mean([m["overall"][protocol] for m in metrics]))
+    # a Δ within noise is marked
+    assert cell(rows, "standard", "method=full_text", "overall")["within_noise"] == "True"
+    assert "†" in md.split("method=full_text")[1].splitlines()[1]
+
+
+def test_half_finished_sweep_lists_every_job_with_its_status_and_does_not_crash(tmp_path):
+    sd = tmp_path / "sweep"
+    make_job(sd, "position", {"position": "middle"}, 0.6)
+    make_job(sd, "position", {"position": "front"}, 0.5)
+    make_job(sd, "position", {"position": "back"}, 0.5, status="failed")
+    make_job(sd, "position", {"position": "random"}, 0.5, status="running")
+    (sd / "position=full").mkdir()  # launched, nothing written yet
+    (sd / "position=end").mkdir()
+    (sd / "position=end" / "result.json").write_text('{"status": "done",\n "metrics": ')  # truncated write
+    out = report_sweep(sd, tmp_path / "results", baseline="position=middle", config=FAST)
+    readme = (out / "README.md").read_text()
+    assert "incomplete" in readme
+    status = {j["folder"]: (j["status"], j["reason"]) for j in json.loads((out / "summary.json").read_text())["jobs"]}
+    assert status["position=middle"][0] == "done" and status["position=front"][0] == "done"
+    assert status["position=back"] == ("failed", "train: CUDA out of memory")
+    assert status["position=random"][0] == "running"
+    assert status["position=full"] == ("missing", "no result.json yet")
+    assert status["position=end"][0] == "invalid" and "result.json: line 2" in status["position=end"][1]
+    jobs_section = readme.split("## Jobs")[1].split("## Results")[0]
+    for folder, (st, _) in status.items():
+        assert f"| {folder} | {st} |" in jobs_section
+    md = (out / "table.md").read_text()
+    assert "position=front" in md and "position=back" not in md and "position=random" not in md
+
+
+def test_sweep_with_no_finished_job_still_writes_a_status_readme(tmp_path):
+    sd = tmp_path / "sweep"
+    make_job(sd, "mix", {"mix": "1:1"}, 0.5, status="running")
+    out = report_sweep(sd, tmp_path / "results")
+    assert "No finished job yet" in (out / "README.md").read_text()
+
+
+def test_scale_by_method_sweep_compares_methods_at_each_scale_and_draws_the_scale_figure(tmp_path):
+    sd = tmp_path / "multirun" / "scale"
+    for i, scale in enumerate(["small", "tiny", "medium"]):
+        for method, acc in (("standard_sft", 0.3), ("lomo", 0.5)):
+            make_job(sd, "scale", {"scale": scale, "method": method},
+                     {"standard": acc + 0.1 * i, "rendered_0.5": acc, "rendered": acc - 0.1},
+                     mir_mean=1.0 - 0.1 * i, distance=0.3 - 0.05 * i)
+    out = report_sweep(sd, tmp_path / "results", config=FAST)
+    rows = tidy(out)
+    for scale in ("tiny", "small", "medium"):
+        c = cell(rows, "standard", f"scale={scale}, method=lomo", "overall")
+        assert c["baseline"] == f"scale={scale}, method=standard_sft"
+    md = (out / "table.md").read_text()
+    order = [s for s in ("scale=tiny", "scale=small", "scale=medium") if s in md]
+    assert sorted(order, key=md.index) == ["scale=tiny", "scale=small", "scale=medium"]  # size order
+    assert "### Protocol: rendered_0.5" in md
+    for png in ("scale.png", "mir_per_layer.png", "carrier_bins.png", "rendered_fraction.png"):
+        with Image.open(out / "plots" / png) as im:
+            assert im.format == "PNG" and im.width > 400 and im.height > 200
+        assert f"plots/{png}" in (out / "README.md").read_text()
+
+
+def test_malformed_prediction_lines_are_set_aside_with_file_and_line(tmp_path):
+    sd = tmp_path / "sweep"
+    make_job(sd, "method", {"method": "standard_sft"}, 0.5)
+    job = make_job(sd, "method", {"method": "lomo"}, 0.6)
+    pred = Path(json.loads((job / "result.json").read_text())["stages"]["evaluate"]["path"]) / "predictions.jsonl"
+    with pred.open("a") as f:
+        f.write("{not json\n")
+        f.write(json.dumps({"benchmark": "probe", "protocol": "standard", "item_id": "z", "score": 7}) + "\n")
+    out = report_sweep(sd, tmp_path / "results", config=FAST)
+    rejected = json.loads((out / "summary.json").read_text())["rejected_predictions"]
+    lines = sorted(r["line"] for r in rejected)
+    n = len(pred.read_text().splitlines())
+    assert lines == [n - 1, n] and all(r["file"] == str(pred) for r in rejected)
+    assert "outside [0, 1]" in (out / "README.md").read_text()
+
+
+def test_jobs_without_predictions_get_a_delta_without_interval(tmp_path):
+    sd = tmp_path / "sweep"
+    for method, acc in (("standard_sft", 0.4), ("lomo", 0.6)):
+        job = make_job(sd, "method", {"method": method}, acc)
+        shutil.rmtree(json.loads((job / "result.json").read_text())["stages"]["evaluate"]["path"])
+    out = report_sweep(sd, tmp_path / "results", config=FAST)
+    c = cell(tidy(out), "standard", "method=lomo", "overall")
+    assert float(c["delta"]) == pytest.approx(float(c["value"]) - float(cell(tidy(out), "standard", "method=standard_sft", "overall")["value"]))
+    assert c["ci_lo"] == "" and c["within_noise"] == ""
+
+
+def test_cli_prints_the_table_and_rejects_an_unknown_baseline_by_name(method_sweep, tmp_path):
+    env_cmd = [sys.executable, "-m", "lomo_ablate.report", str(method_sweep), "--results-dir",
+               str(tmp_path / "r"), "--resamples", "200", "--no-plots", "--name", "main"]
+    done = subprocess.run(env_cmd, capture_output=True, text=True, check=True)
+    assert "method=lomo" in done.stdout and (tmp_path / "r" / "main" / "README.md").exists()
+    readme = (tmp_path / "r" / "main" / "README.md").read_text()
+    assert "--name main" in readme and str(method_sweep) in readme  # the command that made it
+    bad = subprocess.run(env_cmd + ["--baseline", "recipe=sft"], capture_output=True, text=True)
+    assert bad.returncode == 2 and "recipe" in bad.stderr and "method" in bad.stderr
+    bad = subprocess.run(env_cmd + ["--baseline", "method=nope"], capture_output=True, text=True)
+    assert bad.returncode == 2 and "method=standard_sft" in bad.stderr  # lists the values that exist
+
+
+@pytest.mark.tex
+def test_latex_table_compiles(method_sweep, tmp_path, in_ci):
+    latex = shutil.which("latex")
+    if latex is None:
+        if in_ci:
+            pytest.fail("latex not installed (scripts/install.sh --all)")
+        pytest.skip("latex not installed")
+    out = report_sweep(method_sweep, tmp_path / "results", config=ReportConfig(resamples=100, plots=False))
+    doc = tmp_path / "doc.tex"
+    doc.write_text("\\documentclass{article}\\usepackage[utf8]{inputenc}\\usepackage{booktabs}"
+                   "\\usepackage[margin=1cm,landscape]{geometry}\\begin{document}"
+                   + (out / "table.tex").read_text() + "\\end{document}\n")
+    run = subprocess.run([latex, "-interaction=nonstopmode", "-halt-on-error", doc.name], cwd=tmp_path,
+                         capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stdout[-2000:]
+    assert (tmp_path / "doc.dvi").stat().st_size > 0
+
+
+def test_paper_numbers_hold_only_sourced_values_and_print_beside_this_run(method_sweep, tmp_path):
+    paper = load_paper_numbers()
+    assert set(paper["tables"]) == {"table1", "table2", "table3", "table4", "table5"}
+    for name, table in paper["tables"].items():
+        for kind in ("values", "deltas"):
+            filled = [v for b in table[kind].values() for row in b.values() for v in row.values() if v is not None]
+            if filled:  # a number without a note saying where it was read is not allowed
+                assert table.get(f"{kind}_source"), f"{name}.{kind} has values but no {kind}_source"
+    # the method sweep reproduces table 1: paper gains per backbone beside this run's Δ with its interval
+    out = report_sweep(method_sweep, tmp_path / "results", config=FAST)
+    readme = (out / "README.md").read_text()
+    section = readme.split("## Paper vs. this run")[1]
+    delta_line = next(line for line in section.splitlines() if line.startswith("| Δ lomo | Avg |"))
+    for b in paper["tables"]["table1"]["backbones"]:
+        value = paper["tables"]["table1"]["deltas"][b]["lomo"]["Avg"]
+        assert f"{value:.2f}" in delta_line
+    assert "[" in delta_line  # this run's Δ carries its interval
+    assert "| standard_sft | Avg | n/a | n/a |" in section  # unknown paper values are not invented
+
+
+def test_paper_numbers_file_errors_name_the_table_and_key(tmp_path):
+    data = json.loads(PAPER_NUMBERS.read_text())
+    data["tables"]["table2"]["colums"] = []
+    bad = tmp_path / "p.json"
+    bad.write_text(json.dumps(data))
+    with pytest.raises(ValueError, match=r"table2.*colums"):
+        load_paper_numbers(bad)
+
+
+def test_report_config_rejects_unknown_keys_by_name():
+    with pytest.raises(ValueError, match=r"resample.*allowed keys.*resamples"):
+        ReportConfig.from_dict({"resample": 10})
