@@ -23,6 +23,7 @@ from lomo_ablate.utils import atomic_write_json, stable_hash
 
 log = logging.getLogger("lomo_ablate.pipeline")
 RESULT = "result.json"
+RESUMABLE = ("curate", "train")  # stages that resume from their kept work folder after a kill
 
 
 class StageFailed(RuntimeError):
@@ -108,7 +109,7 @@ def _run_stage(p: st.StagePlan, cfg: DictConfig, store: Store, paths: dict[str, 
         cached = True
     else:
         compute = _compute_fn(p.name, cfg, paths, logger)
-        res = store.get_or_compute(p.name, p.inputs, compute, resumable=(p.name == "train"))
+        res = store.get_or_compute(p.name, p.inputs, compute, resumable=p.name in RESUMABLE)
         out, cached = res.path, res.cached
     entry.update(status="cached" if cached else "done", seconds=round(time.perf_counter() - t0, 3))
     writer.write()
@@ -232,7 +233,7 @@ def axes_from_overrides(overrides: list[str], exclude: list[str] = ()) -> dict[s
     for o in overrides:
         key, _, value = o.partition("=")
         key = key.lstrip("+~")
-        if key in exclude or key.startswith("hydra."):
+        if key.startswith("hydra.") or any(key == e or key.startswith(e + ".") for e in exclude):
             continue
         axes[key] = value
     return axes

@@ -3,6 +3,7 @@ every requeue (no timestamps, no job numbers)."""
 from __future__ import annotations
 
 import re
+from typing import Sequence
 
 from omegaconf import OmegaConf
 
@@ -19,15 +20,32 @@ def job_name(override_dirname: str | None) -> str:
     if not name:
         return DEFAULT_JOB
     safe = re.sub(r"[^A-Za-z0-9=,._+\-@]", "_", name)
+    if safe.startswith("."):  # never ".", ".." or a hidden folder
+        safe = "_" + safe[1:]
     if len(safe) > MAX_NAME:
         safe = safe[: MAX_NAME - 17] + "~" + stable_hash(name)
     return safe
 
 
+def job_name_from_overrides(overrides: Sequence[str] | None, exclude: Sequence[str] | None = None) -> str:
+    """Like Hydra's ``override_dirname`` (sorted ``k=v`` joined by ``,``) but ``exclude`` matches key
+    prefixes: ``cluster`` also drops ``cluster.partition=gpu``, so where a job runs never renames it."""
+    exclude = list(exclude or [])
+    kept = []
+    for o in overrides or []:
+        key = str(o).split("=", 1)[0].lstrip("+~")
+        if key.startswith("hydra.") or any(key == e or key.startswith(e + ".") for e in exclude):
+            continue
+        kept.append(str(o).lstrip("+~") if not str(o).startswith("~") else str(o))
+    return job_name(",".join(sorted(kept)))
+
+
 def register_resolvers() -> None:
-    """``${lomo.job_name:${hydra.job.override_dirname}}`` in conf/config.yaml."""
+    """``${lomo.job_name:${hydra.overrides.task},${hydra.job.config.override_dirname.exclude_keys}}``."""
     if not OmegaConf.has_resolver("lomo.job_name"):
-        OmegaConf.register_new_resolver("lomo.job_name", job_name)
+        OmegaConf.register_new_resolver(
+            "lomo.job_name", lambda overrides, exclude=None: job_name_from_overrides(
+                list(overrides) if overrides is not None else [], list(exclude) if exclude is not None else []))
 
 
 register_resolvers()

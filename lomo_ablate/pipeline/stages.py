@@ -118,7 +118,7 @@ def run_curate(out: Path, cfg: DictConfig, data_dir: Path | None) -> dict[str, A
 
     text, mm = stage_inputs(cfg, data_dir)
     summary = curate(text, out, CurateConfig.from_dict(_section(cfg, "curate")), multimodal_input=mm,
-                     seed=int(cfg.seed), workers=int(cfg.get("workers", 1)), progress=True)
+                     seed=int(cfg.seed), progress=True)
     return _plain(summary)
 
 

@@ -53,7 +53,7 @@ class Store:
         complete one exists. ``compute`` writes into ``tmp_dir`` (the store adds ``_SUCCESS`` and the
         key's inputs as ``_key.json``). If it raises, nothing is left behind and the error propagates.
 
-        ``resumable=True`` (training): ``tmp_dir`` is the deterministic ``<stage>/.work-<key>`` and is kept
+        ``resumable=True`` (curate, train): ``tmp_dir`` is the deterministic ``<stage>/.work-<key>`` and is kept
         when ``compute`` fails or the process is killed, so the next attempt resumes from what it holds."""
         key = stage_key(key_inputs)
         final = self.path(stage, key)
@@ -80,7 +80,8 @@ class Store:
 
 def _finish(folder: Path, stage: str, key: str, key_inputs: dict[str, Any]) -> None:
     atomic_write_json(folder / KEY_FILE, {"stage": stage, "key": key, "inputs": key_inputs})
-    (folder / SUCCESS).write_text(json.dumps({"finished": time.time()}) + "\n")
+    if not (folder / SUCCESS).exists():  # a stage may write its own marker (curate does); keep it
+        (folder / SUCCESS).write_text(json.dumps({"finished": time.time()}) + "\n")
 
 
 def stage_key(key_inputs: dict[str, Any]) -> str:

@@ -158,11 +158,11 @@ def validate_jobs(configs: Sequence[DictConfig], names: Sequence[str]) -> None:
               "\n".join(errors))])
 
 
-def job_dir_name(cfg: DictConfig) -> str:
-    """The job folder Hydra will use (hydra.sweep.subdir, resolved for this job)."""
-    from lomo_ablate.pipeline.naming import job_name
+def job_dir_name(cfg: DictConfig, overrides: Sequence[str]) -> str:
+    """The job folder name Hydra will use for these overrides (hydra.sweep.subdir)."""
+    from lomo_ablate.pipeline.naming import job_name_from_overrides
 
-    return job_name(cfg.hydra.job.override_dirname)
+    return job_name_from_overrides(overrides, list(cfg.hydra.job.config.override_dirname.exclude_keys))
 
 
 def gpu_hours(cfg: DictConfig) -> float:
@@ -171,9 +171,9 @@ def gpu_hours(cfg: DictConfig) -> float:
     rate = OmegaConf.select(cfg, "estimate.samples_per_gpu_hour", default=None)
     if not rate:
         return 0.0
-    samples = OmegaConf.select(cfg, "trainer.max_samples", default=None) or \
-        OmegaConf.select(cfg, "data.text_size", default=0) + (OmegaConf.select(cfg, "data.multimodal_size",
-                                                                               default=0) or 0)
+    samples = OmegaConf.select(cfg, "curate.mix.scale", default=None) or \
+        (OmegaConf.select(cfg, "data.text_size", default=0) or 0) + \
+        (OmegaConf.select(cfg, "data.multimodal_size", default=0) or 0)
     epochs = OmegaConf.select(cfg, "trainer.epochs", default=None) or \
         OmegaConf.select(cfg, "trainer.num_train_epochs", default=1) or 1
     gpus = OmegaConf.select(cfg, "estimate.gpus", default=1) or 1
@@ -244,7 +244,7 @@ class LomoSweeperImpl:
         sweep_dir = Path(self.config.hydra.sweep.dir)
         t0 = time.perf_counter()
         configs = compose_jobs(self.hydra_context.config_loader, self.config, jobs)
-        names = [job_dir_name(c) for c in configs]
+        names = [job_dir_name(self.config, j) for j in jobs]
         _check_unique(names, jobs)
         validate_jobs(configs, names)
         log.info("validated %d job(s) in %.2f s", len(jobs), time.perf_counter() - t0)

@@ -52,6 +52,7 @@ def validate_config(cfg: DictConfig | Mapping[str, Any], hydra_cfg: DictConfig |
     problems += _check_position(cfg)
     problems += _check_inputs(cfg)
     problems += _check_seed(cfg)
+    problems += _check_cluster(cfg)
     if hydra_cfg is not None:
         problems += _check_launcher(hydra_cfg)
     if check_stages:
@@ -116,11 +117,26 @@ def _check_seed(cfg: DictConfig) -> list[tuple[str, str]]:
     return []
 
 
+def _check_cluster(cfg: DictConfig) -> list[tuple[str, str]]:
+    """``cluster.kind: slurm`` needs ``cluster.partition`` (else sbatch fails or picks one after submission)."""
+    kind = OmegaConf.select(cfg, "cluster.kind", default=None)
+    if kind != "slurm":
+        return []
+    try:
+        partition = OmegaConf.select(cfg, "cluster.partition", default=None)
+    except Exception:  # noqa: BLE001  (an unresolvable interpolation counts as unset)
+        partition = None
+    if partition in (None, "", "???"):
+        return [("cluster.partition", "a Slurm cluster needs a partition: allowed: a partition name of your "
+                 "cluster (`sinfo -s`); set cluster.partition=<name> or $LOMO_SLURM_PARTITION")]
+    return []
+
+
 def _check_launcher(hydra_cfg: DictConfig) -> list[tuple[str, str]]:
     """A Slurm launcher must know its partition (else sbatch picks one or fails after submission)."""
     launcher = hydra_cfg.get("launcher") or {}
     target = str(launcher.get("_target_", ""))
-    if "slurm" not in target.lower():
+    if "slurm" not in target.lower() or "partition" not in launcher:
         return []
     choice = OmegaConf.select(hydra_cfg, "runtime.choices.cluster", default=None)
     partition = launcher.get("partition")

@@ -1,0 +1,79 @@
+"""Grid expansion (product, zip, baselines), the zip(...) command-line syntax and job folder names."""
+from __future__ import annotations
+
+import pytest
+from hydra.core.override_parser.overrides_parser import OverridesParser
+from hypothesis import example, given, strategies as st
+
+from lomo_ablate.pipeline.naming import job_name, job_name_from_overrides
+from lomo_ablate.pipeline.sweep import SweepSpecError, expand_grid, rewrite_zip_arguments
+
+
+def parse(*args):
+    return OverridesParser.create().parse_overrides(list(args))
+
+
+def test_product_of_two_axes_with_constants_in_every_job():
+    jobs = expand_grid(parse("position=prefix,middle", "rewrite_ratio=0.25,0.5", "trainer.max_steps=2"))
+    assert len(jobs) == 4
+    assert all("trainer.max_steps=2" in j for j in jobs)
+    assert {tuple(sorted(j)) for j in jobs} == {
+        tuple(sorted(["trainer.max_steps=2", f"position={p}", f"rewrite_ratio={r}"]))
+        for p in ("prefix", "middle") for r in ("0.25", "0.5")}
+
+
+def test_paired_axes_are_zipped_not_multiplied():
+    jobs = expand_grid(parse("method=standard_sft,lomo"),
+                       paired={"backbone": {"model": ["tiny", "qwen3_5_9b"], "trainer.lr": [1e-3, 1e-5]}})
+    assert len(jobs) == 4  # 2 methods x 2 (model, lr) pairs, not 2 x 2 x 2
+    pairs = {(next(o for o in j if o.startswith("model=")), next(o for o in j if o.startswith("trainer.lr=")))
+             for j in jobs}
+    assert pairs == {("model=tiny", "trainer.lr=0.001"), ("model=qwen3_5_9b", "trainer.lr=1e-05")}
+
+
+def test_paired_lists_of_different_lengths_are_an_error_naming_the_pairing():
+    with pytest.raises(SweepSpecError, match="paired.backbone.*equal lengths"):
+        expand_grid([], paired={"backbone": {"model": ["a", "b"], "trainer.lr": [1]}})
+
+
+def test_baselines_are_added_once_not_multiplied():
+    jobs = expand_grid(parse("position=prefix,middle,suffix", "seed=1"), baselines=[["method=standard_sft"]])
+    assert len(jobs) == 4
+    assert ["seed=1", "method=standard_sft"] in jobs
+
+
+def test_duplicate_jobs_are_dropped():
+    jobs = expand_grid(parse("rewrite_ratio=0,0.5"), baselines=[["rewrite_ratio=0"]])
+    assert len(jobs) == 2
+
+
+def test_zip_command_line_syntax_becomes_a_paired_override():
+    out = rewrite_zip_arguments(["-m", "zip(model,trainer.lr)=[tiny,qwen3_5_9b],[1e-3,1e-5]", "seed=1"])
+    assert out[0] == "-m" and out[2] == "seed=1"
+    o = OverridesParser.create().parse_override(out[1])
+    assert o.key_or_group.startswith("hydra.sweeper.paired.")
+    assert o.value() == {"model": ["tiny", "qwen3_5_9b"], "trainer.lr": [1e-3, 1e-5]}
+
+
+def test_malformed_zip_is_rejected_with_the_expected_form():
+    with pytest.raises(SweepSpecError, match=r"zip\(k1,k2"):
+        rewrite_zip_arguments(["zip(model,trainer.lr)=[tiny,q]"])
+
+
+def test_job_names_are_deterministic_and_ignore_where_the_job_runs():
+    a = job_name_from_overrides(["rewrite_ratio=0.5", "position=middle", "cluster.partition=gpu", "sweep=x"],
+                                exclude=["cluster", "sweep"])
+    b = job_name_from_overrides(["position=middle", "rewrite_ratio=0.5"], exclude=["cluster", "sweep"])
+    assert a == b == "position=middle,rewrite_ratio=0.5"
+    assert job_name_from_overrides([], []) == "default"
+
+
+@example(".")
+@example("..")
+@example("a/b")
+@example(".hidden")
+@given(st.text(min_size=1, max_size=400))
+def test_job_name_is_always_one_safe_path_component(s):
+    name = job_name(s)
+    assert name and "/" not in name and not name.startswith(".") and len(name) <= 120
+    assert job_name(s) == name
