@@ -1,0 +1,99 @@
+"""Perceptual distortion on real rendered images: each op changes the image and keeps it valid, off is the
+identity, and the same generator state gives the same result."""
+import json
+
+import numpy as np
+import pytest
+from hypothesis import given, settings, strategies as st
+from PIL import Image
+
+from lomo_ablate.curate.distort import DistortConfig, DistortConfigError, Distorter
+from lomo_ablate.curate.render import RenderConfig, Renderer
+
+IMAGE = Renderer(RenderConfig(math_renderer="text")).render(
+    "Perceptual distortion test span: rotate, blur, shadow, stain and wave. " * 3).image
+
+ONLY = {op: {"p_none": 0.0, "p_rotate": 0.0, "p_blur": 0.0, "p_shadow_stain": 0.0, "p_wave": 0.0,
+             f"p_{op}": 1.0} for op in ("rotate", "blur", "shadow_stain", "wave")}
+EXPECTED_OPS = {"rotate": {"rotate"}, "blur": {"blur"}, "shadow_stain": {"shadow", "stain"}, "wave": {"wave"}}
+
+
+def arr(im):
+    return np.asarray(im, dtype=np.int16)
+
+
+@pytest.mark.parametrize("family", list(ONLY))
+def test_each_operation_changes_the_image_and_keeps_it_valid(family):
+    d = Distorter(DistortConfig.from_dict(ONLY[family]))
+    seen = set()
+    for seed in range(12):
+        out, info = d.apply(IMAGE, np.random.default_rng(seed))
+        seen.add(info["op"])
+        assert info["op"] in EXPECTED_OPS[family]
+        assert out.mode == "RGB" and out.width > 0 and out.height > 0
+        assert out.size != IMAGE.size or np.abs(arr(out) - arr(IMAGE)).mean() > 0.5
+        assert (np.asarray(out.convert("L")) < 128).any()  # the text is still there
+        json.dumps(info)  # params go into data.jsonl
+    if family == "shadow_stain":
+        assert seen == {"shadow", "stain"}
+
+
+def test_blur_samples_all_three_kinds():
+    d = Distorter(DistortConfig.from_dict(ONLY["blur"]))
+    kinds = {d.apply(IMAGE, np.random.default_rng(s))[1]["params"]["kind"] for s in range(30)}
+    assert kinds == {"gaussian", "box", "motion"}
+
+
+def test_rotation_expands_the_canvas_so_nothing_is_cut():
+    d = Distorter(DistortConfig.from_dict({**ONLY["rotate"], "p_large_angle": 1.0}))
+    out, info = d.apply(IMAGE, np.random.default_rng(0))
+    assert abs(info["params"]["angle"]) >= 10 and info["params"]["large"]
+    assert out.height > IMAGE.height
+    edge = np.concatenate([np.asarray(out.convert("L"))[[0, -1], :].ravel(),
+                           np.asarray(out.convert("L"))[:, [0, -1]].ravel()])
+    assert (edge > 200).all()  # borders are background, no clipped glyphs
+
+
+def test_max_side_bounds_rotated_images():
+    big = Image.new("RGB", (800, 800), "white")
+    d = Distorter(DistortConfig.from_dict({**ONLY["rotate"], "p_large_angle": 1.0, "max_side": 800}))
+    out, info = d.apply(big, np.random.default_rng(1))
+    assert max(out.size) <= 800 and "scaled" in info["params"]
+
+
+def test_distortion_off_is_the_identity():
+    d = Distorter(DistortConfig(enabled=False))
+    rng = np.random.default_rng(0)
+    for _ in range(20):
+        out, info = d.apply(IMAGE, rng)
+        assert info == {"op": "none", "params": {}}
+        assert np.array_equal(np.asarray(out), np.asarray(IMAGE))
+
+
+@settings(max_examples=20, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1))
+def test_same_generator_state_same_output(seed):
+    d = Distorter(DistortConfig())
+    a, ia = d.apply(IMAGE, np.random.default_rng(seed))
+    b, ib = d.apply(IMAGE, np.random.default_rng(seed))
+    assert ia == ib and np.array_equal(np.asarray(a), np.asarray(b))
+
+
+def test_probabilities_are_followed():
+    d = Distorter(DistortConfig.from_dict({"p_none": 0.5, "p_rotate": 0.5, "p_blur": 0.0,
+                                           "p_shadow_stain": 0.0, "p_wave": 0.0}))
+    rng = np.random.default_rng(0)
+    ops = [d.apply(IMAGE, rng)[1]["op"] for _ in range(200)]
+    assert set(ops) == {"none", "rotate"}
+    assert 70 <= ops.count("none") <= 130
+
+
+def test_config_rejects_unknown_keys_and_bad_values():
+    with pytest.raises(DistortConfigError, match=r"'p_rotation'.*allowed: enabled, p_none"):
+        DistortConfig.from_dict({"p_rotation": 0.3})
+    with pytest.raises(DistortConfigError, match=r"p_blur=1.5"):
+        DistortConfig.from_dict({"p_blur": 1.5})
+    with pytest.raises(DistortConfigError, match="blur_kinds"):
+        DistortConfig.from_dict({"blur_kinds": ["median"]})
+    with pytest.raises(DistortConfigError, match="is 0"):
+        DistortConfig.from_dict({"p_none": 0, "p_rotate": 0, "p_blur": 0, "p_shadow_stain": 0, "p_wave": 0})
