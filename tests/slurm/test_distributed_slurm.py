@@ -1,0 +1,24 @@
+"""A two-task job on the loopback cluster (CPU, gloo): each task gets its rank and the world size from the
+Slurm environment via lomo_ablate.distributed.init_distributed(), and an all_reduce across them works."""
+import json
+import subprocess
+import sys
+
+import pytest
+
+from slurm_helpers import REPO
+
+pytestmark = pytest.mark.slurm
+
+
+def test_two_tasks_get_distinct_ranks_and_all_reduce(slurm_cluster, tmp_path):
+    cmd = ["srun", "--ntasks=2", "--cpus-per-task=1", "--mem-per-cpu=1024", "--time=3",
+           sys.executable, str(REPO / "tests/slurm/dist_worker.py"), str(tmp_path)]
+    r = subprocess.run(cmd, capture_output=True, text=True, env=slurm_cluster, cwd=REPO, timeout=150)
+    assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-2000:]
+    seen = [json.loads((tmp_path / f"rank{k}.json").read_text()) for k in (0, 1)]
+    for k, s in enumerate(seen):
+        assert s["source"] == "slurm" and s["rank"] == k == s["torch_rank"] == int(s["slurm_procid"])
+        assert s["world_size"] == 2 == s["torch_world"]
+        assert s["all_reduce_sum"] == 3.0  # (0 + 1) + (1 + 1)
+    assert seen[0]["master"] == seen[1]["master"], "both tasks must rendezvous at the same address"

@@ -1,0 +1,75 @@
+"""A real sweep on the loopback cluster: Hydra multirun -> lomo_slurm launcher -> submitit -> one sbatch array.
+
+Covers submit-and-exit, one array per sweep, every job's result.json, a failure reported with its log
+path, the code snapshot, and resubmission running only what is not done.
+"""
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from slurm_helpers import REPO, collect_cli, run_app
+
+pytestmark = pytest.mark.slurm
+
+
+def _results(sweep: Path) -> dict:
+    return {p.parent.name: json.loads(p.read_text()) for p in sweep.glob("*/result.json")}
+
+
+def test_sweep_submits_one_array_exits_and_is_collected_later(slurm_cluster, tmp_path):
+    sweep = tmp_path / "sweep"
+    # submit and exit: the submitting process returns while the jobs are still queued or running
+    r = run_app(slurm_cluster, sweep, "x=1,2,3", "fail_on=2")
+    assert r.returncode == 0, r.stderr[-3000:]
+    record = json.loads((sweep / "submission.json").read_text())
+    sub = record["submissions"][-1]
+    assert sorted(j["name"] for j in sub["jobs"]) == ["x=1", "x=2", "x=3"]
+    assert {j["job_id"].split("_")[0] for j in sub["jobs"]} == {sub["array_id"]}, "one sweep = one job array"
+
+    # a later, separate command collects: the failure is reported with the job's log, which exists
+    c = collect_cli(slurm_cluster, sweep, "--wait", "--poll", "0.5")
+    assert c.returncode == 1, c.stdout + c.stderr
+    failed_line = next(l for l in c.stdout.splitlines() if l.startswith("FAILED x=2"))
+    log = failed_line.split("log ")[1].split()[0].rstrip(";")
+    assert Path(log).exists() and log.startswith(str(sweep))
+    assert "done 2, failed 1" in c.stdout
+
+    results = _results(sweep)
+    assert {k: v["status"] for k, v in results.items()} == {"x=1": "done", "x=2": "failed", "x=3": "done"}
+    assert results["x=3"]["metrics"]["square"] == 9
+    # queued jobs ran the code snapshot taken at submission, not the checkout
+    code = Path(sub["code_snapshot"])
+    assert code.parent == sweep / ".code" and (code / "lomo_ablate" / "__init__.py").exists()
+    assert results["x=1"]["metrics"]["lomo_ablate_file"] == str(code / "lomo_ablate" / "__init__.py")
+    status = json.loads((sweep / "status.json").read_text())
+    assert status["counts"]["done"] == 2 and status["counts"]["failed"] == 1
+
+    # resubmitting the same sweep runs only what is missing or failed
+    r = run_app(slurm_cluster, sweep, "x=1,2,3")
+    assert r.returncode == 0, r.stderr[-3000:]
+    sub2 = json.loads((sweep / "submission.json").read_text())["submissions"][-1]
+    assert [j["name"] for j in sub2["jobs"]] == ["x=2"]
+    assert sorted((s["name"], s["reason"]) for s in sub2["skipped"]) == [("x=1", "done"), ("x=3", "done")]
+    c = collect_cli(slurm_cluster, sweep, "--wait", "--poll", "0.5")
+    assert c.returncode == 0, c.stdout + c.stderr
+    assert all(v["status"] == "done" for v in _results(sweep).values())
+    # x=1 and x=3 ran exactly once over both submissions
+    for name in ("x=1", "x=3"):
+        starts = json.loads((sweep / name / "progress.json").read_text())["starts"]
+        assert len(starts) == 1
+
+
+def test_cluster_without_partition_is_rejected_before_submission(slurm_cluster, tmp_path):
+    env = {k: v for k, v in slurm_cluster.items() if k != "LOMO_SLURM_PARTITION"}
+    sweep = tmp_path / "sweep"
+    r = run_app(env, sweep, "x=1,2", cluster="slurm")
+    assert r.returncode != 0
+    assert "cluster.partition is not set" in r.stderr
+    assert not (sweep / "submission.json").exists()
+
+
+def test_collect_without_a_submission_says_so(tmp_path):
+    c = collect_cli(dict(os.environ), tmp_path)
+    assert c.returncode == 1 and "no submission recorded" in c.stderr
