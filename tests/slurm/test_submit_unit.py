@@ -1,0 +1,169 @@
+"""Submission and collection logic that needs no cluster: config validation, the cluster config group,
+skipping finished jobs, the code snapshot, reading Slurm's answers. Real files in tmp_path; the Slurm
+commands are absent or answer nothing here, which the code must treat as "not queued"."""
+import json
+import os
+from pathlib import Path
+
+import pytest
+from hydra import compose, initialize_config_dir
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from lomo_ablate.pipeline.collect import classify, parse_job_states
+from lomo_ablate.pipeline.submit import (ClusterConfig, ClusterConfigError, JobSpec, plan_submission,
+                                         snapshot_code)
+from lomo_ablate.utils import atomic_write_json
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def test_unknown_cluster_key_names_it_and_the_allowed_ones():
+    with pytest.raises(ClusterConfigError) as e:
+        ClusterConfig.from_dict({"kind": "slurm", "partition": "p", "gpus": 8})
+    assert "cluster.gpus" in str(e.value) and "gpus_per_node" in str(e.value)
+
+
+@pytest.mark.parametrize("key, value", [("nodes", 0), ("tasks_per_node", "2"), ("time_min", -1),
+                                        ("mem_gb", 0), ("kind", "pbs"), ("array_parallelism", True)])
+def test_bad_values_are_rejected_naming_the_key(key, value):
+    with pytest.raises(ClusterConfigError, match=f"cluster.{key}"):
+        ClusterConfig.from_dict({"kind": "slurm", "partition": "p", key: value})
+
+
+def test_slurm_without_partition_is_rejected_naming_the_key():
+    with pytest.raises(ClusterConfigError, match=r"cluster\.partition is not set"):
+        ClusterConfig.from_dict({"kind": "slurm"})
+    assert ClusterConfig.from_dict({"kind": "local"}).partition is None  # local needs none
+
+
+def test_every_resource_reaches_submitit():
+    c = ClusterConfig.from_dict({"kind": "slurm", "partition": "gpu", "account": "proj", "qos": "high",
+                                 "nodes": 2, "gpus_per_node": 8, "tasks_per_node": 8, "cpus_per_task": 12,
+                                 "mem_gb": 960, "time_min": 90, "array_parallelism": 4,
+                                 "setup": ["module load cuda"], "additional": {"constraint": "h200"}})
+    p = c.executor_parameters("lomo")
+    assert p == {"name": "lomo", "nodes": 2, "gpus_per_node": 8, "tasks_per_node": 8, "cpus_per_task": 12,
+                 "mem_gb": 960, "timeout_min": 90, "slurm_partition": "gpu", "slurm_account": "proj",
+                 "slurm_qos": "high", "slurm_array_parallelism": 4, "slurm_signal_delay_s": 120,
+                 "slurm_setup": ["module load cuda"], "slurm_additional_parameters": {"constraint": "h200"}}
+    # and submitit accepts them (its own validation of parameter names and types)
+    import submitit
+
+    ex = submitit.AutoExecutor(folder="/tmp/unused", cluster="debug")
+    ex.update_parameters(**{k: v for k, v in p.items() if not k.startswith("slurm_")})
+
+
+def _compose_cluster(name: str, *overrides: str):
+    with initialize_config_dir(config_dir=str(REPO / "tests/slurm/app/conf"), version_base=None):
+        cfg = compose("slurm_testapp", overrides=[f"cluster={name}", f"hydra.searchpath=[file://{REPO}/conf]",
+                                                  *overrides], return_hydra_config=True)
+    return cfg
+
+
+def test_h200_group_is_eight_gpus_eight_tasks_per_node_on_the_lomo_launcher(monkeypatch):
+    monkeypatch.setenv("LOMO_SLURM_PARTITION", "h200")
+    cfg = _compose_cluster("slurm_h200", "cluster.nodes=2")
+    c = ClusterConfig.from_dict(cfg.cluster)
+    assert (c.partition, c.nodes, c.gpus_per_node, c.tasks_per_node) == ("h200", 2, 8, 8)
+    assert cfg.hydra.launcher._target_.endswith("LomoSlurmLauncher")
+    assert "export OMP_NUM_THREADS=12" in c.setup
+
+
+def test_local_group_keeps_hydras_in_process_launcher():
+    cfg = _compose_cluster("local")
+    assert cfg.cluster.kind == "local" and "BasicLauncher" in cfg.hydra.launcher._target_
+
+
+def test_generic_slurm_group_without_partition_fails_validation(monkeypatch):
+    monkeypatch.delenv("LOMO_SLURM_PARTITION", raising=False)
+    cfg = _compose_cluster("slurm")
+    with pytest.raises(ClusterConfigError, match="cluster.partition"):
+        ClusterConfig.from_dict(cfg.cluster)
+
+
+def _jobs(tmp_path, n=4):
+    return [JobSpec(name=f"x={i}", job_dir=tmp_path / f"x={i}") for i in range(n)]
+
+
+def test_resubmission_skips_only_jobs_whose_result_says_done(tmp_path):
+    jobs = _jobs(tmp_path)
+    atomic_write_json(jobs[0].job_dir / "result.json", {"status": "done"})
+    atomic_write_json(jobs[1].job_dir / "result.json", {"status": "failed"})
+    atomic_write_json(jobs[2].job_dir / "result.json", {"status": "running"})
+    (jobs[3].job_dir).mkdir()
+    (jobs[3].job_dir / "result.json").write_text('{"status": "do')  # half-written: not done
+    plan = plan_submission(jobs, tmp_path)
+    assert [j.name for j in plan.to_submit] == ["x=1", "x=2", "x=3"]
+    assert plan.skipped == [{"name": "x=0", "job_dir": str(jobs[0].job_dir), "reason": "done"}]
+    assert len(plan_submission(jobs, tmp_path, skip_done=False).to_submit) == 4
+
+
+def _write_pkg(root: Path, body: str) -> None:
+    (root / "lomo_ablate").mkdir(parents=True, exist_ok=True)
+    (root / "lomo_ablate" / "__init__.py").write_text(body)
+    (root / "lomo_ablate" / "__pycache__").mkdir(exist_ok=True)
+    (root / "lomo_ablate" / "__pycache__" / "x.pyc").write_bytes(b"junk")
+
+
+def test_snapshot_is_content_addressed_and_frozen(tmp_path):
+    repo, sweep = tmp_path / "repo", tmp_path / "sweep"
+    _write_pkg(repo, "VERSION = 1\n")
+    first = snapshot_code(sweep, repo)
+    assert snapshot_code(sweep, repo) == first  # same code, same folder, copied once
+    assert (first / "lomo_ablate/__init__.py").read_text() == "VERSION = 1\n"
+    assert not (first / "lomo_ablate/__pycache__").exists()
+    _write_pkg(repo, "VERSION = 2\n")  # the checkout moves on after submission
+    second = snapshot_code(sweep, repo)
+    assert second != first and (first / "lomo_ablate/__init__.py").read_text() == "VERSION = 1\n"
+
+
+def test_snapshot_refuses_a_tree_without_the_package(tmp_path):
+    with pytest.raises(FileNotFoundError, match="lomo_ablate"):
+        snapshot_code(tmp_path / "sweep", tmp_path)
+
+
+@settings(deadline=None, max_examples=50)
+@given(job=st.integers(1, 10**7), start=st.integers(0, 500), length=st.integers(0, 30),
+       extra=st.integers(600, 700), limit=st.one_of(st.none(), st.integers(1, 9)))
+def test_pending_array_ranges_expand_to_every_task(job, start, length, extra, limit):
+    spec = f"{start}-{start + length},{extra}" + (f"%{limit}" if limit else "")
+    states = parse_job_states([f"{job}_[{spec}]|PENDING|0:0"])
+    assert set(states) == {f"{job}_{i}" for i in [*range(start, start + length + 1), extra]}
+    assert all(s == ("PENDING", "0:0") for s in states.values())
+
+
+def test_sacct_lines_keep_tasks_and_drop_steps():
+    states = parse_job_states(["12_0|COMPLETED|0:0", "12_0.batch|COMPLETED|0:0", "12_1|CANCELLED by 0|0:15",
+                               "", "garbage"])
+    assert states == {"12_0": ("COMPLETED", "0:0"), "12_1": ("CANCELLED", "0:15")}
+
+
+def _entry(tmp_path, log_text=None):
+    log = tmp_path / "job.err"
+    if log_text is not None:
+        log.write_text(log_text)
+    return {"name": "x=1", "job_id": "12_1", "job_dir": str(tmp_path / "x=1"), "stderr": str(log)}
+
+
+@pytest.mark.parametrize("result, state, status", [
+    ({"status": "done"}, ("RUNNING", ""), "done"),          # result written, job still exiting
+    (None, ("PENDING", ""), "queued"),
+    (None, ("REQUEUED", ""), "queued"),
+    ({"status": "running"}, ("RUNNING", ""), "running"),
+    ({"status": "failed"}, ("COMPLETED", "0:0"), "failed"),
+    ({"status": "running"}, ("TIMEOUT", "0:0"), "failed"),
+    (None, ("COMPLETED", "0:0"), "failed"),                # finished without a result: not silently ok
+])
+def test_status_combines_result_and_slurm_state(tmp_path, result, state, status):
+    assert classify(_entry(tmp_path), result, state, slurm_known=True).status == status
+
+
+def test_a_failure_names_the_log_and_quotes_its_last_lines(tmp_path):
+    js = classify(_entry(tmp_path, "Traceback\n  File x\nRuntimeError: boom\n"), None, ("FAILED", "1:0"), True)
+    assert js.status == "failed" and str(tmp_path / "job.err") in js.reason and "RuntimeError: boom" in js.reason
+
+
+def test_job_unknown_to_slurm_is_failed_only_when_slurm_answered(tmp_path):
+    assert classify(_entry(tmp_path), None, None, slurm_known=True).status == "failed"
+    assert classify(_entry(tmp_path), None, None, slurm_known=False).status == "unknown"
