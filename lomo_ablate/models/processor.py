@@ -81,11 +81,20 @@ def set_pixel_limits(processor: Any, max_pixels: int | None = None, min_pixels: 
         return
     ip = processor.image_processor
     size = getattr(ip, "size", None)
-    keys = set(size.keys()) if hasattr(size, "keys") else set()
-    if not {"longest_edge", "shortest_edge"} <= keys:
+
+    def get(key: str) -> Any:
+        return size.get(key) if isinstance(size, dict) else getattr(size, key, None)
+
+    def put(key: str, value: int) -> None:
+        if isinstance(size, dict):
+            size[key] = value
+        else:
+            setattr(size, key, value)
+
+    if get("longest_edge") is None or get("shortest_edge") is None:
         raise ValueError(f"{type(ip).__name__} has no pixel cap (size={size}); "
                          "unset model.max_pixels/min_pixels for this model")
     if max_pixels is not None:
-        size["longest_edge"] = int(max_pixels)
+        put("longest_edge", int(max_pixels))
     if min_pixels is not None:
-        size["shortest_edge"] = int(min_pixels)
+        put("shortest_edge", int(min_pixels))
