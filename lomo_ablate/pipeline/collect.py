@@ -193,11 +193,12 @@ def collect(sweep_dir: str | Path, only: Sequence[str] | None = None) -> Collect
 
 
 def watch(sweep_dir: str | Path, poll_s: float = 10.0, timeout_s: float | None = None,
-          only: Sequence[str] | None = None, echo: Callable[[str], None] = print) -> CollectReport:
+          only: Sequence[str] | None = None, echo: Callable[[str], None] | None = None) -> CollectReport:
     """Polls until every job has finished (or ``timeout_s``), printing each failure as soon as it is seen
     and a progress line when counts change. Writes ``<sweep_dir>/status.json`` at every change."""
     from tqdm import tqdm
 
+    echo = echo or (lambda line: print(line, flush=True))
     start = time.monotonic()
     reported: set[str] = set()
     last_counts = None

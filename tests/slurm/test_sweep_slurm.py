@@ -5,11 +5,15 @@ path, the code snapshot, and resubmission running only what is not done.
 """
 import json
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
-from slurm_helpers import REPO, collect_cli, run_app
+from lomo_ablate.pipeline.submit import read_result
+
+from slurm_helpers import APP, REPO, collect_cli, run_app
 
 pytestmark = pytest.mark.slurm
 
@@ -73,3 +77,30 @@ def test_cluster_without_partition_is_rejected_before_submission(slurm_cluster, 
 def test_collect_without_a_submission_says_so(tmp_path):
     c = collect_cli(dict(os.environ), tmp_path)
     assert c.returncode == 1 and "no submission recorded" in c.stderr
+
+
+def test_waiting_sweep_reports_a_failure_as_soon_as_it_is_seen(slurm_cluster, tmp_path):
+    """cluster.wait=true: the submitting command blocks, prints each failure with its log path while the
+    rest of the array still runs (x=1 fails after ~1 s, x=2 runs ~10 s), and exits non-zero at the end."""
+    sweep = tmp_path / "sweep"
+    cmd = [sys.executable, str(APP), "-m", "x=1,2", "fail_on=1", "slow_on=2", "steps=2", "step_s=0.5",
+           "cluster=slurm_loopback", "cluster.wait=true", f"hydra.sweep.dir={sweep}",
+           f"hydra.searchpath=[file://{REPO}/conf]"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+                            env=slurm_cluster, cwd=REPO)
+    try:
+        for line in proc.stdout:
+            if line.startswith("FAILED x=1"):
+                # seen while x=2 is still running
+                assert (read_result(sweep / "x=2") or {}).get("status") != "done"
+                log = line.split("log ")[1].split()[0].rstrip(";")
+                assert Path(log).exists()
+                break
+        else:
+            raise AssertionError("no FAILED line for x=1")
+        rest = proc.stdout.read()
+        assert proc.wait(timeout=60) != 0
+    finally:
+        proc.kill()
+    assert "done 1, failed 1" in rest
+    assert json.loads((sweep / "x=2" / "result.json").read_text())["status"] == "done"

@@ -29,7 +29,7 @@ def main(cfg):
     result = {"job": job_dir.name, "axes": {"x": cfg.x}, "status": "running", "stages": {}, "metrics": {}}
     atomic_write_json(job_dir / "result.json", result)
     for step in range(progress["step"], cfg.steps):
-        time.sleep(cfg.step_s)
+        time.sleep(cfg.step_s * (10 if cfg.x == cfg.slow_on else 1))
         progress["step"] = step + 1
         progress.setdefault("executed", []).append(step)
         atomic_write_json(progress_file, progress)
