@@ -1,0 +1,143 @@
+"""evaluate() end to end, greedy batched generation and hidden-state collection on a real tiny random
+Qwen3.5-family VLM built from config (no weights downloaded; nothing mocked)."""
+from __future__ import annotations
+
+import json
+import math
+from collections import Counter
+
+import numpy as np
+import pytest
+
+from lomo_ablate.data import probe_items
+from lomo_ablate.evaluate import EvalConfig, evaluate
+from lomo_ablate.evaluate.generation import generate
+from lomo_ablate.evaluate.hidden import _differing_region, image_token_id, modality_states
+from lomo_ablate.evaluate.probes import ProbeAdapter, normalize_answer
+from lomo_ablate.evaluate.protocols import from_adapter, parse_protocol, prompts_for, renderer_fn
+
+PROTOCOLS = ["standard", "rendered_0.33", "rendered_0.67", "rendered"]
+CONTRACT_ROW_KEYS = {"benchmark", "protocol", "item_id", "category", "prediction", "answer", "score"}
+RENDER = {"math_renderer": "text"}  # no TeX needed
+
+
+@pytest.fixture(scope="module")
+def tiny_dir(tmp_path_factory):
+    from lomo_ablate.models import TinyModelConfig, build_tiny
+
+    corpus = [f"{it.question} {it.answer}" for _, it in probe_items(120, 0)]
+    return build_tiny(TinyModelConfig(), corpus, tmp_path_factory.mktemp("tiny") / "model")
+
+
+@pytest.fixture(scope="module")
+def loaded(tiny_dir):
+    from lomo_ablate.models import load_pretrained
+
+    return load_pretrained(tiny_dir)
+
+
+@pytest.fixture(scope="module")
+def items():
+    adapter = ProbeAdapter({"n": 10, "seed": 3})
+    return [from_adapter(adapter, it) for it in adapter.load()]
+
+
+def test_greedy_generation_is_deterministic_and_batch_invariant(loaded, items):
+    model, processor = loaded
+    prompts = prompts_for(items, parse_protocol("standard"), None)
+    batched = generate(model, processor, prompts, batch_size=5, max_new_tokens=4, progress=False)
+    again = generate(model, processor, prompts, batch_size=5, max_new_tokens=4, progress=False)
+    single = [generate(model, processor, [p], batch_size=1, max_new_tokens=4, progress=False)[0]
+              for p in prompts[:7]]
+    assert batched == again
+    assert batched[:7] == single  # left padding does not change any answer
+    assert len(batched) == len(prompts)
+
+
+def test_evaluate_writes_the_contract_files(tiny_dir, tmp_path):
+    cfg = EvalConfig.from_dict({"benchmarks": [{"name": "probe", "n": 7, "seed": 3}], "protocols": PROTOCOLS,
+                                "batch_size": 8, "max_new_tokens": 4, "render": RENDER, "progress": False,
+                                "paired": {"n": 7}, "carrier_bins": 3})
+    metrics = evaluate(tiny_dir, tmp_path / "eval", cfg)
+    rows = [json.loads(l) for l in (tmp_path / "eval" / "predictions.jsonl").read_text().splitlines()]
+
+    # every item accounted for, once per protocol, with exactly the contract's keys
+    assert len(rows) == 7 * len(PROTOCOLS)
+    assert Counter((r["item_id"], r["protocol"]) for r in rows) == Counter(
+        {(f"probe:3:{i}", p): 1 for i in range(7) for p in PROTOCOLS})
+    assert all(set(r) == CONTRACT_ROW_KEYS for r in rows)
+    for r in rows:  # scores are the exact match of prediction and answer, recomputed here
+        assert r["score"] == float(normalize_answer(r["prediction"]) == normalize_answer(r["answer"]))
+
+    on_disk = json.loads((tmp_path / "eval" / "metrics.json").read_text())
+    assert on_disk == json.loads(json.dumps(metrics))
+    for p in PROTOCOLS:
+        acc = np.mean([r["score"] for r in rows if r["protocol"] == p])
+        assert metrics["scores"]["probe"][p] == pytest.approx(acc)
+        assert metrics["overall"][p] == pytest.approx(acc)
+    assert set(metrics["categories"]) == {r["category"] for r in rows}
+    assert len(metrics["mir"]["per_layer"]) == 2  # hidden_states[1:] of the 2-layer tiny model
+    assert metrics["mir"]["mean"] == pytest.approx(np.mean(metrics["mir"]["per_layer"]))
+    assert 0.0 <= metrics["paired_distance"] <= 2.0
+    assert sum(b["n"] for b in metrics["carrier_bins"]) == metrics["paired_n"] == 7
+    assert (tmp_path / "eval" / "protocols.png").stat().st_size > 0
+
+
+def test_evaluate_counts_rows_a_benchmark_set_aside(tiny_dir, tmp_path):
+    """A file benchmark with a bad row, read leniently: the row lands in rejected.jsonl and is counted."""
+    data = tmp_path / "gsm8k.jsonl"
+    data.write_text(json.dumps({"question": "What is 2 plus 3?", "answer": "2+3=5 #### 5"}) + "\n"
+                    + json.dumps({"question": "What is 4 plus 4?", "answer": "eight"}) + "\n")
+    cfg = {"benchmarks": [{"name": "gsm8k", "path": str(data), "options": {"strict": False}},
+                          {"name": "probe", "n": 3}],
+           "protocols": ["standard"], "max_new_tokens": 2, "progress": False, "render": RENDER,
+           "mir": {"enabled": False}, "paired": {"enabled": False}}
+    metrics = evaluate(tiny_dir, tmp_path / "eval", cfg)
+    assert metrics["n_items"] == {"gsm8k": 1, "probe": 3}
+    assert metrics["rejected"] == {"gsm8k": 1, "probe": 0}
+    rej = [json.loads(l) for l in (tmp_path / "eval" / "rejected.jsonl").read_text().splitlines()]
+    assert rej[0]["benchmark"] == "gsm8k" and rej[0]["line"] == 2 and "answer" in rej[0]["detail"]
+    assert metrics["categories"]["Math"]["standard"] == metrics["scores"]["gsm8k"]["standard"]
+    assert metrics["mir"] is None and metrics["paired_distance"] is None
+
+
+def test_modality_states_are_capped_and_per_layer(loaded, items):
+    model, processor = loaded
+    prompts = prompts_for(items, parse_protocol("standard"), None)
+    vis, txt = modality_states(model, processor, prompts, batch_size=4, max_tokens=30, seed=1, progress=False)
+    assert len(vis) == len(txt) == model.config.text_config.num_hidden_layers
+    assert vis[0].shape == (30, model.config.text_config.hidden_size) and txt[0].shape[0] == 30
+    vis2, _ = modality_states(model, processor, prompts, batch_size=7, max_tokens=30, seed=1, progress=False)
+    np.testing.assert_allclose(vis[0], vis2[0], atol=1e-4)  # same tokens, whatever the batching
+
+
+def test_paired_regions_are_the_question_tokens(loaded, items):
+    """The text region found by prefix/suffix matching decodes to the question; the rendered region holds
+    exactly the rendered image's tokens."""
+    from lomo_ablate.curate.render import RenderConfig, Renderer
+    from lomo_ablate.evaluate.generation import encode_prompts
+
+    model, processor = loaded
+    render = renderer_fn(Renderer(RenderConfig.from_dict(RENDER)))
+    text_items = [it for it in items if not it.images][:3]
+    t = encode_prompts(processor, prompts_for(text_items, parse_protocol("standard"), render))
+    r = encode_prompts(processor, prompts_for(text_items, parse_protocol("rendered"), render))
+    img = image_token_id(model)
+    for it, a, b in zip(text_items, t, r):
+        ids_t, ids_r = a["input_ids"].tolist(), b["input_ids"].tolist()
+        (a0, a1), (b0, b1) = _differing_region(ids_t, ids_r)
+        assert processor.tokenizer.decode(ids_t[a0:a1]).strip() == it.question
+        assert sum(x == img for x in ids_r[b0:b1]) == sum(x == img for x in ids_r) > 0
+
+
+def test_config_errors_name_the_key():
+    with pytest.raises(ValueError, match=r"unknown key 'protocol'.*allowed: benchmarks, protocols"):
+        EvalConfig.from_dict({"protocol": ["standard"]})
+    with pytest.raises(ValueError, match="rendered_2"):
+        EvalConfig.from_dict({"protocols": ["rendered_2"]})
+    with pytest.raises(ValueError, match=r"eval.mir: unknown key 'n'"):
+        EvalConfig.from_dict({"mir": {"n": 3}})
+    with pytest.raises(ValueError, match="listed twice"):
+        EvalConfig.from_dict({"benchmarks": ["probe", "probe"]})
+    assert EvalConfig.from_dict({"benchmarks": ["probe"]}).benchmarks[0].name == "probe"
+    assert not math.isnan(EvalConfig().carrier_bins)
