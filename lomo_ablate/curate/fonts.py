@@ -154,9 +154,13 @@ class FontChain:
         """Whether any font of the chain has a real glyph for ``ch`` (whitespace always counts)."""
         return ch.isspace() or any(ord(ch) in c for c in self.cmaps)
 
+    @functools.cached_property
+    def _primary_has_ascii(self) -> bool:
+        return bool(self.cmaps) and all(cp in self.cmaps[0] for cp in range(0x20, 0x7F))
+
     def runs(self, text: str) -> list[tuple[int, str]]:
         """``text`` as ``[(font_index, run), ...]``; whitespace joins the current run."""
-        if not self.paths:
+        if not self.paths or (text.isascii() and self._primary_has_ascii):  # the common case, no per-char work
             return [(0, text)] if text else []
         out: list[tuple[int, str]] = []
         cur, buf = -1, []

@@ -178,6 +178,10 @@ class Renderer:
                                 batch_size=cfg.tex_batch_size, timeout_s=cfg.tex_timeout_s)
         self._grid = None
         self.counts: Counter[str] = Counter()
+        thr = cfg.trim_threshold
+        self._ink_lut = [255 if v > thr else 0 for v in range(256)]  # coverage → ink/no ink, for trimming
+        # coverage 0..255 → background..foreground, one 768-entry LUT applied to an RGB copy of the mask
+        self._colour_lut = [round(b + (f - b) * v / 255) for b, f in zip(self._bg, self._fg) for v in range(256)]
 
     @staticmethod
     def _resolve_engine(name: str) -> str:
@@ -352,7 +356,7 @@ class Renderer:
         """Keeps a TeX/mathtext mask within the inner box: scaled down (shrink) or cut (clip)."""
         cfg = self.cfg
         inner_w, inner_h = cfg.max_width - 2 * cfg.padding, cfg.max_height - 2 * cfg.padding
-        bbox = mask.point(lambda v: 255 if v > cfg.trim_threshold else 0).getbbox()
+        bbox = mask.point(self._ink_lut).getbbox()
         if bbox:
             mask = mask.crop(bbox)
         w, h = mask.size
@@ -367,10 +371,10 @@ class Renderer:
     def _finish(self, mask: Image.Image, clipped: bool, renderer: str, reason: str | None = None) -> RenderResult:
         cfg = self.cfg
         if cfg.layout == "grid":
-            rgb = ImageOps.colorize(mask, self._bg, self._fg)
+            rgb = mask.convert("RGB").point(self._colour_lut)
             return RenderResult(rgb, renderer, reason, clipped)
         if cfg.trim:
-            bbox = mask.point(lambda v: 255 if v > cfg.trim_threshold else 0).getbbox()
+            bbox = mask.point(self._ink_lut).getbbox()
             if bbox:
                 mask = mask.crop(bbox)
         p = cfg.padding
@@ -378,7 +382,7 @@ class Renderer:
             canvas = Image.new("L", (mask.width + 2 * p, mask.height + 2 * p), 0)
             canvas.paste(mask, (p, p))
             mask = canvas
-        rgb = ImageOps.colorize(mask, self._bg, self._fg)
+        rgb = mask.convert("RGB").point(self._colour_lut)
         return RenderResult(rgb, renderer, reason, clipped)
 
 
