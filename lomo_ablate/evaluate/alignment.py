@@ -23,8 +23,8 @@ from typing import Sequence
 
 import numpy as np
 
-__all__ = ["MIRResult", "frechet_distance", "trace_sqrt_product", "normalize_modalities",
-           "replace_outliers_with_median", "mir", "paired_cosine_distance", "carrier_bins"]
+__all__ = ["MIRResult", "choose_method", "frechet_distance", "trace_sqrt_product", "normalize_modalities",
+           "replace_outliers_with_median", "mir_layer", "mir", "paired_cosine_distance", "carrier_bins"]
 
 _METHODS = ("auto", "eig", "lowrank", "sqrtm")
 
@@ -83,6 +83,11 @@ def _trace_sqrt_sqrtm(c1: np.ndarray, c2: np.ndarray) -> float:
 
     root = sqrtm(c1 @ c2)
     return float(np.real(np.trace(root)))
+
+
+def choose_method(n1: int, n2: int, d: int) -> str:
+    """The form ``method="auto"`` uses for n1 and n2 rows of dimension d: "lowrank" or "eig"."""
+    return _resolve_method("auto", n1, n2, d)
 
 
 def _resolve_method(method: str, n1: int, n2: int, d: int) -> str:
