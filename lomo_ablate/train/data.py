@@ -34,7 +34,7 @@ class Record:
 
 @dataclasses.dataclass(frozen=True)
 class Skipped:
-    id: str | None
+    id: str  # the record's id, or line:<N> when it has none
     line: int
     reason: str
     detail: str
@@ -105,14 +105,14 @@ def load_records(data_dir: str | Path, processor: Any, max_seq_len: int, strict:
     skipped: list[Skipped] = []
     source = data_dir / "data.jsonl"
     for line_no, line in tqdm(list(iter_raw(data_dir)), desc="check records", disable=not progress):
-        rid = None
+        rid = f"line:{line_no}"
         try:
             try:
                 rec = json.loads(line)
             except json.JSONDecodeError as e:
                 raise ValueError("invalid_json", str(e)) from e
-            rid = rec.get("id") if isinstance(rec, dict) else None
-            rid = str(rid) if rid is not None else f"line:{line_no}"
+            if isinstance(rec, dict) and rec.get("id") is not None:
+                rid = str(rec["id"])
             messages, paths = _check(rec, data_dir)
             try:
                 enc = encode(processor, messages, load_images(paths), max_length=max_seq_len)
