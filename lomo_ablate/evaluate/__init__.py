@@ -5,14 +5,14 @@
 
 Writes ``out_dir/predictions.jsonl`` (one row per item and protocol) and ``out_dir/metrics.json`` as
 docs/DESIGN.md "Evaluation output" says, plus ``out_dir/protocols.png`` (accuracy by the fraction of the
-question given as pixels) and ``out_dir/rejected.jsonl`` when a benchmark set rows aside. See
+question given as pixels), ``out_dir/protocol_examples.png`` (what the model saw under each protocol) and ``out_dir/rejected.jsonl`` when a benchmark set rows aside. See
 docs/evaluate.md.
 """
 from __future__ import annotations
 
 import math
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
@@ -225,6 +225,40 @@ def plot_protocols(overall: dict[str, float], path: Path) -> Path | None:
     return path
 
 
+def plot_examples(items: Sequence[EvalItem], protocols: Sequence[Protocol], render: Any, path: Path,
+                  per_category: int = 1, max_rows: int = 6) -> Path | None:
+    """What the model saw: one item per category (rows) under each protocol (columns): the last image of
+    the prompt (the rendered piece, or the item's own image under ``standard``) and the prompt's text."""
+    import textwrap
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    chosen, seen = [], Counter()
+    for it in items:
+        if seen[it.category] < per_category and len(chosen) < max_rows:
+            chosen.append(it)
+            seen[it.category] += 1
+    if not chosen:
+        return None
+    fig, axes = plt.subplots(len(chosen), len(protocols), figsize=(3.2 * len(protocols), 2.4 * len(chosen)),
+                             squeeze=False)
+    for c, proto in enumerate(protocols):
+        for r, p in enumerate(prompts_for(chosen, proto, render)):
+            ax = axes[r][c]
+            ax.axis("off")
+            if p.images:
+                ax.imshow(p.images[-1])
+            caption = textwrap.fill(p.text.replace("\n", " "), 48).replace("$", r"\$")  # no mathtext
+            ax.set_title(f"{proto.name} | {chosen[r].category}\n{caption}", fontsize=6, loc="left")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
 # ------------------------------------------------------------------------------------------ evaluate
 def _device(name: str) -> str:
     if name != "auto":
@@ -284,6 +318,7 @@ def evaluate(model_dir: str | Path, out_dir: str | Path, cfg: EvalConfig | dict 
     metrics["seconds"] = round(time.time() - t0, 3)
     atomic_write_json(out_dir / "metrics.json", metrics)
     plot_protocols(metrics["overall"], out_dir / "protocols.png")
+    plot_examples(items, protocols, render, out_dir / "protocol_examples.png")
     return metrics
 
 

@@ -81,6 +81,7 @@ def test_evaluate_writes_the_contract_files(tiny_dir, tmp_path):
     assert 0.0 <= metrics["paired_distance"] <= 2.0
     assert sum(b["n"] for b in metrics["carrier_bins"]) == metrics["paired_n"] == 7
     assert (tmp_path / "eval" / "protocols.png").stat().st_size > 0
+    assert (tmp_path / "eval" / "protocol_examples.png").stat().st_size > 0
 
 
 def test_evaluate_counts_rows_a_benchmark_set_aside(tiny_dir, tmp_path):
