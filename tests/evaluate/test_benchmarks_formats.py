@@ -125,7 +125,7 @@ def test_mmmu_pro_standard_uses_mmmu_schema_with_ten_options(tmp_path):
 def test_mmmu_slot_count_always_matches_images(tmp_path_factory, words):
     """Whatever tags (or literal <image>) a question holds, the prompt has one slot per image."""
     folder = tmp_path_factory.mktemp("mmmu_prop")
-    row = dict(mmmu_rows()[0], question=" ".join(words) or "q")
+    row = dict(mmmu_rows()[0], question="q " + " ".join(words))
     items = get_adapter("mmmu").load(write_parquet(folder / "p.parquet", [row], MMMU_SCHEMA))
     text, images = assert_prompt_contract(get_adapter("mmmu"), items[0])
     mentioned = {w for w in words if w.startswith("<image ")}
