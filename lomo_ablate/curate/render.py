@@ -145,7 +145,10 @@ class RenderResult:
 
 def has_math(text: str) -> bool:
     """Whether ``text`` contains LaTeX math (delimited, an environment, or a bare command like ``\\frac``)."""
-    return bool(math_ranges(text))
+    try:
+        return bool(math_ranges(text))
+    except Exception:  # noqa: BLE001 - a segmentation error must not lose the span: it renders as text
+        return False
 
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")

@@ -106,6 +106,8 @@ DENIED = frozenset(
     "chardef mathchardef countdef dimendef skipdef toksdef muskipdef pdfshellescape shellescape "
     "openany tracingonline showlists show showbox showthe dump end csdef".split())
 
+#: One-character control symbols passed through: spacing, escaped specials, accents, math delimiters.
+_SYMBOLS = frozenset("\\,;!:{}$%&#_ '\"`^~=.()[]|/-<>@\n")
 _CS = re.compile(r"\\([A-Za-z]+|.)", re.S)
 _ENV_ARG = re.compile(r"\s*\{([^{}]*)\}")
 #: Characters pdfLaTeX with inputenc utf8 + OT1 typesets here: ASCII, Latin-1, Latin Extended-A and
@@ -154,8 +156,12 @@ def _check_and_rewrite(src: str, math: bool) -> str:
                     raise UnsupportedTeXError(f"command \\{name} is not in the allowed list")
                 else:
                     out.append(r"\textbackslash{}" + name)
-            else:  # \\ \, \{ \% \' ... : one-character control symbols are harmless
+            elif name in _SYMBOLS:  # \\ \, \{ \% \' ... : harmless one-character control symbols
                 out.append(m.group(0))
+            elif math:
+                raise UnsupportedTeXError(f"control symbol \\{name} is not in the allowed list")
+            else:
+                out.append(r"\textbackslash{}" + _TEXT_SPECIALS.get(name, name))
             i = m.end()
             continue
         if c == "^" and src.startswith("^^", i):
@@ -208,9 +214,18 @@ def _math_body(seg: str) -> str:
         return body
     # a bare command such as \frac{1}{2}: math commands become inline math, text ones stay as they are
     name = seg[1:].split("{", 1)[0].split("[", 1)[0].split("_", 1)[0].split("^", 1)[0]
-    if name in TEXT_COMMANDS:
+    if name not in MATH_COMMANDS or name in TEXT_COMMANDS:  # \textbf{..}, or prose like C:\Users
         return _check_and_rewrite(seg, False)
     return "$" + _check_and_rewrite(seg, True) + "$"
+
+
+def safe_math_ranges(text: str) -> list[tuple[int, int]]:
+    """``localize.math_ranges``, with any internal error turned into :class:`UnsupportedTeXError` (so a
+    segmentation bug makes the span fall back to the text renderer instead of failing the record)."""
+    try:
+        return math_ranges(text)
+    except Exception as e:  # noqa: BLE001 - reported through the fallback reason
+        raise UnsupportedTeXError(f"math segmentation failed: {type(e).__name__}: {e}") from e
 
 
 def to_latex(text: str) -> str:
@@ -223,9 +238,11 @@ def to_latex(text: str) -> str:
     if bad:
         raise UnsupportedTeXError(f"character {bad.group(0)!r} (U+{ord(bad.group(0)):04X}) is not typeset by "
                                   f"this TeX setup")
+    if "^^" in text:  # TeX turns ^^5c into a backslash before it tokenises: refuse the notation anywhere
+        raise UnsafeTeXError("^^ character escapes are not allowed")
     _check_braces(text)
     out, pos = [], 0
-    for s, e in math_ranges(text):
+    for s, e in safe_math_ranges(text):
         out.append(_check_and_rewrite(text[pos:s], False))
         out.append(_math_body(text[s:e]))
         pos = e

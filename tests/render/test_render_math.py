@@ -112,3 +112,10 @@ def test_math_images_respect_max_size(need_tex):
     cfg = RenderConfig(math_renderer="tex", max_width=200, max_height=60)
     res = Renderer(cfg).render(r"$$\sum_{i=1}^{n} \frac{a_i + b_i + c_i + d_i + e_i}{\sqrt{x_i^2 + y_i^2}}$$")
     assert res.renderer == "tex" and res.image.width <= 200 and res.image.height <= 60
+
+
+@pytest.mark.parametrize("engine", ["auto", "mathtext"])
+def test_a_span_that_trips_math_segmentation_still_renders(engine):
+    """A backslash before a non-ASCII letter once crashed the math segmentation; the span must still render."""
+    res = Renderer(RenderConfig(math_renderer=engine)).render("Let $x$ be \\é and \\ü.")
+    assert res.image.mode == "RGB" and ink(res.image).any()

@@ -2,6 +2,7 @@
 import time
 
 import pytest
+from hypothesis import given, settings, strategies as st
 
 from lomo_ablate.curate.render import RenderConfig, Renderer
 from lomo_ablate.curate.tex import TeXRunError, UnsafeTeXError, UnsupportedTeXError, run_latex, to_latex
@@ -88,3 +89,41 @@ def test_runaway_tex_in_renderer_falls_back(need_tex):
     if res.renderer == "tex":  # a very fast machine typeset it within 0.1 s: nothing to check
         pytest.skip("latex finished within 0.1 s")
     assert res.renderer == "text" and "TeXRunError" in res.fallback_reason
+
+
+
+
+def _allowed_out():
+    from lomo_ablate.curate.tex import MATH_COMMANDS
+
+    return MATH_COMMANDS | {"begin", "end", "textbackslash", "textasciicircum", "textasciitilde", "textless",
+                            "textgreater", "textbar"}
+
+
+@settings(max_examples=150, deadline=None)
+@given(parts=st.lists(st.sampled_from([
+    "$", "$$", "x", " ", "{", "}", "\\", "\\input", "\\write18", "\\immediate", "\\def", "\\catcode", "^^5c", "^",
+    "\\frac", "{a}", "\\begin{aligned}", "\\end{aligned}", "\\end{minipage}", "\\(", "\\)", "\\[", "\\]", "%", "#",
+    "&", "_", "~", "\\csname", "\\openout", "\\textbf", "\\foo", "\\*", "\n", "é", "中", "\\text{", "\\@", "\\%"]),
+    max_size=14))
+def test_whatever_passes_the_checks_contains_only_allowed_control_sequences(parts):
+    """Property: any mix of dangerous and harmless pieces either raises or yields LaTeX whose control
+    sequences are all allowlisted, with balanced braces and no ^^ notation."""
+    import re
+
+    from lomo_ablate.curate.tex import _SYMBOLS
+
+    text = "".join(parts)
+    try:
+        body = to_latex(text)
+    except (UnsafeTeXError, UnsupportedTeXError):
+        return
+    assert "^^" not in body
+    for m in re.finditer(r"\\([A-Za-z]+|.)", body, re.S):
+        name = m.group(1)
+        assert name in _allowed_out() or name in _SYMBOLS, f"{name!r} reached TeX from {text!r}"
+    depth = 0
+    for m in re.finditer(r"\\.|[{}]", body, re.S):
+        depth += {"{": 1, "}": -1}.get(m.group(0), 0)
+        assert depth >= 0
+    assert depth == 0
