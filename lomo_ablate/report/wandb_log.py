@@ -26,6 +26,7 @@ local files.
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import math
@@ -201,9 +202,24 @@ class RunLogger:
         if self.run is None:
             return
         try:
-            fn()
+            with self._staging_in_job():
+                fn()
         except Exception as exc:
             self._warn(f"W&B {what} failed: {type(exc).__name__}: {exc}")
+
+    @contextlib.contextmanager
+    def _staging_in_job(self):
+        """W&B copies a table's files (its images) to a staging folder under WANDB_DATA_DIR (default:
+        ~/.local/share/wandb) until they are synced. Unless the user chose WANDB_DATA_DIR, stage them in
+        ``<job_dir>/wandb/data`` so that an offline job folder holds everything ``wandb sync`` needs."""
+        if "WANDB_DATA_DIR" in os.environ:
+            yield
+            return
+        os.environ["WANDB_DATA_DIR"] = str((self.job_dir / "wandb" / "data").resolve())
+        try:
+            yield
+        finally:
+            os.environ.pop("WANDB_DATA_DIR", None)
 
     # ------------------------------------------------------------------------------------------ calls
     def log(self, step: int, metrics: Mapping[str, Any]) -> None:
@@ -264,11 +280,19 @@ class RunLogger:
         self._wandb("images", send)
 
     def finish(self, exit_code: int = 0) -> None:
-        """Close the run (needed between jobs of a multirun)."""
+        """Close the run (needed between jobs of a multirun) and wait until it is on disk.
+
+        wandb 0.31 writes a run's .wandb file from a background service that, for the second and later
+        runs of a process, may still be flushing when ``run.finish()`` returns; tearing the service down
+        (when no other run is open) flushes it, so a job's offline run is complete when its job ends."""
         run, self.run = self.run, None
         if run is not None:
             try:
                 run.finish(exit_code=exit_code)
+                import wandb
+
+                if wandb.run is None:
+                    wandb.teardown()
             except Exception as exc:
                 self._warn(f"W&B finish failed: {type(exc).__name__}: {exc}")
 
