@@ -11,7 +11,7 @@ import sys
 import time
 import traceback
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 from omegaconf import DictConfig, OmegaConf
 
@@ -34,6 +34,12 @@ def config_hash(resolved: Mapping[str, Any]) -> str:
     return stable_hash(resolved)
 
 
+def resolved_job_config(cfg: DictConfig) -> dict[str, Any]:
+    """The job's config, resolved, without Hydra's own node (what result.json records and hashes)."""
+    view = OmegaConf.masked_copy(cfg, [k for k in cfg.keys() if k != "hydra"])
+    return OmegaConf.to_container(view, resolve=True)
+
+
 def run_job(cfg: DictConfig, job_dir: str | Path, axes: Mapping[str, Any] | None = None,
             sweep: str | None = None, job: str | None = None, log_path: str | Path | None = None,
             env: DistributedEnvironment | None = None) -> dict[str, Any]:
@@ -43,7 +49,7 @@ def run_job(cfg: DictConfig, job_dir: str | Path, axes: Mapping[str, Any] | None
     result.json. A job whose result.json says ``done`` for the same config hash returns at once."""
     env = env or DistributedEnvironment.detect()
     job_dir = Path(job_dir)
-    resolved = {k: v for k, v in OmegaConf.to_container(cfg, resolve=True).items() if k != "hydra"}
+    resolved = resolved_job_config(cfg)
     chash = config_hash(resolved)
     result_path = job_dir / RESULT
     previous = _read_json(result_path)
@@ -96,7 +102,7 @@ def run_job(cfg: DictConfig, job_dir: str | Path, axes: Mapping[str, Any] | None
 def _run_stage(p: st.StagePlan, cfg: DictConfig, store: Store, paths: dict[str, Path],
                env: DistributedEnvironment, result: dict, writer: "_Writer", logger: Any) -> Path:
     """One stage through the store; records status/seconds/key/path in ``result``."""
-    entry = {"status": "running", "key": p.key, "path": str(store.path(p.name, p.key))}
+    entry = {"status": "running", "key": p.key, "path": str(store.path(p.name, p.key).resolve())}
     result["stages"][p.name] = entry
     writer.write()
     t0 = time.perf_counter()
@@ -216,7 +222,8 @@ def hydra_task(cfg: DictConfig) -> dict[str, Any] | None:
 
     hc = HydraConfig.get()
     job_dir = Path(hc.runtime.output_dir)
-    axes = axes_from_overrides(list(hc.overrides.task), exclude=list(hc.job.config.override_dirname.exclude_keys))
+    axes = axes_from_overrides(list(hc.overrides.task), exclude=list(hc.job.config.override_dirname.exclude_keys),
+                               cfg=cfg, groups=set(hc.runtime.choices.keys()))
     if cfg.get("dry_run"):
         from lomo_ablate.pipeline.sweep import print_dry_run
 
@@ -226,14 +233,19 @@ def hydra_task(cfg: DictConfig) -> dict[str, Any] | None:
     return run_job(cfg, job_dir, axes=axes, sweep=cfg.get("sweep_name"), job=job_dir.name, log_path=log_path)
 
 
-def axes_from_overrides(overrides: list[str], exclude: list[str] = ()) -> dict[str, Any]:
+def axes_from_overrides(overrides: list[str], exclude: Sequence[str] = (), cfg: DictConfig | None = None,
+                        groups: set[str] | None = None) -> dict[str, Any]:
     """``["position=middle", "+x=1", "sweep=position"]`` -> ``{"position": "middle", "x": "1"}`` (minus
-    ``exclude`` keys)."""
+    ``exclude`` keys and their sub-keys). With ``cfg``, a non-group key takes its typed value from the
+    config (``rewrite_ratio`` -> 0.5, not "0.5")."""
     axes: dict[str, Any] = {}
     for o in overrides:
         key, _, value = o.partition("=")
         key = key.lstrip("+~")
         if key.startswith("hydra.") or any(key == e or key.startswith(e + ".") for e in exclude):
             continue
+        if cfg is not None and key not in (groups or set()):
+            typed = OmegaConf.select(cfg, key, default=value)
+            value = typed if not OmegaConf.is_config(typed) else value
         axes[key] = value
     return axes

@@ -123,7 +123,8 @@ def run_curate(out: Path, cfg: DictConfig, data_dir: Path | None) -> dict[str, A
 
 
 def run_train(out: Path, cfg: DictConfig, curated: Path, log_fn: Callable | None = None) -> dict[str, Any]:
-    from lomo_ablate.train import ModelConfig, TrainerConfig, train
+    from lomo_ablate.models import ModelConfig
+    from lomo_ablate.train import TrainerConfig, train
 
     result = train(curated, out, ModelConfig.from_dict(_section(cfg, "model")),
                    TrainerConfig.from_dict(_section(cfg, "trainer")), seed=int(cfg.seed), log_fn=log_fn)

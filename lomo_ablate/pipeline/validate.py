@@ -20,7 +20,7 @@ BUILTIN = "builtin"
 # (stage, config key, module, class): typed stage configs checked when their module is installed
 STAGE_CONFIGS = (
     ("curate", "curate", "lomo_ablate.curate", "CurateConfig"),
-    ("train", "model", "lomo_ablate.train", "ModelConfig"),
+    ("train", "model", "lomo_ablate.models", "ModelConfig"),
     ("train", "trainer", "lomo_ablate.train", "TrainerConfig"),
     ("evaluate", "eval", "lomo_ablate.evaluate", "EvalConfig"),
 )
