@@ -255,7 +255,8 @@ def parse_record(raw: bytes | str, source: str, line: int, base_dir: Path, turn:
         if not q.is_file():
             return reject("missing_image", str(q))
         resolved.append(str(q))
-    return Sample(source, line, messages, resolved, target, stripped)
+    extra = {k: obj[k] for k in ("id", "meta") if k in obj}
+    return Sample(source, line, messages, resolved, target, stripped, extra)
 
 
 # --- output files -------------------------------------------------------------------------------------------

@@ -1,0 +1,468 @@
+"""The curation run: plan → shards (parallel, resumable) → one self-contained output directory.
+
+1. Inputs are fingerprinted; the run's key is a hash of (config minus ``workers``, seed, input fingerprints).
+   ``OUT/_SUCCESS`` with the same key in ``OUT/manifest.json`` → nothing is redone (a cache hit).
+2. Each pool is indexed in one streaming pass (record count + byte offset of every shard start); the mix
+   plan says how many instances each pool gives (:mod:`lomo_ablate.curate.mix`).
+3. Shards of ``shard_size`` input records are processed by ``workers`` spawn-started processes. A shard reads
+   its lines from its byte offset, parses, rewrites (localize → render in batches → distort → assemble),
+   writes its images straight into ``OUT/images/`` and its records into ``OUT/.work-<key>/``; its
+   ``.stats.json`` is written last and marks it done, so an interrupted run redoes only unfinished shards.
+4. Shards are concatenated in order into ``data.jsonl``/``rejected.jsonl``; counts are summed and checked
+   (``read == written + rejected``); manifest, dataset_info, optional gallery, then ``_SUCCESS``.
+
+Outputs are byte-identical for any ``workers``: shard boundaries depend on ``shard_size`` only, every
+random draw comes from (seed, source, line, copy), and files are concatenated in shard order.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import multiprocessing as mp
+import os
+import platform
+import shutil
+import sys
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from lomo_ablate.curate.assemble import assemble_content, check_slots, escape_placeholders
+from lomo_ablate.curate.config import CurateConfig
+from lomo_ablate.curate.io import (DATASET_INFO, Rejection, Sample, as_jsonl, dumps_record, fingerprint,
+                                   index_jsonl, parse_record, read_lines)
+from lomo_ablate.curate.localize import locate_spans
+from lomo_ablate.curate.mix import copies, plan_mix, should_rewrite, unit_hash
+from lomo_ablate.utils import atomic_write_json, atomic_write_text, locked, stable_hash
+
+log = logging.getLogger(__name__)
+
+#: Bumped when the output format or the per-record procedure changes, so old caches are not reused.
+CURATE_FORMAT_VERSION = 1
+TEXT, MULTIMODAL = "text", "multimodal"
+RENDER_CHUNK = 64
+
+
+@dataclass
+class CurateSummary:
+    """What a run produced. ``counts`` is the manifest's ``counts``; ``cached`` is True on a cache hit."""
+
+    output_dir: Path
+    config_hash: str
+    cached: bool
+    counts: dict[str, Any]
+    wall_seconds: float
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def data_path(self) -> Path:
+        return self.output_dir / "data.jsonl"
+
+    @property
+    def manifest_path(self) -> Path:
+        return self.output_dir / "manifest.json"
+
+
+@dataclass
+class ShardTask:
+    """One unit of work: ``count`` input records of pool ``source`` starting at byte ``offset``."""
+
+    index: int
+    source: str
+    path: str
+    base_dir: str
+    offset: int
+    first_line: int
+    first_ordinal: int
+    count: int
+    pool_size: int
+    selected: int
+    out_dir: str
+    work_dir: str
+    seed: int
+    cfg: CurateConfig
+
+    @property
+    def stem(self) -> str:
+        return f"shard-{self.index:05d}"
+
+
+# --- per-shard work (top-level so that spawn-started workers can import it) --------------------------------
+
+_TOOLS: dict[str, tuple[Any, Any]] = {}
+
+
+def _tools(cfg: CurateConfig) -> tuple[Any, Any]:
+    """A Renderer and a Distorter per process and config (building them can be slow)."""
+    key = stable_hash({"render": cfg.to_dict()["render"], "distort": cfg.to_dict()["distort"]})
+    if key not in _TOOLS:
+        from lomo_ablate.curate.distort import Distorter
+        from lomo_ablate.curate.render import Renderer
+
+        _TOOLS[key] = (Renderer(cfg.render), Distorter(cfg.distort))
+    return _TOOLS[key]
+
+
+def record_rng(seed: int, source: str, line: int, copy: int):
+    """The numpy Generator for one instance: a function of (seed, source, line, copy) only."""
+    import numpy as np
+
+    return np.random.default_rng(int(unit_hash("rng", seed, source, line, copy) * 2 ** 63))
+
+
+def _image_relpath(source: str, line: int, copy: int, j: int, suffix: str = ".png") -> str:
+    rid = f"{source}:{line}" + (f"#{copy}" if copy else "")
+    tag = f"{source}-{line}" + (f"-c{copy}" if copy else "")
+    return f"images/{stable_hash(rid, 2)}/{tag}-{j}{suffix}"
+
+
+def _render_all(renderer: Any, texts: list[str]) -> list[Any]:
+    """``render_many`` in chunks; an item whose batch raised is retried alone, and None if it raises again."""
+    out: list[Any] = []
+    for k in range(0, len(texts), RENDER_CHUNK):
+        chunk = texts[k:k + RENDER_CHUNK]
+        try:
+            results = list(renderer.render_many(chunk))
+        except Exception:  # noqa: BLE001 - one bad text must not sink the batch
+            results = []
+            for t in chunk:
+                try:
+                    results.append(renderer.render(t))
+                except Exception as e:  # noqa: BLE001
+                    results.append(e)
+        out.extend(results)
+    return out
+
+
+def _place_image(src: str, dest: Path, mode: str) -> None:
+    if dest.exists():
+        return
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = dest.with_name(dest.name + ".tmp")
+    if mode == "symlink":
+        os.symlink(os.path.abspath(src), tmp)
+    elif mode == "hardlink":
+        try:
+            os.link(src, tmp)
+        except OSError:
+            shutil.copyfile(src, tmp)
+    else:
+        shutil.copyfile(src, tmp)
+    os.replace(tmp, dest)
+
+
+def process_shard(task: ShardTask) -> dict[str, Any]:
+    """Curate one shard; returns (and writes, last) its stats. Never raises for a bad record."""
+    cfg, out_dir, work_dir = task.cfg, Path(task.out_dir), Path(task.work_dir)
+    stats: dict[str, Any] = {"read": 0, "written": 0, "rewritten": 0, "rejected": Counter(), "renderer": Counter(),
+                             "math_fallbacks": 0, "distortion": Counter(), "placeholders_escaped": 0,
+                             "control_chars_stripped": 0, "images": 0,
+                             "by_source": {task.source: Counter()}}
+    records: list[dict] = []
+    rejected: list[dict] = []
+    pending: list[tuple[int, Sample, int, list[tuple[int, int]]]] = []  # (slot, sample, copy, spans)
+    image_mode = cfg.image_mode
+
+    def add_reject(r: Rejection) -> None:
+        stats["rejected"][r.reason] += 1
+        rejected.append(r.to_dict())
+
+    for k, (line, raw) in enumerate(read_lines(Path(task.path), task.offset, task.first_line, task.count)):
+        n_copies = copies(task.first_ordinal + k, task.pool_size, task.selected)
+        if n_copies == 0:
+            continue
+        parsed = parse_record(raw, task.source, line, Path(task.base_dir), cfg.turn, cfg.max_chars)
+        for c in range(n_copies):
+            stats["read"] += 1
+            stats["by_source"][task.source]["read"] += 1
+            if isinstance(parsed, Rejection):
+                add_reject(parsed)
+                continue
+            sample = parsed
+            if c == 0:
+                stats["control_chars_stripped"] += sample.control_chars_stripped
+            rid = f"{task.source}:{line}" + (f"#{c}" if c else "")
+            meta = {"source": task.source, "line": line, "rewritten": False}
+            if "id" in sample.extra:
+                meta["input_id"] = sample.extra["id"]
+            if "meta" in sample.extra:
+                meta["input_meta"] = sample.extra["meta"]
+            if c:
+                meta["copy"] = c
+            if sample.images:  # image-bearing record: its slots are real, copy its images into OUT
+                messages = [dict(m) for m in sample.messages]
+                try:
+                    check_slots(messages, sample.images, rid)
+                except ValueError as e:
+                    add_reject(Rejection(task.source, line, "placeholder_mismatch", str(e)))
+                    continue
+                rel = []
+                for j, src in enumerate(sample.images):
+                    r = _image_relpath(task.source, line, 0, j, Path(src).suffix.lower() or ".png")
+                    _place_image(src, out_dir / r, image_mode)
+                    rel.append(r)
+                records.append({"id": rid, "messages": messages, "images": rel, "meta": meta})
+                continue
+            messages = []
+            for m in sample.messages:
+                content, n = escape_placeholders(m["content"])
+                stats["placeholders_escaped"] += n
+                messages.append({"role": m["role"], "content": content})
+            record = {"id": rid, "messages": messages, "images": [], "meta": meta}
+            records.append(record)
+            if task.source == TEXT and should_rewrite(task.seed, task.source, line, c, cfg.mix.rewrite_ratio):
+                text = sample.messages[sample.turn]["content"]
+                lc = cfg.localize
+                spans = locate_spans(text, lc.position, lc.min_sentences, lc.multi_span_images,
+                                     lc.max_block_chars, lc.latex_commands)
+                if spans:
+                    pending.append((len(records) - 1, sample, c, spans))
+
+    if pending:
+        renderer, distorter = _tools(cfg)
+        texts = [s.messages[s.turn]["content"][a:b] for _, s, _, spans in pending for a, b in spans]
+        results = iter(_render_all(renderer, texts))
+        drop: set[int] = set()
+        for slot, sample, c, spans in pending:
+            record, line = records[slot], sample.line
+            outcome = [next(results) for _ in spans]
+            errors = [r for r in outcome if isinstance(r, Exception)]
+            if errors:
+                add_reject(Rejection(task.source, line, "render_error", f"{type(errors[0]).__name__}: {errors[0]}"))
+                drop.add(slot)
+                continue
+            rng = record_rng(task.seed, task.source, line, c)
+            text = sample.messages[sample.turn]["content"]
+            content, escaped = assemble_content(text, spans)
+            # the whole turn's escapes were counted above; a literal <image> inside a span is drawn, not escaped
+            stats["placeholders_escaped"] += escaped - escape_placeholders(text)[1]
+            images, infos = [], []
+            for j, result in enumerate(outcome):
+                image, info = distorter.apply(result.image, rng)
+                rel = _image_relpath(task.source, line, c, j)
+                dest = out_dir / rel
+                dest.parent.mkdir(parents=True, exist_ok=True)
+                tmp = dest.with_name(dest.name + ".tmp")
+                image.save(tmp, format="PNG")
+                os.replace(tmp, dest)
+                images.append(rel)
+                infos.append(info)
+                stats["renderer"][result.renderer] += 1
+                stats["math_fallbacks"] += result.fallback_reason is not None
+                stats["distortion"][info.get("op", "none")] += 1
+            record["messages"][sample.turn]["content"] = content
+            record["images"] = images
+            record["meta"].update({"rewritten": True, "position": cfg.localize.position, "turn": sample.turn,
+                                   "spans": [list(sp) for sp in spans],
+                                   "renderer": [r.renderer for r in outcome],
+                                   "fallback": [r.fallback_reason for r in outcome],
+                                   "distortion": infos})
+            check_slots(record["messages"], record["images"], record["id"])
+        records = [r for i, r in enumerate(records) if i not in drop]
+
+    for r in records:
+        stats["written"] += 1
+        stats["by_source"][task.source]["written"] += 1
+        stats["images"] += len(r["images"])
+        if r["meta"]["rewritten"]:
+            stats["rewritten"] += 1
+            stats["by_source"][task.source]["rewritten"] += 1
+    rejected_total = sum(stats["rejected"].values())
+    assert stats["read"] == stats["written"] + rejected_total, (task.stem, stats)
+    atomic_write_text(work_dir / f"{task.stem}.jsonl", "".join(dumps_record(r) + "\n" for r in records))
+    atomic_write_text(work_dir / f"{task.stem}.rejected.jsonl", "".join(dumps_record(r) + "\n" for r in rejected))
+    stats = json.loads(json.dumps(stats))  # Counters → plain dicts
+    atomic_write_json(work_dir / f"{task.stem}.stats.json", stats)
+    return stats
+
+
+# --- the run ----------------------------------------------------------------------------------------------
+
+def _merge(total: dict[str, Any], part: dict[str, Any]) -> None:
+    for k, v in part.items():
+        if isinstance(v, dict):
+            _merge(total.setdefault(k, {}), v)
+        else:
+            total[k] = total.get(k, 0) + v
+
+
+def _sorted_counts(d: dict[str, Any]) -> dict[str, Any]:
+    return {k: _sorted_counts(v) if isinstance(v, dict) else v for k, v in sorted(d.items())}
+
+
+def _versions() -> dict[str, str]:
+    import importlib.metadata as md
+
+    out = {"python": platform.python_version(), "curate_format": str(CURATE_FORMAT_VERSION)}
+    for dist in ("lomo-ablate", "Pillow", "numpy", "opencv-python-headless", "matplotlib"):
+        try:
+            out[dist] = md.version(dist)
+        except md.PackageNotFoundError:
+            out[dist] = "absent"
+    tex = shutil.which("latex")
+    out["latex"] = "present" if tex else "absent"
+    return out
+
+
+def _concat(parts: list[Path], dest: Path) -> None:
+    tmp = dest.with_name(dest.name + ".tmp")
+    with tmp.open("wb") as out:
+        for p in parts:
+            with p.open("rb") as f:
+                shutil.copyfileobj(f, out, 1 << 20)
+    os.replace(tmp, dest)
+
+
+def run_key(cfg: CurateConfig, seed: int, fingerprints: dict[str, str | None]) -> str:
+    """The content key of a run: config (minus workers), seed, input fingerprints, format version."""
+    c = cfg.to_dict()
+    c.pop("workers")
+    return stable_hash({"config": c, "seed": seed, "inputs": fingerprints, "format": CURATE_FORMAT_VERSION})
+
+
+def _prepare_out(out: Path, key: str, overwrite: bool) -> None:
+    """Refuse to clobber a foreign folder; clear a finished or partial run of another key."""
+    if not out.exists():
+        return
+    manifest = out / "manifest.json"
+    works = [p for p in out.glob(".work-*") if p.is_dir()]
+    ours = {"data.jsonl", "rejected.jsonl", "manifest.json", "dataset_info.json", "_SUCCESS", "images",
+            "gallery.png"}
+    entries = {p.name for p in out.iterdir()}
+    if not entries:
+        return
+    if (out / "_SUCCESS").exists():
+        old = json.loads(manifest.read_text()).get("config_hash") if manifest.exists() else None
+        if not overwrite:
+            raise FileExistsError(f"{out} already holds a finished curation with config_hash={old}, not {key}; "
+                                  f"pass overwrite=True (CLI: overwrite=true) or choose another output")
+    elif not works and not entries <= ours:
+        raise FileExistsError(f"{out} is not empty and is not a curation output folder: {sorted(entries)[:5]}")
+    for w in works:
+        if w.name != f".work-{key}":
+            shutil.rmtree(w)
+    if (out / "_SUCCESS").exists() or any(w.name != f".work-{key}" for w in works):
+        for name in ours:
+            p = out / name
+            if p.is_dir():
+                shutil.rmtree(p)
+            elif p.exists():
+                p.unlink()
+
+
+def curate(text_input: str | Path, output_dir: str | Path, cfg: CurateConfig | None = None,
+           multimodal_input: str | Path | None = None, seed: int = 0, workers: int | None = None,
+           progress: bool = True, overwrite: bool = False) -> CurateSummary:
+    """Curate ``text_input`` (and ``multimodal_input``) into ``output_dir`` (see the module doc).
+
+    ``workers`` defaults to ``cfg.workers``. Raises FileNotFoundError naming a missing input and
+    FileExistsError when ``output_dir`` holds something else; bad records never raise (rejected.jsonl).
+    """
+    t0 = time.perf_counter()
+    cfg = cfg or CurateConfig()
+    workers = cfg.workers if workers is None else int(workers)
+    if workers < 1:
+        raise ValueError(f"workers={workers} must be >= 1")
+    out = Path(output_dir).resolve()
+    inputs = {TEXT: Path(text_input).resolve()}
+    if multimodal_input is not None:
+        inputs[MULTIMODAL] = Path(multimodal_input).resolve()
+    for name, p in inputs.items():
+        if not p.exists():
+            raise FileNotFoundError(f"{name} input not found: {p}")
+    fps = {name: fingerprint(p) for name, p in inputs.items()}
+    key = run_key(cfg, seed, {TEXT: fps[TEXT], MULTIMODAL: fps.get(MULTIMODAL)})
+
+    with locked(out):
+        manifest_path = out / "manifest.json"
+        if (out / "_SUCCESS").exists() and manifest_path.exists():
+            manifest = json.loads(manifest_path.read_text())
+            if manifest.get("config_hash") == key:
+                log.info("curate: %s is already done (config_hash=%s)", out, key)
+                return CurateSummary(out, key, True, manifest["counts"], manifest.get("wall_seconds", 0.0),
+                                     manifest.get("warnings", []))
+        _prepare_out(out, key, overwrite)
+        work = out / f".work-{key}"
+        work.mkdir(parents=True, exist_ok=True)
+
+        jsonl = {name: as_jsonl(p, work, name) for name, p in inputs.items()}
+        index = {name: index_jsonl(p, cfg.shard_size) for name, p in jsonl.items()}
+        plan = plan_mix(index[TEXT].records, index[MULTIMODAL].records if MULTIMODAL in index else 0, cfg.mix)
+        warnings = [plan.warning] if plan.warning else []
+        for w in warnings:
+            log.warning("curate: %s", w)
+        selected = {TEXT: plan.text_selected, MULTIMODAL: plan.multimodal_selected}
+        tasks: list[ShardTask] = []
+        for name in (TEXT, MULTIMODAL):
+            if name not in index:
+                continue
+            idx = index[name]
+            for offset, line, ordinal in idx.shard_starts:
+                tasks.append(ShardTask(len(tasks), name, str(jsonl[name]), str(inputs[name].parent if
+                                       inputs[name].is_file() else inputs[name]), offset, line, ordinal,
+                                       min(cfg.shard_size, idx.records - ordinal), idx.records, selected[name],
+                                       str(out), str(work), seed, cfg))
+        todo = [t for t in tasks if not (work / f"{t.stem}.stats.json").exists()]
+        if len(todo) < len(tasks):
+            log.info("curate: resuming, %d of %d shards already done", len(tasks) - len(todo), len(tasks))
+        _run_tasks(todo, workers, progress, total=plan.text_selected + plan.multimodal_selected,
+                   done_records=sum(json.loads((work / f"{t.stem}.stats.json").read_text())["read"]
+                                    for t in tasks if t not in todo))
+
+        counts: dict[str, Any] = {}
+        for t in tasks:
+            _merge(counts, json.loads((work / f"{t.stem}.stats.json").read_text()))
+        counts["rejected_total"] = sum(counts.get("rejected", {}).values())
+        counts["blank_lines"] = sum(i.blank_lines for i in index.values())
+        counts = _sorted_counts(counts)
+        if counts["read"] != counts["written"] + counts["rejected_total"]:
+            raise AssertionError(f"curate accounting broken: read={counts['read']} written={counts['written']} "
+                                 f"rejected={counts['rejected_total']}")
+        _concat([work / f"{t.stem}.jsonl" for t in tasks], out / "data.jsonl")
+        _concat([work / f"{t.stem}.rejected.jsonl" for t in tasks], out / "rejected.jsonl")
+        (out / "images").mkdir(exist_ok=True)
+        atomic_write_json(out / "dataset_info.json", DATASET_INFO)
+        if cfg.gallery:
+            from lomo_ablate.curate.gallery import write_gallery
+
+            write_gallery(out, n=cfg.gallery_samples)
+        wall = round(time.perf_counter() - t0, 3)
+        manifest = {
+            "config_hash": key,
+            "config": {**cfg.to_dict(), "workers": None},
+            "seed": seed,
+            "inputs": {name: {"path": str(p), "fingerprint": fps[name], "records": index[name].records}
+                       for name, p in inputs.items()},
+            "mix": plan.to_dict(),
+            "counts": counts,
+            "warnings": warnings,
+            "versions": _versions(),
+            "wall_seconds": wall,
+        }
+        atomic_write_json(manifest_path, manifest)
+        atomic_write_text(out / "_SUCCESS", key + "\n")
+        shutil.rmtree(work, ignore_errors=True)
+    return CurateSummary(out, key, False, counts, wall, warnings)
+
+
+def _run_tasks(tasks: list[ShardTask], workers: int, progress: bool, total: int, done_records: int) -> None:
+    from tqdm.auto import tqdm
+
+    bar = tqdm(total=total, initial=done_records, unit="rec", desc="curate", disable=not progress,
+               file=sys.stderr)
+    try:
+        if workers == 1 or len(tasks) <= 1:
+            for t in tasks:
+                bar.update(process_shard(t)["read"])
+        else:
+            ctx = mp.get_context("spawn")
+            with ctx.Pool(min(workers, len(tasks))) as pool:
+                for stats in pool.imap_unordered(process_shard, tasks):
+                    bar.update(stats["read"])
+    finally:
+        bar.close()
+
+
+__all__ = ["CurateSummary", "ShardTask", "curate", "process_shard", "record_rng", "run_key"]
