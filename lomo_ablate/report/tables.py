@@ -238,7 +238,10 @@ def build_table(arms: list[Arm], protocol: str, *, resamples: int = 1000, seed: 
         if arm.baseline is None:
             continue
         for col in columns:
+            # benchmark-level columns are item means; category and overall columns are means over
+            # benchmarks (evaluate's macro average), so their items are resampled within each benchmark
             ci = paired_bootstrap(column_items(arm.baseline, col, protocol), column_items(arm, col, protocol),
+                                  strata=None if col.kind == "bench" else _benchmark_of,
                                   resamples=resamples, confidence=confidence,
                                   seed=f"{seed}|{protocol}|{arm.label}|{col.kind}|{col.name}")
             if ci is None:  # no per-item predictions: Δ of the metrics without an interval
@@ -246,6 +249,10 @@ def build_table(arms: list[Arm], protocol: str, *, resamples: int = 1000, seed: 
                 ci = None if a is None or b is None else a - b
             deltas[(arm.label, col)] = ci
     return Table(protocol=protocol, columns=columns, arms=arms, cells=cells, deltas=deltas)
+
+
+def _benchmark_of(item: tuple[str, str]) -> str:
+    return item[0]
 
 
 # --------------------------------------------------------------------------------------------- formats

@@ -24,7 +24,8 @@ def items(n_per_bench: int = 40) -> list[tuple[str, str, str]]:
     """(benchmark, item_id, category) for every item."""
     out = []
     for bench, cats in BENCHES.items():
-        for i in range(n_per_bench):
+        size = n_per_bench * 3 // 2 if bench == "probe" else n_per_bench // 2  # unequal: macro ≠ micro
+        for i in range(size):
             out.append((bench, f"{bench}-{i}", cats[i % len(cats)]))
     return out
 
@@ -71,16 +72,23 @@ def make_job(sweep_dir: Path, sweep: str, axes: dict[str, Any], acc: dict[str, f
 
 
 def metrics_from(preds: list[dict]) -> dict:
-    """Accuracy per benchmark, category and overall (micro) per protocol: mean item score."""
-    def mean(rows):
-        return float(np.mean([r["score"] for r in rows]))
+    """As evaluate aggregates (lomo_ablate/evaluate/__init__.py): accuracy per benchmark (mean item score),
+    per category (mean over benchmarks of the category's per-benchmark accuracy) and overall (mean over
+    benchmarks, a macro average)."""
+    def mean(xs):
+        return float(np.mean(xs))
 
     protocols = sorted({r["protocol"] for r in preds})
-    scores = {b: {p: mean([r for r in preds if r["benchmark"] == b and r["protocol"] == p]) for p in protocols}
-              for b in sorted({r["benchmark"] for r in preds})}
-    cats = {c: {p: mean([r for r in preds if r["category"] == c and r["protocol"] == p]) for p in protocols}
-            for c in sorted({r["category"] for r in preds})}
-    overall = {p: mean([r for r in preds if r["protocol"] == p]) for p in protocols}
+    benches = sorted({r["benchmark"] for r in preds})
+    scores = {b: {p: mean([r["score"] for r in preds if r["benchmark"] == b and r["protocol"] == p])
+                  for p in protocols} for b in benches}
+    cats = {}
+    for c in sorted({r["category"] for r in preds}):
+        cats[c] = {p: mean([mean([r["score"] for r in preds if r["category"] == c and r["benchmark"] == b
+                                   and r["protocol"] == p])
+                             for b in benches if any(r["category"] == c and r["benchmark"] == b for r in preds)])
+                   for p in protocols}
+    overall = {p: mean([scores[b][p] for b in benches]) for p in protocols}
     return {"scores": scores, "categories": cats, "overall": overall}
 
 

@@ -76,3 +76,14 @@ def test_same_seed_same_interval_and_bad_arguments_are_named():
         bootstrap_mean(d, confidence=1.5)
     with pytest.raises(ValueError, match="resamples"):
         bootstrap_mean(d, resamples=0)
+
+
+def test_strata_give_the_mean_over_groups_and_resample_within_each():
+    """An average over benchmarks (evaluate's overall) weighs each benchmark equally, whatever its size."""
+    base = {("big", i): 0.0 for i in range(90)} | {("small", i): 0.0 for i in range(10)}
+    arm = {("big", i): 0.0 for i in range(90)} | {("small", i): 1.0 for i in range(10)}
+    ci = paired_bootstrap(base, arm, strata=lambda item: item[0], resamples=200)
+    assert ci.delta == pytest.approx(0.5) and ci.n == 100
+    # every resample keeps 10 items of the small benchmark, all improved: no spread at all
+    assert ci.lo == pytest.approx(0.5) and ci.hi == pytest.approx(0.5)
+    assert paired_bootstrap(base, arm).delta == pytest.approx(0.1)  # the item (micro) mean differs

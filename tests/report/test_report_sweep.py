@@ -63,7 +63,9 @@ def test_full_sweep_table_has_paper_layout_and_deltas_match_the_predictions(meth
     rows = tidy(out)
     for protocol in ("standard", "rendered"):
         base, lomo = arm_items("standard_sft", protocol), arm_items("lomo", protocol)
-        expected = np.mean([lomo[k] - base[k] for k in base])
+        # overall is evaluate's macro average over benchmarks, so its Δ is too
+        expected = np.mean([np.mean([lomo[k] - base[k] for k in base if k[0] == b]) for b in ("probe", "mathq")])
+        assert expected != pytest.approx(np.mean([lomo[k] - base[k] for k in base]))  # the fixture tells them apart
         c = cell(rows, protocol, "method=lomo", "overall")
         assert float(c["delta"]) == pytest.approx(expected)
         assert float(c["ci_lo"]) <= expected <= float(c["ci_hi"])
@@ -72,6 +74,11 @@ def test_full_sweep_table_has_paper_layout_and_deltas_match_the_predictions(meth
         metrics = [json.loads((method_sweep / f"method=lomo,seed={s}" / "result.json").read_text())["metrics"]
                    for s in (0, 1)]
         assert float(c["value"]) == pytest.approx(np.mean([m["overall"][protocol] for m in metrics]))
+        # so every Δ cell is exactly the difference of the two values printed above it
+        for r in rows:
+            if r["protocol"] == protocol and r["arm"] == "method=lomo":
+                base_value = cell(rows, protocol, "method=standard_sft", r["column"])["value"]
+                assert float(r["delta"]) == pytest.approx(float(r["value"]) - float(base_value)), r["column"]
     # a Δ within noise is marked
     assert cell(rows, "standard", "method=full_text", "overall")["within_noise"] == "True"
     assert "†" in md.split("method=full_text")[1].splitlines()[1]
