@@ -279,6 +279,39 @@ class RunLogger:
 
         self._wandb("images", send)
 
+    def log_scores(self, metrics: Mapping[str, Any]) -> None:
+        """evaluate's metrics.json as summary values (``scores/<bench>/<protocol>``, ``overall/<protocol>``,
+        ``mir/mean``...) and two tables: ``scores`` (benchmark, protocol, accuracy) and ``categories``."""
+        scalars = {k: v for k, v in flatten_config(metrics, sep="/").items()
+                   if isinstance(v, (int, float)) and not isinstance(v, bool)}
+        self.summary(scalars)
+        self.table("scores", ["benchmark", "protocol", "accuracy"],
+                   [[b, p, acc] for b, by_p in (metrics.get("scores") or {}).items() for p, acc in by_p.items()])
+        self.table("categories", ["category", "protocol", "accuracy"],
+                   [[c, p, acc] for c, by_p in (metrics.get("categories") or {}).items() for p, acc in by_p.items()])
+
+    def log_curated_samples(self, curated_dir: str | Path, limit: int = 16, name: str = "curated_samples") -> int:
+        """The first ``limit`` records with images of a curated dataset (``data.jsonl`` + ``images/``, the
+        curate → train contract) as an image table, captioned with the id, the distortion and the prompt
+        (``<image>`` marks where the image sits), so a dashboard shows what the model saw. Returns the count."""
+        curated_dir = Path(curated_dir)
+        items: list[tuple[Any, str]] = []
+        with (curated_dir / "data.jsonl").open(encoding="utf-8") as f:
+            for line in f:
+                if len(items) >= limit:
+                    break
+                if not line.strip():
+                    continue
+                record = json.loads(line)
+                if not record.get("images"):
+                    continue
+                prompt = next((m.get("content", "") for m in record.get("messages", []) if m.get("role") == "user"), "")
+                ops = [d.get("op") for d in (record.get("meta") or {}).get("distortion") or [] if isinstance(d, dict)]
+                caption = f"{record.get('id')} | distortion: {', '.join(map(str, ops)) or 'none'} | {prompt[:300]}"
+                items.append((curated_dir / record["images"][0], caption))
+        self.images(name, items)
+        return len(items)
+
     def finish(self, exit_code: int = 0) -> None:
         """Close the run (needed between jobs of a multirun) and wait until it is on disk.
 

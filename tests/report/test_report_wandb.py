@@ -164,3 +164,35 @@ def test_config_is_flattened_and_tags_are_axis_values():
     assert tag_list({"position": "middle", "rewrite_ratio": 0.3}) == ["position=middle", "rewrite_ratio=0.3"]
     assert len(tag_list(["x" * 100])[0]) == 64
     assert wandb_run_id("a/b c") == wandb_run_id("a/b c") != wandb_run_id("a/b d")
+
+
+def test_scores_and_curated_samples_become_tables(tmp_path):
+    """A curated folder written to the curate → train contract (data.jsonl + images/) and an evaluate
+    metrics dict: the job gets a scores table and a captioned image table of what the model saw."""
+    cur = tmp_path / "curated"
+    (cur / "images" / "00").mkdir(parents=True)
+    records = []
+    for i in range(5):
+        rec = {"id": f"text:{i}", "messages": [{"role": "user", "content": f"Solve <image> for x{i}."},
+                                               {"role": "assistant", "content": "x = 2"}],
+               "images": [], "meta": {"distortion": [{"op": "blur", "params": {"sigma": 1.0}}] if i % 2 else []}}
+        if i != 2:  # an untouched text-only record is skipped
+            Image.new("RGB", (40, 12), "white").save(cur / "images" / "00" / f"t-{i}.png")
+            rec["images"] = [f"images/00/t-{i}.png"]
+        records.append(rec)
+    (cur / "data.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
+    metrics = {"scores": {"probe": {"standard": 0.5, "rendered": 0.25}}, "categories": {"arith": {"standard": 0.4}},
+               "overall": {"standard": 0.5, "rendered": 0.25}, "mir": {"per_layer": [1.0, 2.0], "mean": 1.5},
+               "paired_distance": 0.3, "carrier_bins": []}
+    job = tmp_path / "job"
+    with RunLogger.create({"mode": "none"}, job, "r") as logger:
+        assert logger.log_curated_samples(cur, limit=3) == 3
+        logger.log_scores(metrics)
+    rows = json.loads((job / "tables" / "curated_samples.json").read_text())["rows"]
+    assert [r[1].split(" | ")[0] for r in rows] == ["text:0", "text:1", "text:3"]
+    assert "distortion: blur" in rows[1][1] and "Solve <image> for x1." in rows[1][1]
+    assert all(Path(r[0]).is_file() for r in rows)
+    scores = json.loads((job / "tables" / "scores.json").read_text())
+    assert sorted(map(tuple, scores["rows"])) == [("probe", "rendered", 0.25), ("probe", "standard", 0.5)]
+    summary = json.loads((job / "summary.json").read_text())
+    assert summary["overall/rendered"] == 0.25 and summary["mir/mean"] == 1.5 and "mir/per_layer" not in summary
