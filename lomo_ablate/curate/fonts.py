@@ -185,8 +185,26 @@ class FontChain:
                 total += self.fonts[i].getlength(r)
         return total
 
+    @functools.cached_property
+    def _ascii_widths(self) -> tuple[float, ...]:
+        return tuple(self.fonts[0].getlength(chr(c)) for c in range(128))
+
+    def wrap_length(self, text: str) -> float:
+        """Width for line breaking: for ASCII the sum of per-character advances (cheap, and never less than
+        the kerned width, so wrapped lines never overflow), else the exact :meth:`length`."""
+        if self.paths and text.isascii() and self._primary_has_ascii:
+            w = self._ascii_widths
+            return sum(w[ord(c)] for c in text)
+        return self.length(text)
+
     def with_size(self, size: int) -> "FontChain":
-        return FontChain(self.paths, int(size))
+        """The same fonts at another size (cached: its fonts, coverage and width tables are built once)."""
+        return _chain(self.paths, int(size))
+
+
+@functools.lru_cache(maxsize=256)
+def _chain(paths: tuple[str, ...], size: int) -> FontChain:
+    return FontChain(paths, size)
 
 
 #: Scripts whose glyphs must be shaped and ordered right-to-left (Hebrew, Arabic, Syriac, Thaana, Indic ...).
@@ -219,4 +237,4 @@ def _build_chain(primary: str, fallbacks: tuple[str, ...], size: int) -> FontCha
     if not paths:
         warnings.warn("no font file found at all (install fonts-dejavu-core and fonts-noto-cjk); "
                       "rendering with Pillow's built-in font, non-Latin text will show boxes", stacklevel=3)
-    return FontChain(tuple(paths), size)
+    return _chain(tuple(paths), size)

@@ -181,8 +181,6 @@ class Renderer:
                                 batch_size=cfg.tex_batch_size, timeout_s=cfg.tex_timeout_s)
         self._grid = None
         self.counts: Counter[str] = Counter()
-        thr = cfg.trim_threshold
-        self._ink_lut = [255 if v > thr else 0 for v in range(256)]  # coverage → ink/no ink, for trimming
         # coverage 0..255 → background..foreground, one 768-entry LUT applied to an RGB copy of the mask
         self._colour_lut = [round(b + (f - b) * v / 255) for b, f in zip(self._bg, self._fg) for v in range(256)]
 
@@ -247,7 +245,7 @@ class Renderer:
         for para in text.split("\n"):
             cur, cur_w = "", 0.0
             for tok in re.findall(r"\s+|\S+", para):
-                w = chain.length(tok)
+                w = chain.wrap_length(tok)
                 if cur_w + w <= width:
                     cur, cur_w = cur + tok, cur_w + w
                     continue
@@ -259,7 +257,7 @@ class Renderer:
                     lines.append(cur.rstrip())
                 cur, cur_w = "", 0.0
                 for ch in tok:  # a word wider than the line (or CJK without spaces): break between characters
-                    cw = chain.length(ch)
+                    cw = chain.wrap_length(ch)
                     if cur and cur_w + cw > width:
                         lines.append(cur)
                         cur, cur_w = "", 0.0
@@ -359,7 +357,7 @@ class Renderer:
         """Keeps a TeX/mathtext mask within the inner box: scaled down (shrink) or cut (clip)."""
         cfg = self.cfg
         inner_w, inner_h = cfg.max_width - 2 * cfg.padding, cfg.max_height - 2 * cfg.padding
-        bbox = mask.point(self._ink_lut).getbbox()
+        bbox = self._ink_bbox(mask)
         if bbox:
             mask = mask.crop(bbox)
         w, h = mask.size
@@ -371,13 +369,27 @@ class Renderer:
                 return mask.resize((max(1, int(w * s)), max(1, int(h * s))), Image.Resampling.LANCZOS), False
         return mask.crop((0, 0, min(w, inner_w), min(h, inner_h))), True
 
+    def _ink_bbox(self, mask: Image.Image) -> tuple[int, int, int, int] | None:
+        """Bounding box of pixels with coverage above ``trim_threshold`` (None when there are none)."""
+        ink = np.asarray(mask) > self.cfg.trim_threshold
+        rows, cols = np.flatnonzero(ink.any(axis=1)), np.flatnonzero(ink.any(axis=0))
+        if not len(rows):
+            return None
+        return int(cols[0]), int(rows[0]), int(cols[-1]) + 1, int(rows[-1]) + 1
+
+    def _colourise(self, mask: Image.Image) -> Image.Image:
+        """Coverage mask → RGB in the configured colours (black on white: a plain inversion, twice as fast)."""
+        if self._bg == (255, 255, 255) and self._fg == (0, 0, 0):
+            return ImageOps.invert(mask).convert("RGB")
+        return mask.convert("RGB").point(self._colour_lut)
+
     def _finish(self, mask: Image.Image, clipped: bool, renderer: str, reason: str | None = None) -> RenderResult:
         cfg = self.cfg
         if cfg.layout == "grid":
-            rgb = mask.convert("RGB").point(self._colour_lut)
+            rgb = self._colourise(mask)
             return RenderResult(rgb, renderer, reason, clipped)
         if cfg.trim:
-            bbox = mask.point(self._ink_lut).getbbox()
+            bbox = self._ink_bbox(mask)
             if bbox:
                 mask = mask.crop(bbox)
         p = cfg.padding
@@ -385,7 +397,7 @@ class Renderer:
             canvas = Image.new("L", (mask.width + 2 * p, mask.height + 2 * p), 0)
             canvas.paste(mask, (p, p))
             mask = canvas
-        rgb = mask.convert("RGB").point(self._colour_lut)
+        rgb = self._colourise(mask)
         return RenderResult(rgb, renderer, reason, clipped)
 
 
