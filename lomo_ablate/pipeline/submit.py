@@ -305,10 +305,13 @@ def _now() -> str:
 
 def submit_jobs(fn: Callable[..., Any], jobs: Sequence[JobSpec], cluster: ClusterConfig, sweep_dir: str | Path,
                 job_name: str = "lomo", submitit_folder: str | Path | None = None,
-                repo_root: str | Path | None = None) -> tuple[list[Any], dict]:
+                repo_root: str | Path | None = None,
+                fn_for_code: Callable[[Path | None], Callable[..., Any]] | None = None) -> tuple[list[Any], dict]:
     """Submits ``fn(*job.args)`` for every job not already done as ONE Slurm job array, records the
     submission in ``<sweep_dir>/submission.json`` and returns ``(submitit jobs, this submission's
-    record)`` without waiting. ``fn`` may define ``checkpoint()`` (submitit's requeue protocol)."""
+    record)`` without waiting. ``fn`` may define ``checkpoint()`` (submitit's requeue protocol).
+    ``fn_for_code(snapshot_dir_or_None)``, if given, returns the function to submit once the code
+    snapshot exists (the Hydra launcher points its config search path into the snapshot there)."""
     import submitit
 
     cluster.validate()
@@ -324,6 +327,8 @@ def submit_jobs(fn: Callable[..., Any], jobs: Sequence[JobSpec], cluster: Cluste
         executor = submitit.AutoExecutor(folder=str(folder), cluster="slurm",
                                          slurm_max_num_timeout=cluster.max_requeue)
         executor.update_parameters(**cluster.executor_parameters(job_name))
+        if fn_for_code is not None:
+            fn = fn_for_code(code)
         with python_path_first(code):
             submitted = executor.map_array(fn, *zip(*(j.args for j in plan.to_submit)))
     entry = {

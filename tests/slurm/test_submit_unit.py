@@ -167,3 +167,58 @@ def test_a_failure_names_the_log_and_quotes_its_last_lines(tmp_path):
 def test_job_unknown_to_slurm_is_failed_only_when_slurm_answered(tmp_path):
     assert classify(_entry(tmp_path), None, None, slurm_known=True).status == "failed"
     assert classify(_entry(tmp_path), None, None, slurm_known=False).status == "unknown"
+
+
+def test_queued_jobs_compose_their_config_from_the_snapshot(tmp_path):
+    """The launcher shipped to the jobs reads conf/ from the snapshot: editing the checkout's config
+    after submission does not change what a queued job composes."""
+    from hydra._internal.config_loader_impl import ConfigLoaderImpl
+    from hydra._internal.utils import create_config_search_path
+    from hydra.types import HydraContext, RunMode
+
+    from hydra_plugins.lomo_ablate_launcher.launcher import repoint_search_path
+
+    repo = tmp_path / "repo"
+    _write_pkg(repo, "")
+    (repo / "conf").mkdir()
+    (repo / "conf" / "app.yaml").write_text("lr: 0.1\n")
+    snap = snapshot_code(tmp_path / "sweep", repo)
+    (repo / "conf" / "app.yaml").write_text("lr: 0.5\n")  # edited after submission
+    ctx = HydraContext(config_loader=ConfigLoaderImpl(create_config_search_path(f"file://{repo}/conf")),
+                       callbacks=None)
+    node = repoint_search_path(ctx, repo, snap)
+    cfg = node.config_loader.load_configuration("app", [], run_mode=RunMode.RUN)
+    assert cfg.lr == 0.1
+    assert ctx.config_loader.load_configuration("app", [], run_mode=RunMode.RUN).lr == 0.5  # submit side untouched
+
+
+@pytest.mark.parametrize("subdir", [
+    "${hydra.job.override_dirname}", "${hydra.job.num}",
+    "${lomo.job_name:${hydra.overrides.task},${hydra.job.config.override_dirname.exclude_keys}}"])
+def test_cheap_job_folder_equals_the_composed_one(subdir):
+    """The launcher computes job folders from overrides alone; it must agree with Hydra's full compose."""
+    from hydra.core.global_hydra import GlobalHydra
+    from omegaconf import open_dict
+
+    import lomo_ablate.pipeline  # noqa: F401  (the lomo.job_name resolver)
+    from hydra_plugins.lomo_ablate_launcher.launcher import cheap_job_subdir, job_dir_needs_compose
+
+    hydra_over = [f"hydra.sweep.subdir='{subdir}'", f"hydra.searchpath=[file://{REPO}/conf]"]
+    with initialize_config_dir(config_dir=str(REPO / "tests/slurm/app/conf"), version_base=None):
+        master = compose("slurm_testapp", overrides=hydra_over, return_hydra_config=True)
+        assert not job_dir_needs_compose(master)
+        for idx, job in enumerate([["x=3"], ["x=1", "fail_on=2", "cluster=slurm_loopback"], ["+extra=a/b"]]):
+            full = compose("slurm_testapp", overrides=hydra_over + job, return_hydra_config=True)
+            with open_dict(full):
+                full.hydra.job.num = idx
+            assert cheap_job_subdir(master, job, idx) == str(full.hydra.sweep.subdir)
+    GlobalHydra.instance().clear()
+
+
+def test_a_folder_that_depends_on_the_config_is_composed():
+    from omegaconf import OmegaConf
+
+    from hydra_plugins.lomo_ablate_launcher.launcher import job_dir_needs_compose
+
+    cfg = OmegaConf.create({"hydra": {"sweep": {"dir": "out", "subdir": "${model.name}_${hydra.job.num}"}}})
+    assert job_dir_needs_compose(cfg)
