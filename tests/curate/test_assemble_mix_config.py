@@ -1,0 +1,82 @@
+"""Assembly slot safety, mixing arithmetic and config validation (pure functions, no files)."""
+from __future__ import annotations
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from lomo_ablate.curate import ConfigError, CurateConfig, MixConfig, locate_spans
+from lomo_ablate.curate.assemble import IMAGE_TOKEN, assemble_content, count_slots
+from lomo_ablate.curate.mix import copies, plan_mix, should_rewrite
+
+
+@settings(max_examples=200, deadline=None)
+@given(text=st.text(alphabet=st.sampled_from(list("ab <image>.$ ")), max_size=80),
+       position=st.sampled_from(["prefix", "middle", "suffix", "multi_span", "full"]))
+def test_slots_equal_images_even_with_literal_placeholders(text: str, position: str):
+    spans = locate_spans(text, position, min_sentences=0)
+    content, _ = assemble_content(text, spans)
+    assert count_slots([{"content": content}]) == len(spans)
+
+
+def test_literal_image_tag_is_escaped_and_counted():
+    text = "Describe <image> tags. They matter. Really they do. Answer <image> now."
+    s, e = text.index("They"), text.index("matter.") + len("matter.")
+    content, escaped = assemble_content(text, [(s, e)])
+    assert content.count(IMAGE_TOKEN) == 1
+    assert content == "Describe < image> tags. <image> Really they do. Answer < image> now."
+    assert escaped == 2
+
+
+@settings(max_examples=100, deadline=None)
+@given(pool=st.integers(1, 300), selected=st.integers(0, 900))
+def test_systematic_selection_takes_exactly_n(pool: int, selected: int):
+    counts = [copies(i, pool, selected) for i in range(pool)]
+    assert sum(counts) == selected
+    assert max(counts) - min(counts) <= 1  # spread evenly; upsampling repeats every record alike
+
+
+def test_rewrite_decision_is_a_function_of_seed_and_record_with_the_right_rate():
+    ratio = 0.3
+    picks = [should_rewrite(7, "text", line, 0, ratio) for line in range(1, 5001)]
+    assert abs(sum(picks) / len(picks) - ratio) < 0.03
+    again = [should_rewrite(7, "text", line, 0, ratio) for line in reversed(range(1, 5001))]
+    assert picks == list(reversed(again))  # order of evaluation does not matter
+    other = [should_rewrite(8, "text", line, 0, ratio) for line in range(1, 5001)]
+    assert picks != other  # the seed matters
+    assert all(should_rewrite(0, "text", i, 0, 1.0) for i in range(100))
+    assert not any(should_rewrite(0, "text", i, 0, 0.0) for i in range(100))
+
+
+def test_original_mix_keeps_pool_proportions():
+    plan = plan_mix(600, 300, MixConfig(rewrite_ratio=0.5, scale=90))
+    assert (plan.text_selected, plan.multimodal_selected) == (60, 30)
+    assert plan.expected_image_fraction == pytest.approx((30 + 0.5 * 60) / 90)
+
+
+@pytest.mark.parametrize("ratio", [0.0, 0.2, 0.4])
+def test_matched_mix_targets_one_to_one(ratio: float):
+    plan = plan_mix(1000, 200, MixConfig(rewrite_ratio=ratio, scale=400, image_text_ratio="1:1"))
+    assert plan.text_selected + plan.multimodal_selected == 400
+    assert plan.expected_image_fraction == pytest.approx(0.5, abs=0.005)
+    assert plan.warning is None
+
+
+def test_matched_mix_that_cannot_be_met_says_so():
+    plan = plan_mix(100, 100, MixConfig(rewrite_ratio=0.8, image_text_ratio="1:1"))
+    assert plan.multimodal_selected == 0 and "exceeds" in plan.warning
+
+
+def test_config_errors_name_the_key_and_allowed_values():
+    with pytest.raises(ConfigError, match=r"rewrite_ratio=1.5 is outside \[0, 1\]"):
+        CurateConfig.from_dict({"mix": {"rewrite_ratio": 1.5}})
+    with pytest.raises(ConfigError, match="position='center'.*prefix, middle, suffix, multi_span, full"):
+        CurateConfig.from_dict({"localize": {"position": "center"}})
+    with pytest.raises(ConfigError, match=r"unknown key\(s\) 'shardsize' in curate; allowed: .*shard_size"):
+        CurateConfig.from_dict({"shardsize": 3})
+    with pytest.raises(ConfigError, match="'positon' in curate.localize"):
+        CurateConfig.from_dict({"localize": {"positon": "middle"}})
+    with pytest.raises(ConfigError, match="image_text_ratio='one to one'"):
+        CurateConfig.from_dict({"mix": {"image_text_ratio": "one to one"}})
+    with pytest.raises(ValueError, match="unknown key"):  # the render colleague's config rejects typos too
+        CurateConfig.from_dict({"render": {"fnot": "x"}})
