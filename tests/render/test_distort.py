@@ -97,3 +97,17 @@ def test_config_rejects_unknown_keys_and_bad_values():
         DistortConfig.from_dict({"blur_kinds": ["median"]})
     with pytest.raises(DistortConfigError, match="is 0"):
         DistortConfig.from_dict({"p_none": 0, "p_rotate": 0, "p_blur": 0, "p_shadow_stain": 0, "p_wave": 0})
+
+
+def test_contact_sheet_cli_writes_a_png_with_a_row_per_operation(tmp_path):
+    from lomo_ablate.curate.distort import OPS, _main
+
+    out = tmp_path / "sheet.png"
+    _main([str(out), "--text", "Look at every distortion", "--per-op", "2"])
+    sheet = Image.open(out)
+    rows = 1 + len(OPS)
+    assert sheet.size == (2 * 420, rows * (160 + 28))
+    grey = np.asarray(sheet.convert("L"))
+    row_h = 160 + 28
+    # every row holds a drawn span (dark text pixels) below its label
+    assert all((grey[r * row_h + 28:(r + 1) * row_h] < 100).any() for r in range(rows))
