@@ -1,0 +1,180 @@
+"""The curation run end to end: determinism across workers, resume, cache by hash, mixing counts, gallery,
+provenance. Real renderer (TeX where installed), real distortions, real files."""
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from curate_helpers import fast_config, read_jsonl, text_records, write_jsonl
+from lomo_ablate.curate import CurateConfig, curate
+from lomo_ablate.curate import run as run_mod
+
+
+def _tree(root: Path) -> dict[str, bytes]:
+    """Every file under ``root`` (manifest without its wall time) as bytes."""
+    out = {}
+    for p in sorted(root.rglob("*")):
+        if p.is_file():
+            data = p.read_bytes()
+            if p.name == "manifest.json":
+                m = json.loads(data)
+                m.pop("wall_seconds")
+                data = json.dumps(m, sort_keys=True).encode()
+            out[str(p.relative_to(root))] = data
+    return out
+
+
+def test_same_input_config_seed_give_identical_bytes_for_1_and_2_workers(tmp_path: Path, mm_pool: Path):
+    rows = text_records(24) + [{"messages": [{"role": "user", "content": "Broken $\\frac{1}{$ here. Costs $5 and "
+                                                                         "$10. What now? Tell me."},
+                                             {"role": "assistant", "content": "x"}]}]
+    src = write_jsonl(tmp_path / "text.jsonl", rows)
+    cfg = CurateConfig.from_dict({"shard_size": 6, "mix": {"rewrite_ratio": 0.7}})  # default renderer: TeX/auto
+    a = curate(src, tmp_path / "w1", cfg, multimodal_input=mm_pool, seed=3, workers=1, progress=False)
+    b = curate(src, tmp_path / "w2", cfg, multimodal_input=mm_pool, seed=3, workers=2, progress=False)
+    assert a.config_hash == b.config_hash and not b.cached
+    ta, tb = _tree(tmp_path / "w1"), _tree(tmp_path / "w2")
+    assert ta.keys() == tb.keys() and ta == tb
+    assert any(k.startswith("images/") and k.endswith(".png") for k in ta)
+    c = a.counts
+    assert c["read"] == c["written"] + c["rejected_total"] == 25 + 12
+    assert sum(c["renderer"].values()) == c["images"] - 12  # every rendered span says which renderer drew it
+    assert sum(c["distortion"].values()) == sum(c["renderer"].values())
+    broken = [r for r in read_jsonl(tmp_path / "w1" / "data.jsonl") if r["meta"]["line"] == 25
+              and r["meta"]["source"] == "text"]
+    assert broken, "broken LaTeX is rendered (with a fallback), never rejected"
+
+
+def test_rewritten_records_carry_provenance_and_reconstruct_the_original(tmp_path: Path, text_pool: Path):
+    out = tmp_path / "out"
+    curate(text_pool, out, fast_config(mix={"rewrite_ratio": 1.0}, localize={"position": "multi_span",
+                                                                             "min_sentences": 2}),
+           progress=False)
+    originals = [r["messages"][0]["content"] for r in text_records(30)]
+    rows = read_jsonl(out / "data.jsonl")
+    assert all(r["meta"]["rewritten"] for r in rows)
+    for r in rows:
+        m, text = r["meta"], originals[r["meta"]["line"] - 1]
+        spans = m["spans"]
+        assert len(spans) == len(r["images"]) == len(m["renderer"]) == len(m["distortion"])
+        # the content is the original with each span swapped for a slot
+        rebuilt, pos = [], 0
+        for s, e in spans:
+            rebuilt.append(text[pos:s])
+            pos = e
+        rebuilt.append(text[pos:])
+        assert r["messages"][0]["content"] == "<image>".join(rebuilt)
+        assert "".join(text[a:b] for a, b in zip([0] + [x for sp in spans for x in sp],
+                                                  [x for sp in spans for x in sp] + [len(text)])) == text
+        assert r["messages"][1]["content"] == str(r["meta"]["line"] - 1)  # the target is untouched
+        for d in m["distortion"]:
+            assert d["op"] in {"none", "rotate", "blur", "shadow", "stain", "wave"}
+        for p in r["images"]:
+            with Image.open(out / p) as im:
+                assert im.format == "PNG" and im.width > 0
+
+
+def test_interrupted_run_resumes_without_redoing_finished_shards(tmp_path: Path, text_pool: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch):
+    cfg = fast_config()
+    reference = tmp_path / "ref"
+    curate(text_pool, reference, cfg, progress=False)
+
+    out = tmp_path / "out"
+    real = run_mod.process_shard
+    calls: list[int] = []
+
+    def crash_on_third(task):
+        calls.append(task.index)
+        if task.index == 2:
+            raise KeyboardInterrupt("simulated kill")
+        return real(task)
+
+    monkeypatch.setattr(run_mod, "process_shard", crash_on_third)
+    with pytest.raises(KeyboardInterrupt):
+        curate(text_pool, out, cfg, workers=1, progress=False)
+    assert not (out / "_SUCCESS").exists()
+    work = next(out.glob(".work-*"))
+    # a shard killed half way: its records file exists, its stats (the done marker) do not
+    (work / "shard-00002.jsonl").write_text('{"id": "text:17", "trunc')
+
+    calls.clear()
+    monkeypatch.setattr(run_mod, "process_shard", lambda t: (calls.append(t.index), real(t))[1])
+    s = curate(text_pool, out, cfg, workers=1, progress=False)
+    assert calls == [2, 3]  # shards 0 and 1 were done; 30 records / 8 per shard = 4 shards
+    assert not s.cached and (out / "_SUCCESS").exists() and not list(out.glob(".work-*"))
+    assert _tree(out) == _tree(reference)
+
+
+def test_finished_run_is_found_by_hash_and_not_redone(tmp_path: Path, text_pool: Path):
+    out = tmp_path / "out"
+    first = curate(text_pool, out, fast_config(), progress=False)
+    before = (out / "data.jsonl").stat().st_mtime_ns
+    again = curate(text_pool, out, fast_config(workers=2), progress=False)  # workers do not change the key
+    assert again.cached and again.config_hash == first.config_hash and again.counts == first.counts
+    assert (out / "data.jsonl").stat().st_mtime_ns == before
+    with pytest.raises(FileExistsError, match="config_hash"):
+        curate(text_pool, out, fast_config(), seed=1, progress=False)
+    third = curate(text_pool, out, fast_config(), seed=1, progress=False, overwrite=True)
+    assert not third.cached and third.config_hash != first.config_hash
+
+
+def test_missing_input_is_named(tmp_path: Path):
+    with pytest.raises(FileNotFoundError, match=str(tmp_path / "nope.jsonl")):
+        curate(tmp_path / "nope.jsonl", tmp_path / "out", fast_config(), progress=False)
+
+
+@pytest.mark.parametrize("ratio", [0.0, 0.25, 1.0])
+def test_mix_original_counts(tmp_path: Path, mm_pool: Path, ratio: float):
+    src = write_jsonl(tmp_path / "t.jsonl", text_records(40))
+    s = curate(src, tmp_path / "o", fast_config(mix={"rewrite_ratio": ratio, "scale": 26}),
+               multimodal_input=mm_pool, progress=False)
+    by = s.counts["by_source"]
+    assert s.counts["written"] == 26
+    assert by["text"]["written"] == 20 and by["multimodal"]["written"] == 6  # 40:12 proportions of 26
+    rewritten = by["text"].get("rewritten", 0)
+    if ratio in (0.0, 1.0):
+        assert rewritten == ratio * 20
+    else:
+        assert 0 < rewritten < 20
+
+
+def test_matched_mix_resamples_to_one_to_one(tmp_path: Path, mm_pool: Path):
+    src = write_jsonl(tmp_path / "t.jsonl", text_records(200))
+    s = curate(src, tmp_path / "o", fast_config(mix={"rewrite_ratio": 0.2, "scale": 120, "image_text_ratio": "1:1"},
+                                                shard_size=64),
+               multimodal_input=mm_pool, progress=False)
+    rows = read_jsonl(tmp_path / "o" / "data.jsonl")
+    assert len(rows) == 120
+    image_bearing = sum(1 for r in rows if r["images"])
+    mm = [r for r in rows if r["meta"]["source"] == "multimodal"]
+    assert len(mm) == round(120 * (0.5 - 0.2) / 0.8)  # 45: the 12-record pool upsampled
+    assert len({r["id"] for r in rows}) == 120  # upsampled copies get their own ids
+    assert abs(image_bearing / 120 - 0.5) < 0.1
+    manifest = json.loads((tmp_path / "o" / "manifest.json").read_text())
+    assert manifest["mix"]["expected_image_fraction"] == pytest.approx(0.5, abs=0.01)
+
+
+def test_gallery_shows_the_layout(tmp_path: Path, text_pool: Path):
+    out = tmp_path / "out"
+    curate(text_pool, out, fast_config(gallery=True, gallery_samples=4, mix={"rewrite_ratio": 1.0}), progress=False)
+    with Image.open(out / "gallery.png") as im:
+        assert im.format == "PNG"
+        assert im.width > 1000 and im.height > 200  # two columns of panels, two rows
+        # the sheet is not blank: it holds dark text pixels and the pasted span images
+        lo, hi = im.convert("L").getextrema()
+        assert lo < 60 and hi > 200
+
+
+def test_outputs_never_clobber_a_foreign_folder(tmp_path: Path, text_pool: Path):
+    out = tmp_path / "mine"
+    out.mkdir()
+    (out / "notes.txt").write_text("precious")
+    with pytest.raises(FileExistsError, match="not a curation output"):
+        curate(text_pool, out, fast_config(), progress=False)
+    assert (out / "notes.txt").read_text() == "precious"
+    assert os.listdir(out) == ["notes.txt"]
