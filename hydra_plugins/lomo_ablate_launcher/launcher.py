@@ -16,6 +16,7 @@ Subclasses hydra-submitit-launcher's ``SlurmLauncher``; the work is done by plai
 import copy
 import logging
 import re
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence
@@ -129,6 +130,7 @@ class LomoSlurmLauncher(SlurmLauncher):
         if self.cluster.kind != "slurm":
             raise ValueError("hydra/launcher=lomo_slurm needs cluster.kind=slurm (use cluster=local to run here)")
         sweep_dir = Path(str(self.config.hydra.sweep.dir)).resolve()
+        t0 = time.perf_counter()
         compose = job_dir_needs_compose(self.config)
         specs: List[JobSpec] = []
         for k, overrides in enumerate(job_overrides):
@@ -149,12 +151,14 @@ class LomoSlurmLauncher(SlurmLauncher):
         if len(set(names)) != len(names):
             dup = sorted({n for n in names if names.count(n) > 1})
             raise ValueError(f"jobs share a folder ({', '.join(dup[:5])}): hydra.sweep.subdir must differ per job")
+        t1 = time.perf_counter()
         jobs, entry = submit_jobs(self, specs, self.cluster, sweep_dir, job_name=str(self.config.hydra.job.name),
                                   submitit_folder=str(self.params["submitit_folder"]), fn_for_code=self._for_code)
         for s in entry["skipped"]:
             log.info(f"skipped {s['name']}: {s['reason']}")
         if jobs:
-            log.info(f"submitted {len(jobs)} job(s) as array {entry['array_id']} (record: {sweep_dir}/submission.json)")
+            log.info(f"submitted {len(jobs)} job(s) as array {entry['array_id']} in {time.perf_counter() - t0:.2f} s "
+                     f"(job folders {t1 - t0:.2f} s; record: {sweep_dir}/submission.json)")
         by_name = {s.name: s for s in specs}
         if not self.cluster.wait:
             log.info(f"not waiting (cluster.wait=false); later: python -m lomo_ablate.pipeline.collect {sweep_dir}")
