@@ -19,7 +19,8 @@ from typing import Any, Sequence
 
 from lomo_ablate.evaluate.protocols import EvalItem, Protocol, from_adapter, parse_protocol, prompts_for, renderer_fn
 
-__all__ = ["EvalConfig", "BenchmarkSpec", "MIRConfig", "PairedConfig", "evaluate", "load_items"]
+__all__ = ["EvalConfig", "BenchmarkSpec", "MIRConfig", "PairedConfig", "ItemRef", "evaluate", "load_items",
+           "materialize", "aggregate"]
 
 DEFAULT_PROTOCOLS = ["standard", "rendered_0.33", "rendered_0.67", "rendered"]
 
@@ -69,9 +70,11 @@ class BenchmarkSpec:
 
 @dataclass
 class MIRConfig:
-    """MIR over the standard protocol's inputs; at most ``max_tokens`` tokens per modality (seeded)."""
+    """MIR over the standard protocol's inputs of the first ``n`` items (null: all); at most ``max_tokens``
+    tokens per modality (seeded)."""
 
     enabled: bool = True
+    n: int | None = 256
     max_tokens: int = 2000
     seed: int = 0
 
@@ -104,6 +107,7 @@ class EvalConfig:
     paired: PairedConfig = field(default_factory=PairedConfig)
     carrier_bins: int = 5
     render: dict = field(default_factory=dict)
+    chunk_size: int = 256
     dtype: str | None = None
     device: str = "auto"
     progress: bool = True
@@ -161,9 +165,17 @@ def make_adapter(spec: BenchmarkSpec) -> Any:
     return get_adapter(spec.name, options)
 
 
-def load_items(specs: Sequence[BenchmarkSpec]) -> tuple[list[EvalItem], dict[str, Any], list[dict]]:
+@dataclass
+class ItemRef:
+    """A benchmark item not yet turned into prompts (its images are opened only when needed)."""
+
+    benchmark: str
+    item: Any
+
+
+def load_items(specs: Sequence[BenchmarkSpec]) -> tuple[list[ItemRef], dict[str, Any], list[dict]]:
     """All items of all benchmarks (in spec order), the adapters by name, and set-aside rows."""
-    items: list[EvalItem] = []
+    refs: list[ItemRef] = []
     adapters: dict[str, Any] = {}
     rejected: list[dict] = []
     for spec in specs:
@@ -174,8 +186,17 @@ def load_items(specs: Sequence[BenchmarkSpec]) -> tuple[list[EvalItem], dict[str
         adapters[spec.name] = adapter
         for r in getattr(adapter, "rejected", []):
             rejected.append({"benchmark": spec.name, **r})
-        items.extend(from_adapter(adapter, it, spec.name) for it in raw)
-    return items, adapters, rejected
+        refs.extend(ItemRef(spec.name, it) for it in raw)
+    return refs, adapters, rejected
+
+
+def materialize(refs: Sequence[ItemRef], adapters: dict[str, Any]) -> list[EvalItem]:
+    """EvalItems (images opened) for ``refs``."""
+    return [from_adapter(adapters[r.benchmark], r.item, r.benchmark) for r in refs]
+
+
+def _chunks(seq: Sequence[Any], size: int) -> list[Sequence[Any]]:
+    return [seq[i:i + size] for i in range(0, len(seq), size)]
 
 
 # ------------------------------------------------------------------------------------- aggregation
@@ -285,8 +306,8 @@ def evaluate(model_dir: str | Path, out_dir: str | Path, cfg: EvalConfig | dict 
     t0 = time.time()
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    items, adapters, rejected = load_items(cfg.benchmarks)
-    if not items:
+    refs, adapters, rejected = load_items(cfg.benchmarks)
+    if not refs:
         raise ValueError(f"eval: no items in benchmarks {[b.name for b in cfg.benchmarks]}")
     protocols = [parse_protocol(p) for p in cfg.protocols]
     needs_render = any(p.renders for p in protocols) or cfg.paired.enabled
@@ -296,30 +317,50 @@ def evaluate(model_dir: str | Path, out_dir: str | Path, cfg: EvalConfig | dict 
     rows: list[dict] = []
     correct: dict[str, list[float]] = {}
     for proto in protocols:
-        prompts = prompts_for(items, proto, render)
-        preds = generate(model, processor, prompts, cfg.batch_size, cfg.max_new_tokens, cfg.progress,
-                         desc=f"generate [{proto.name}]")
-        scores = []
-        for it, pred in zip(items, preds, strict=True):
-            s = float(adapters[it.benchmark].score(pred, it.source))
-            scores.append(s)
-            rows.append({"benchmark": it.benchmark, "protocol": proto.name, "item_id": it.item_id,
-                         "category": it.category, "prediction": pred, "answer": it.answer, "score": s})
+        scores: list[float] = []
+        for chunk in _chunks(refs, cfg.chunk_size):  # bounded memory: images live for one chunk
+            items = materialize(chunk, adapters)
+            preds = generate(model, processor, prompts_for(items, proto, render), cfg.batch_size,
+                             cfg.max_new_tokens, cfg.progress, desc=f"generate [{proto.name}]")
+            for it, pred in zip(items, preds, strict=True):
+                s = float(adapters[it.benchmark].score(pred, it.source))
+                scores.append(s)
+                rows.append({"benchmark": it.benchmark, "protocol": proto.name, "item_id": it.item_id,
+                             "category": it.category, "prediction": pred, "answer": it.answer, "score": s})
+            if render is not None:
+                render.clear()
         correct[proto.name] = scores
     write_jsonl(out_dir / "predictions.jsonl", rows)
 
     metrics = aggregate(rows, cfg.protocols)
-    metrics["n_items"] = {b: sum(1 for it in items if it.benchmark == b) for b in adapters}
+    metrics["n_items"] = {b: sum(1 for r in refs if r.benchmark == b) for b in adapters}
     metrics["rejected"] = {b: sum(1 for r in rejected if r["benchmark"] == b) for b in adapters}
     if rejected:
         write_jsonl(out_dir / "rejected.jsonl", rejected)
-    metrics["mir"] = _mir(model, processor, items, render, cfg) if cfg.mir.enabled else None
-    metrics.update(_paired(model, processor, items, render, cfg, correct))
+    mir_refs = refs if cfg.mir.n is None else refs[: cfg.mir.n]
+    metrics["mir"] = _mir(model, processor, materialize(mir_refs, adapters), render, cfg) if cfg.mir.enabled else None
+    paired_items = materialize(refs[: cfg.paired.n], adapters) if cfg.paired.enabled else []
+    metrics.update(_paired(model, processor, paired_items, render, cfg, correct))
     metrics["seconds"] = round(time.time() - t0, 3)
     atomic_write_json(out_dir / "metrics.json", metrics)
     plot_protocols(metrics["overall"], out_dir / "protocols.png")
-    plot_examples(items, protocols, render, out_dir / "protocol_examples.png")
+    plot_examples(materialize(_one_per_category(refs, adapters), adapters), protocols, render,
+                  out_dir / "protocol_examples.png")
     return metrics
+
+
+def _one_per_category(refs: Sequence[ItemRef], adapters: dict[str, Any], max_rows: int = 6) -> list[ItemRef]:
+    """The first item of each category (at most ``max_rows``) — cheap: categories come from metadata."""
+    from lomo_ablate.evaluate.benchmarks.categories import category_of
+
+    seen, out = set(), []
+    for r in refs:
+        meta = getattr(r.item, "metadata", {}) or {}
+        cat = meta.get("category") or category_of(r.benchmark)
+        if cat not in seen and len(out) < max_rows:
+            seen.add(cat)
+            out.append(r)
+    return out
 
 
 def _mir(model: Any, processor: Any, items: list[EvalItem], render: Any, cfg: EvalConfig) -> dict | None:
@@ -345,7 +386,7 @@ def _paired(model: Any, processor: Any, items: list[EvalItem], render: Any, cfg:
     from lomo_ablate.evaluate.alignment import carrier_bins, paired_cosine_distance
     from lomo_ablate.evaluate.hidden import paired_first_layer
 
-    subset = items[: cfg.paired.n]
+    subset = items
     text = prompts_for(subset, Protocol("standard", 0.0), render)
     rendered = prompts_for(subset, Protocol("rendered", 1.0), render)
     tv, iv, kept = paired_first_layer(model, processor, text, rendered, cfg.batch_size, cfg.progress)

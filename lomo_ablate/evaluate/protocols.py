@@ -196,6 +196,7 @@ def renderer_fn(renderer: Any) -> RenderFn:
         return cache[text]
 
     render.prefetch = lambda texts: _prefetch(renderer, cache, texts)  # type: ignore[attr-defined]
+    render.clear = cache.clear  # type: ignore[attr-defined]  (evaluate clears it after each chunk)
     return render
 
 

@@ -57,7 +57,7 @@ def test_greedy_generation_is_deterministic_and_batch_invariant(loaded, items):
 def test_evaluate_writes_the_contract_files(tiny_dir, tmp_path):
     cfg = EvalConfig.from_dict({"benchmarks": [{"name": "probe", "n": 7, "seed": 3}], "protocols": PROTOCOLS,
                                 "batch_size": 8, "max_new_tokens": 4, "render": RENDER, "progress": False,
-                                "paired": {"n": 7}, "carrier_bins": 3})
+                                "paired": {"n": 7}, "carrier_bins": 3, "chunk_size": 3})
     metrics = evaluate(tiny_dir, tmp_path / "eval", cfg)
     rows = [json.loads(l) for l in (tmp_path / "eval" / "predictions.jsonl").read_text().splitlines()]
 
@@ -136,8 +136,8 @@ def test_config_errors_name_the_key():
         EvalConfig.from_dict({"protocol": ["standard"]})
     with pytest.raises(ValueError, match="rendered_2"):
         EvalConfig.from_dict({"protocols": ["rendered_2"]})
-    with pytest.raises(ValueError, match=r"eval.mir: unknown key 'n'"):
-        EvalConfig.from_dict({"mir": {"n": 3}})
+    with pytest.raises(ValueError, match=r"eval.mir: unknown key 'layers'"):
+        EvalConfig.from_dict({"mir": {"layers": 3}})
     with pytest.raises(ValueError, match="listed twice"):
         EvalConfig.from_dict({"benchmarks": ["probe", "probe"]})
     assert EvalConfig.from_dict({"benchmarks": ["probe"]}).benchmarks[0].name == "probe"
