@@ -122,10 +122,22 @@ def load_job(job_dir: Path) -> Job:
     elif status == "done" and not isinstance(job.metrics.get("overall"), dict):
         job.status, job.reason = "invalid", f"{result}: status done but key 'metrics.overall' is missing"
     elif status == "failed":
-        failed = [f"{k}: {v.get('error') or v.get('reason') or 'failed'}" for k, v in job.stages.items()
-                  if isinstance(v, dict) and v.get("status") == "failed"]
-        job.reason = "; ".join(failed) or data.get("error") or None
+        job.reason = failure_reason(data)
     return job
+
+
+def failure_reason(result: dict[str, Any]) -> str:
+    """One line saying why a job failed: the pipeline's ``error`` {stage, type, message}, else the failed
+    stages' errors."""
+    error = result.get("error")
+    if isinstance(error, dict):
+        message = str(error.get("message") or "").strip().splitlines()
+        return f"{error.get('stage', '?')}: {error.get('type', 'error')}: {message[0] if message else ''}".rstrip(": ")
+    if error:
+        return str(error).strip().splitlines()[0]
+    failed = [f"{k}: {v.get('error') or v.get('reason') or 'failed'}" for k, v in (result.get("stages") or {}).items()
+              if isinstance(v, dict) and v.get("status") == "failed"]
+    return "; ".join(failed) or "failed (no error recorded)"
 
 
 def load_predictions(path: Path) -> Predictions:

@@ -64,9 +64,11 @@ def make_job(sweep_dir: Path, sweep: str, axes: dict[str, Any], acc: dict[str, f
                          "train": {"status": "done", "seconds": 2.0, "key": "t", "path": str(eval_dir.parent)},
                          "evaluate": {"status": "done", "seconds": 0.5, "key": "e", "path": str(eval_dir)}},
               "metrics": metrics if status == "done" else {}}
-    if status == "failed":
-        result["stages"]["train"] = {"status": "failed", "seconds": 0.1, "error": "CUDA out of memory"}
+    if status == "failed":  # as lomo_ablate.pipeline.app.run_job records a failure
+        result["stages"]["train"] = {"status": "running", "key": "t", "path": str(eval_dir.parent)}
         result["stages"].pop("evaluate")
+        result["error"] = {"stage": "train", "type": "OutOfMemoryError", "message": "CUDA out of memory\nmore",
+                           "traceback": "Traceback ..."}
     (job_dir / "result.json").write_text(json.dumps(result, indent=1), encoding="utf-8")
     return job_dir
 

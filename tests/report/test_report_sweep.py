@@ -98,7 +98,7 @@ def test_half_finished_sweep_lists_every_job_with_its_status_and_does_not_crash(
     assert "incomplete" in readme
     status = {j["folder"]: (j["status"], j["reason"]) for j in json.loads((out / "summary.json").read_text())["jobs"]}
     assert status["position=middle"][0] == "done" and status["position=front"][0] == "done"
-    assert status["position=back"] == ("failed", "train: CUDA out of memory")
+    assert status["position=back"] == ("failed", "train: OutOfMemoryError: CUDA out of memory")
     assert status["position=random"][0] == "running"
     assert status["position=full"] == ("missing", "no result.json yet")
     assert status["position=end"][0] == "invalid" and "result.json: line 2" in status["position=end"][1]
