@@ -142,3 +142,27 @@ def test_config_errors_name_the_key():
         EvalConfig.from_dict({"benchmarks": ["probe", "probe"]})
     assert EvalConfig.from_dict({"benchmarks": ["probe"]}).benchmarks[0].name == "probe"
     assert not math.isnan(EvalConfig().carrier_bins)
+
+
+@pytest.mark.parametrize("name", ["probe", "paper"])
+def test_eval_config_group_files_build_an_eval_config(name, monkeypatch):
+    """conf/eval/<name>.yaml, with the job's curation render settings, is a valid EvalConfig."""
+    from pathlib import Path
+
+    from omegaconf import OmegaConf
+
+    from lomo_ablate.curate.render import RenderConfig
+
+    conf = Path(__file__).resolve().parents[2] / "conf"
+    monkeypatch.setenv("LOMO_BENCH_DIR", "/data/bench")
+    render = OmegaConf.load(conf / "render" / "default.yaml")
+    root = OmegaConf.create({"curate": {"render": render}, "eval": OmegaConf.load(conf / "eval" / f"{name}.yaml")})
+    cfg = EvalConfig.from_dict(OmegaConf.to_container(root.eval, resolve=True))
+    assert RenderConfig.from_dict(cfg.render) == RenderConfig.from_dict(OmegaConf.to_container(render))
+    assert any(b.name == "probe" for b in cfg.benchmarks)
+    if name == "paper":
+        files = [b for b in cfg.benchmarks if b.name != "probe"]
+        assert len(files) >= 10 and all(b.path.startswith("/data/bench/") for b in files)
+    else:
+        assert [b.name for b in cfg.benchmarks] == ["probe"]
+        assert cfg.protocols == PROTOCOLS
