@@ -19,6 +19,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+from matplotlib.ticker import MaxNLocator  # noqa: E402
 
 from lomo_ablate.report.load import natural_key  # noqa: E402
 from lomo_ablate.report.tables import Arm, arm_label  # noqa: E402
@@ -98,6 +99,7 @@ def plot_mir_layers(arms: Sequence[Arm], path: Path) -> Path | None:
     fig, ax = plt.subplots(figsize=(7, 4.2))
     for label, ys in lines:
         ax.plot(range(1, len(ys) + 1), ys, marker="o", label=label)
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel("layer")
     ax.set_ylabel("MIR (lower = better fused)")
     ax.set_title("Modality integration rate per layer")

@@ -166,12 +166,18 @@ def test_jobs_without_predictions_get_a_delta_without_interval(tmp_path):
 
 
 def test_cli_prints_the_table_and_rejects_an_unknown_baseline_by_name(method_sweep, tmp_path):
+    (method_sweep / "multirun.yaml").write_text(  # what Hydra leaves in a multirun folder
+        "hydra:\n  overrides:\n    task:\n    - method=standard_sft,lomo,full_text\n    - seed=0,1\n")
     env_cmd = [sys.executable, "-m", "lomo_ablate.report", str(method_sweep), "--results-dir",
                str(tmp_path / "r"), "--resamples", "200", "--no-plots", "--name", "main"]
     done = subprocess.run(env_cmd, capture_output=True, text=True, check=True)
     assert "method=lomo" in done.stdout and (tmp_path / "r" / "main" / "README.md").exists()
     readme = (tmp_path / "r" / "main" / "README.md").read_text()
     assert "--name main" in readme and str(method_sweep) in readme  # the command that made it
+    assert "python -m lomo_ablate -m method=standard_sft,lomo,full_text seed=0,1" in readme  # and the sweep
+    missing = subprocess.run([sys.executable, "-m", "lomo_ablate.report", str(tmp_path / "nope")],
+                             capture_output=True, text=True)
+    assert missing.returncode == 2 and str(tmp_path / "nope") in missing.stderr
     bad = subprocess.run(env_cmd + ["--baseline", "recipe=sft"], capture_output=True, text=True)
     assert bad.returncode == 2 and "recipe" in bad.stderr and "method" in bad.stderr
     bad = subprocess.run(env_cmd + ["--baseline", "method=nope"], capture_output=True, text=True)
