@@ -25,6 +25,7 @@ from __future__ import annotations
 import dataclasses
 import re
 import textwrap
+import warnings
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, Mapping
@@ -34,7 +35,7 @@ from PIL import Image, ImageColor, ImageDraw, ImageOps
 
 from lomo_ablate.curate.fonts import DEFAULT_FALLBACKS, FontChain
 from lomo_ablate.curate.localize import math_ranges
-from lomo_ablate.curate.tex import (TexRenderer, TeXRunError, UnsafeTeXError, UnsupportedTeXError, tex_available,
+from lomo_ablate.curate.tex import (TexRenderer, UnsafeTeXError, UnsupportedTeXError, tex_available, tex_problem,
                                     to_latex)
 
 MATH_RENDERERS = ("auto", "tex", "mathtext", "text")
@@ -186,11 +187,20 @@ class Renderer:
 
     @staticmethod
     def _resolve_engine(name: str) -> str:
+        """``auto`` → tex when TeX is installed and typesets a probe formula, else mathtext."""
         if name == "auto":
-            return "tex" if tex_available() else "mathtext"
-        if name == "tex" and not tex_available():
-            raise RuntimeError("curate.render.math_renderer=tex but latex/dvipng are not on PATH; install "
-                               "TeX Live (scripts/install.sh --all) or choose auto|mathtext|text")
+            if not tex_available():
+                return "mathtext"
+            problem = tex_problem()
+            if problem:
+                warnings.warn(f"TeX is installed but does not work ({problem}); using mathtext", stacklevel=3)
+                return "mathtext"
+            return "tex"
+        if name == "tex":
+            problem = tex_problem()
+            if problem:
+                raise RuntimeError(f"curate.render.math_renderer=tex but TeX cannot be used ({problem}); install "
+                                   "TeX Live (scripts/install.sh --all) or choose auto|mathtext|text")
         return name
 
     # --- public API ---------------------------------------------------------------------------------------

@@ -328,6 +328,18 @@ def run_latex(document: str, dpi: float, timeout_s: float = 20.0) -> list[Image.
         return images
 
 
+@functools.lru_cache(maxsize=1)
+def tex_problem() -> str | None:
+    """None when a one-formula document typesets here, else why not (checked once per process, ~0.3 s).
+    Catches a TeX that is on PATH but broken (e.g. amsmath missing), which would otherwise fail every batch
+    and then every item one by one."""
+    if not tex_available():
+        return "latex/dvipng are not on PATH"
+    probe = TexRenderer(font_px=20, width_px=200, batch_size=1, timeout_s=60)
+    result = probe.render([to_latex(r"probe $x^2 + \frac{1}{2}$")])[0]
+    return None if isinstance(result, Image.Image) else f"{type(result).__name__}: {result}"
+
+
 @dataclass
 class TexRenderer:
     """Renders safe LaTeX bodies (from :func:`to_latex`) as coverage masks (``L``, 255 = ink).

@@ -98,14 +98,33 @@ def test_tex_explicitly_requested_without_tex_is_a_clear_error(monkeypatch):
     import lomo_ablate.curate.tex as tex
 
     tex.tex_available.cache_clear()
+    tex.tex_problem.cache_clear()
     monkeypatch.setenv("PATH", "/nonexistent")
     try:
-        with pytest.raises(RuntimeError, match="math_renderer=tex"):
+        with pytest.raises(RuntimeError, match="math_renderer=tex.*not on PATH"):
             Renderer(RenderConfig(math_renderer="tex"))
         assert Renderer(RenderConfig(math_renderer="auto")).math_engine == "mathtext"
     finally:
         monkeypatch.undo()
         tex.tex_available.cache_clear()
+        tex.tex_problem.cache_clear()
+
+
+def test_installed_but_broken_tex_is_detected_once(monkeypatch, need_tex):
+    """A TeX whose packages are missing (simulated: TEXINPUTS pointing at an empty dir only, so amsmath is not
+    found) is detected by the probe: auto switches to mathtext with a warning, tex is a clear error."""
+    import lomo_ablate.curate.tex as tex
+
+    real_env = tex.sandbox_env
+    monkeypatch.setattr(tex, "sandbox_env", lambda wd: {**real_env(wd), "TEXINPUTS": str(wd) + "//"})
+    tex.tex_problem.cache_clear()
+    try:
+        with pytest.warns(UserWarning, match="does not work"):
+            assert Renderer(RenderConfig(math_renderer="auto")).math_engine == "mathtext"
+        with pytest.raises(RuntimeError, match="cannot be used"):
+            Renderer(RenderConfig(math_renderer="tex"))
+    finally:
+        tex.tex_problem.cache_clear()
 
 
 def test_math_images_respect_max_size(need_tex):
