@@ -37,6 +37,7 @@ REASONS = {
     "missing_image": "an image file does not exist",
     "placeholder_mismatch": "the number of <image> slots differs from the number of images",
     "render_error": "the renderer raised on this text (fallbacks included)",
+    "processing_error": "distorting or saving the rendered image raised (detail has the exception)",
 }
 
 ROLE_MAP = {"user": "user", "human": "user", "assistant": "assistant", "gpt": "assistant", "model": "assistant",

@@ -215,8 +215,13 @@ def process_shard(task: ShardTask) -> dict[str, Any]:
             if task.source == TEXT and should_rewrite(task.seed, task.source, line, c, cfg.mix.rewrite_ratio):
                 text = sample.messages[sample.turn]["content"]
                 lc = cfg.localize
-                spans = locate_spans(text, lc.position, lc.min_sentences, lc.multi_span_images,
-                                     lc.max_block_chars, lc.latex_commands)
+                try:
+                    spans = locate_spans(text, lc.position, lc.min_sentences, lc.multi_span_images,
+                                         lc.max_block_chars, lc.latex_commands)
+                except Exception as e:  # noqa: BLE001 - a bad record never stops the run
+                    records.pop()
+                    add_reject(Rejection(task.source, line, "processing_error", f"{type(e).__name__}: {e}"))
+                    continue
                 if spans:
                     pending.append((len(records) - 1, sample, c, spans))
 
@@ -236,22 +241,28 @@ def process_shard(task: ShardTask) -> dict[str, Any]:
             rng = record_rng(task.seed, task.source, line, c)
             text = sample.messages[sample.turn]["content"]
             content, escaped = assemble_content(text, spans)
-            # the whole turn's escapes were counted above; a literal <image> inside a span is drawn, not escaped
-            stats["placeholders_escaped"] += escaped - escape_placeholders(text)[1]
-            images, infos = [], []
-            for j, result in enumerate(outcome):
-                image, info = distorter.apply(result.image, rng)
-                rel = _image_relpath(task.source, line, c, j)
-                dest = out_dir / rel
-                dest.parent.mkdir(parents=True, exist_ok=True)
-                tmp = dest.with_name(dest.name + ".tmp")
-                image.save(tmp, format="PNG")
-                os.replace(tmp, dest)
-                images.append(rel)
-                infos.append(info)
+            try:
+                images, infos = [], []
+                for j, result in enumerate(outcome):
+                    image, info = distorter.apply(result.image, rng)
+                    rel = _image_relpath(task.source, line, c, j)
+                    dest = out_dir / rel
+                    dest.parent.mkdir(parents=True, exist_ok=True)
+                    tmp = dest.with_name(dest.name + ".tmp")
+                    image.save(tmp, format="PNG", compress_level=cfg.png_compress_level)
+                    os.replace(tmp, dest)
+                    images.append(rel)
+                    infos.append(info)
+            except Exception as e:  # noqa: BLE001 - a bad record never stops the run
+                add_reject(Rejection(task.source, line, "processing_error", f"{type(e).__name__}: {e}"))
+                drop.add(slot)
+                continue
+            for result, info in zip(outcome, infos):
                 stats["renderer"][result.renderer] += 1
                 stats["math_fallbacks"] += result.fallback_reason is not None
                 stats["distortion"][info.get("op", "none")] += 1
+            # the whole turn's escapes were counted above; a literal <image> inside a span is drawn, not escaped
+            stats["placeholders_escaped"] += escaped - escape_placeholders(text)[1]
             record["messages"][sample.turn]["content"] = content
             record["images"] = images
             record["meta"].update({"rewritten": True, "position": cfg.localize.position, "turn": sample.turn,
