@@ -26,12 +26,15 @@ from lomo_ablate.report.tables import Arm, arm_label  # noqa: E402
 
 GRADED = re.compile(r"^rendered[_-]?(\d+(?:\.\d+)?)$")
 PROTOCOL_STYLE = {"standard": "-", "rendered": "--"}
+PLOTS = ("scale.png", "mir_per_layer.png", "carrier_bins.png", "rendered_fraction.png")
 
 
 def make_plots(arms: Sequence[Arm], out_dir: str | Path) -> list[Path]:
     """Every plot that applies to these arms, written under ``out_dir``."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
+    for name in PLOTS:  # a re-run must not leave a plot that no longer applies
+        (out_dir / name).unlink(missing_ok=True)
     made = [plot_scale(arms, out_dir / "scale.png"), plot_mir_layers(arms, out_dir / "mir_per_layer.png"),
             plot_carrier_bins(arms, out_dir / "carrier_bins.png"),
             plot_rendered_fraction(arms, out_dir / "rendered_fraction.png")]
