@@ -11,7 +11,7 @@ Measures, for plain-text spans and for math spans (TeX batched, and mathtext wit
 and prints samples/s and the ratio to the baseline. ``--memory`` re-runs the plain-text ``curate()`` in child
 processes at two input sizes and prints their peak RSS (memory must stay flat in input size).
 
-    .venv/bin/python benchmarks/curate_throughput.py [--n 300] [--memory]
+    .venv/bin/python benchmarks/curate_throughput.py [--n 300] [--repeats 3] [--memory]
 """
 from __future__ import annotations
 
@@ -141,6 +141,7 @@ def child_memory(n: int) -> None:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--n", type=int, default=300, help="samples per measurement")
+    ap.add_argument("--repeats", type=int, default=3, help="interleaved repeats; the best run is reported")
     ap.add_argument("--memory", action="store_true", help="also measure peak RSS at n and 4n records")
     ap.add_argument("--child-memory", type=int, help=argparse.SUPPRESS)
     args = ap.parse_args()
@@ -153,29 +154,37 @@ def main() -> None:
     cv2.setNumThreads(1)
     n = args.n
     plain, math = make_texts(n, False), make_texts(n, True)
-    base, base_cpu = baseline(n)
-    print(f"baseline (bare Pillow: wrap 200 chars on 800x200, trim, PNG level 1): {base:7.1f} samples/s wall, "
-          f"{base_cpu:7.1f} per CPU-s")
-    rows = []
+    cases = [("plain text", plain, {"math_renderer": "text"})]
+    if tex_available():
+        cases.append(("math, TeX batched", math, {"math_renderer": "tex"}))
+    else:
+        print("TeX not installed: skipping the TeX case")
+    cases.append(("math, mathtext (no TeX)", math, {"math_renderer": "mathtext"}))
+    # best of `repeats` interleaved runs: on a shared machine the best run is the least disturbed one
+    best = lambda a, b: (max(a[0], b[0]), max(a[1], b[1]))  # noqa: E731
+    base = (0.0, 0.0)
+    pipe = {name: (0.0, 0.0) for name, _, _ in cases}
+    cur = {name: (0.0, 0.0) for name, _, _ in cases}
+    stats: dict[str, dict] = {}
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
-        cases = [("plain text", plain, {"math_renderer": "text"})]
-        if tex_available():
-            cases.append(("math, TeX batched", math, {"math_renderer": "tex"}))
-        else:
-            print("TeX not installed: skipping the TeX case")
-        cases.append(("math, mathtext (no TeX)", math, {"math_renderer": "mathtext"}))
-        for name, texts, rc in cases:
-            sps, stats = pipeline(texts, RenderConfig.from_dict(rc), work / f"pipe-{len(rows)}")
-            cur = run_curate(texts, rc, work, f"cur{len(rows)}")
-            rows.append((name, sps, cur, stats))
-    print("\nsamples/s on the wall clock (and per CPU-second); x base = ratio to the baseline's same measure")
+        for rep in range(args.repeats):
+            base = best(base, baseline(n))
+            for k, (name, texts, rc) in enumerate(cases):
+                rates, stats[name] = pipeline(texts, RenderConfig.from_dict(rc), work / f"pipe-{rep}-{k}")
+                pipe[name] = best(pipe[name], rates)
+                cur[name] = best(cur[name], run_curate(texts, rc, work, f"cur-{rep}-{k}"))
+    print(f"baseline (bare Pillow: wrap 200 chars on 800x200, trim, PNG level 1): {base[0]:7.1f} samples/s wall, "
+          f"{base[1]:7.1f} per CPU-s")
+    print(f"\nbest of {args.repeats}; samples/s on the wall clock (and per CPU-second); "
+          "x base = CPU-rate ratio to the baseline")
     print(f"{'case':26s} {'pipeline/s':>10s} {'(cpu)':>7s} {'x base':>7s} {'curate()/s':>10s} {'(cpu)':>7s} "
           f"{'x base':>7s}  renderers")
-    for name, (sps, sps_cpu), (cur, cur_cpu), stats in rows:
-        used = {k.split('.', 1)[1]: v for k, v in stats.items() if k.startswith("renderer.")}
-        print(f"{name:26s} {sps:10.1f} {sps_cpu:7.1f} {sps_cpu / base_cpu:7.2f} {cur:10.1f} {cur_cpu:7.1f} "
-              f"{cur_cpu / base_cpu:7.2f}  {used}")
+    for name, _, _ in cases:
+        (sps, sps_cpu), (c, c_cpu) = pipe[name], cur[name]
+        used = {k.split('.', 1)[1]: v for k, v in stats[name].items() if k.startswith("renderer.")}
+        print(f"{name:26s} {sps:10.1f} {sps_cpu:7.1f} {sps_cpu / base[1]:7.2f} {c:10.1f} {c_cpu:7.1f} "
+              f"{c_cpu / base[1]:7.2f}  {used}")
     if args.memory:
         print("\npeak RSS of curate() on plain text, one worker:")
         for m in (n, 4 * n):
