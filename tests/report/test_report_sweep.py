@@ -12,6 +12,7 @@ import pytest
 from PIL import Image
 
 from lomo_ablate.report import ReportConfig, report_sweep
+from lomo_ablate.report.__main__ import main as cli_main
 from lomo_ablate.report.paper import PAPER_NUMBERS, load_paper_numbers
 from report_fixtures import make_job, read_item_scores
 
@@ -165,7 +166,7 @@ def test_jobs_without_predictions_get_a_delta_without_interval(tmp_path):
     assert c["ci_lo"] == "" and c["within_noise"] == ""
 
 
-def test_cli_prints_the_table_and_rejects_an_unknown_baseline_by_name(method_sweep, tmp_path):
+def test_cli_prints_the_table_and_rejects_an_unknown_baseline_by_name(method_sweep, tmp_path, capsys):
     (method_sweep / "multirun.yaml").write_text(  # what Hydra leaves in a multirun folder
         "hydra:\n  overrides:\n    task:\n    - method=standard_sft,lomo,full_text\n    - seed=0,1\n")
     env_cmd = [sys.executable, "-m", "lomo_ablate.report", str(method_sweep), "--results-dir",
@@ -175,13 +176,14 @@ def test_cli_prints_the_table_and_rejects_an_unknown_baseline_by_name(method_swe
     readme = (tmp_path / "r" / "main" / "README.md").read_text()
     assert "--name main" in readme and str(method_sweep) in readme  # the command that made it
     assert "python -m lomo_ablate -m method=standard_sft,lomo,full_text seed=0,1" in readme  # and the sweep
-    missing = subprocess.run([sys.executable, "-m", "lomo_ablate.report", str(tmp_path / "nope")],
-                             capture_output=True, text=True)
-    assert missing.returncode == 2 and str(tmp_path / "nope") in missing.stderr
-    bad = subprocess.run(env_cmd + ["--baseline", "recipe=sft"], capture_output=True, text=True)
-    assert bad.returncode == 2 and "recipe" in bad.stderr and "method" in bad.stderr
-    bad = subprocess.run(env_cmd + ["--baseline", "method=nope"], capture_output=True, text=True)
-    assert bad.returncode == 2 and "method=standard_sft" in bad.stderr  # lists the values that exist
+    # errors: exit status 2 and a message naming what is wrong (in-process: same entry point, no new Python)
+    assert cli_main([str(tmp_path / "nope")]) == 2
+    assert str(tmp_path / "nope") in capsys.readouterr().err
+    assert cli_main(env_cmd[3:] + ["--baseline", "recipe=sft"]) == 2
+    err = capsys.readouterr().err
+    assert "recipe" in err and "method" in err
+    assert cli_main(env_cmd[3:] + ["--baseline", "method=nope"]) == 2
+    assert "method=standard_sft" in capsys.readouterr().err  # lists the values that exist
 
 
 @pytest.mark.tex
