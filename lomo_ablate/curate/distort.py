@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
+from collections.abc import Sequence
 from typing import Any, Mapping
 
 import cv2
@@ -69,7 +70,7 @@ class DistortConfig:
             raise DistortConfigError(f"unknown key(s) {', '.join(map(repr, unknown))} in curate.distort; "
                                      f"allowed: {', '.join(allowed)}")
         for k, v in list(d.items()):
-            if isinstance(v, list):
+            if isinstance(v, Sequence) and not isinstance(v, str):  # lists from YAML/JSON, OmegaConf ListConfig
                 d[k] = tuple(v)
         cfg = cls(**d)
         cfg.validate()
