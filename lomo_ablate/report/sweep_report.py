@@ -18,6 +18,8 @@ import shlex
 from pathlib import Path
 from typing import Any, Sequence
 
+from tqdm import tqdm
+
 from lomo_ablate.report.load import Job, Sweep, load_sweep
 from lomo_ablate.report.paper import compare_markdown, paper_tables_for
 from lomo_ablate.report.plots import make_plots
@@ -58,7 +60,8 @@ def report_sweep(sweep_dir: str | Path, results_dir: str | Path = "results", bas
     arms = build_arms(sweep)
     fixed = assign_baselines(arms, baseline)
     tables = [build_table(arms, p, resamples=cfg.resamples, seed=cfg.seed, confidence=cfg.confidence)
-              for p in protocols_of(arms)]
+              for p in tqdm(protocols_of(arms), desc=f"report {sweep.name}: bootstrap per protocol", unit="protocol",
+                            disable=None)]
     caption = f"Sweep {sweep.name}."
     atomic_write_text(out / "table.md", "\n\n".join(f"### Protocol: {t.protocol}\n\n{to_markdown(t)}"
                                                       for t in tables) + "\n")
