@@ -50,16 +50,20 @@ def _lower_median(values: np.ndarray, axis: int = 0) -> np.ndarray:
 
 
 def _trace_sqrt_eig(c1: np.ndarray, c2: np.ndarray) -> float:
-    """tr √(Σ1 Σ2) for PSD Σ1, Σ2 via eigh(Σ1) = V diag(w) Vᵀ, then eigvalsh(diag(√w) VᵀΣ2V diag(√w)).
+    """tr √(Σ1 Σ2) for PSD Σ1, Σ2 from the eigenvalues of a symmetric PSD matrix similar to Σ1Σ2.
 
-    Σ1Σ2 is similar to Σ1^½ Σ2 Σ1^½ (symmetric PSD), so the eigenvalues agree; rotating Σ2 into Σ1's
-    eigenbasis saves forming Σ1^½. Tiny negative eigenvalues from rounding are clipped to 0.
+    Σ1 = F Fᵀ with F the Cholesky factor L when Σ1 is numerically positive definite (the usual case with
+    more samples than dimensions), else F = V diag(√w) from eigh(Σ1) (clipping tiny negative w). Then
+    Σ1Σ2 = F Fᵀ Σ2 is similar to Fᵀ Σ2 F (symmetric PSD), whose eigenvalues come from eigvalsh; tiny
+    negative ones from rounding are clipped to 0. Cholesky costs ~1/10 of eigh with vectors and its
+    backward error is of the same order, so both branches are equally exact.
     """
-    w, v = np.linalg.eigh(c1)
-    s = np.sqrt(np.clip(w, 0.0, None))
-    m = v.T @ c2 @ v
-    m *= s[:, None]
-    m *= s[None, :]
+    try:
+        f = np.linalg.cholesky(c1)
+    except np.linalg.LinAlgError:  # singular or indefinite by rounding: fall back to eigh
+        w, v = np.linalg.eigh(c1)
+        f = v * np.sqrt(np.clip(w, 0.0, None))[None, :]
+    m = f.T @ c2 @ f
     m = 0.5 * (m + m.T)  # re-symmetrise against rounding before eigvalsh
     ev = np.linalg.eigvalsh(m)
     return float(np.sqrt(np.clip(ev, 0.0, None)).sum())
@@ -105,8 +109,9 @@ def _lowrank_flops(n1: int, n2: int, d: int) -> float:
 
 
 def _eig_flops(n1: int, n2: int, d: int) -> float:
-    """Rough cost of the eigendecomposition form: two covariances, eigh, two products, eigvalsh."""
-    return float(n1 + n2) * d * d + 14.0 * float(d) ** 3
+    """Rough cost of the eigendecomposition form: two covariances, a factorisation, two products,
+    eigvalsh (calibrated with timings at d=1024, one BLAS thread)."""
+    return float(n1 + n2) * d * d + 10.0 * float(d) ** 3
 
 
 def trace_sqrt_product(x1: np.ndarray, x2: np.ndarray, method: str = "auto") -> float:
@@ -143,7 +148,8 @@ def frechet_distance(x1: np.ndarray, x2: np.ndarray, method: str = "auto") -> fl
         x1: (n1, d) samples of the first distribution (n1 ≥ 2).
         x2: (n2, d) samples of the second distribution (n2 ≥ 2), same d.
         method: how tr √(Σ1Σ2) is computed, all exact in exact arithmetic:
-            ``"eig"`` — eigh(Σ1) then eigvalsh(Σ1^½ Σ2 Σ1^½); O(d³), any n.
+            ``"eig"`` — factor Σ1 = FFᵀ (Cholesky, or eigh when Σ1 is singular), then
+            eigvalsh(FᵀΣ2F), which is similar to Σ1^½ Σ2 Σ1^½; O(d³), any n.
             ``"lowrank"`` — nuclear norm of X̃1X̃2ᵀ/√((n1−1)(n2−1)); O(n1·n2·d), best when n1, n2 < d.
             ``"sqrtm"`` — scipy.linalg.sqrtm(Σ1Σ2), the slow reference (tests and benchmarks only).
             ``"auto"`` (default) — whichever of ``lowrank``/``eig`` a flop estimate says is cheaper:
