@@ -374,9 +374,13 @@ class Renderer:
         if w <= inner_w and h <= inner_h:
             return mask, False
         if cfg.overflow == "shrink":
-            s = min(inner_w / w, inner_h / h)
-            if s * max(w, h) >= 1:
-                return mask.resize((max(1, int(w * s)), max(1, int(h * s))), Image.Resampling.LANCZOS), False
+            # scale down, but not below what min_font_size allows (as the text renderer), then clip the rest
+            s = max(min(inner_w / w, inner_h / h), cfg.min_font_size / cfg.math_font_size)
+            if s < 1:
+                mask = mask.resize((max(1, int(w * s)), max(1, int(h * s))), Image.Resampling.LANCZOS)
+                w, h = mask.size
+            if w <= inner_w and h <= inner_h:
+                return mask, False
         return mask.crop((0, 0, min(w, inner_w), min(h, inner_h))), True
 
     def _ink_bbox(self, mask: Image.Image) -> tuple[int, int, int, int] | None:

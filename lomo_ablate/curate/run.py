@@ -282,11 +282,36 @@ def process_shard(task: ShardTask) -> dict[str, Any]:
             stats["by_source"][task.source]["rewritten"] += 1
     rejected_total = sum(stats["rejected"].values())
     assert stats["read"] == stats["written"] + rejected_total, (task.stem, stats)
-    atomic_write_text(work_dir / f"{task.stem}.jsonl", "".join(dumps_record(r) + "\n" for r in records))
-    atomic_write_text(work_dir / f"{task.stem}.rejected.jsonl", "".join(dumps_record(r) + "\n" for r in rejected))
+    sizes = {
+        "jsonl": _write_file(work_dir / f"{task.stem}.jsonl", "".join(dumps_record(r) + "\n" for r in records)),
+        "rejected": _write_file(work_dir / f"{task.stem}.rejected.jsonl",
+                                "".join(dumps_record(r) + "\n" for r in rejected)),
+    }
     stats = json.loads(json.dumps(stats))  # Counters → plain dicts
-    atomic_write_json(work_dir / f"{task.stem}.stats.json", stats)
+    _write_file(work_dir / f"{task.stem}.stats.json", json.dumps({"stats": stats, "bytes": sizes}, sort_keys=True))
     return stats
+
+
+def _write_file(path: Path, text: str) -> int:
+    """Write via a temp file + rename (no fsync: a shard is cheap to redo, and :func:`_shard_done` checks
+    sizes, so a file torn by a machine crash is found and redone). Returns the byte size."""
+    data = text.encode("utf-8")
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_bytes(data)
+    os.replace(tmp, path)
+    return len(data)
+
+
+def _shard_done(work_dir: Path, stem: str) -> dict[str, Any] | None:
+    """The shard's stats when it finished intact (done marker present, files of the recorded sizes)."""
+    try:
+        done = json.loads((work_dir / f"{stem}.stats.json").read_text())
+        if ((work_dir / f"{stem}.jsonl").stat().st_size == done["bytes"]["jsonl"]
+                and (work_dir / f"{stem}.rejected.jsonl").stat().st_size == done["bytes"]["rejected"]):
+            return done["stats"]
+    except (OSError, ValueError, KeyError, TypeError):
+        pass
+    return None
 
 
 # --- the run ----------------------------------------------------------------------------------------------
@@ -415,16 +440,19 @@ def curate(text_input: str | Path, output_dir: str | Path, cfg: CurateConfig | N
                                        inputs[name].is_file() else inputs[name]), offset, line, ordinal,
                                        min(cfg.shard_size, idx.records - ordinal), idx.records, selected[name],
                                        str(out), str(work), seed, cfg))
-        todo = [t for t in tasks if not (work / f"{t.stem}.stats.json").exists()]
+        done = {t.index: _shard_done(work, t.stem) for t in tasks}
+        todo = [t for t in tasks if done[t.index] is None]
         if len(todo) < len(tasks):
             log.info("curate: resuming, %d of %d shards already done", len(tasks) - len(todo), len(tasks))
         _run_tasks(todo, workers, progress, total=plan.text_selected + plan.multimodal_selected,
-                   done_records=sum(json.loads((work / f"{t.stem}.stats.json").read_text())["read"]
-                                    for t in tasks if t not in todo))
+                   done_records=sum(s["read"] for s in done.values() if s is not None))
 
         counts: dict[str, Any] = {}
         for t in tasks:
-            _merge(counts, json.loads((work / f"{t.stem}.stats.json").read_text()))
+            stats = _shard_done(work, t.stem)
+            if stats is None:
+                raise RuntimeError(f"curate: shard {t.stem} in {work} did not finish intact")
+            _merge(counts, stats)
         counts["rejected_total"] = sum(counts.get("rejected", {}).values())
         counts["blank_lines"] = sum(i.blank_lines for i in index.values())
         counts = _sorted_counts(counts)
@@ -458,6 +486,17 @@ def curate(text_input: str | Path, output_dir: str | Path, cfg: CurateConfig | N
     return CurateSummary(out, key, False, counts, wall, warnings)
 
 
+def _worker_init() -> None:
+    """One thread per worker process: the workers already use the cores, nested thread pools only contend."""
+    os.environ["OMP_NUM_THREADS"] = "1"
+    try:
+        import cv2
+
+        cv2.setNumThreads(1)
+    except ImportError:  # pragma: no cover - opencv is a dependency
+        pass
+
+
 def _run_tasks(tasks: list[ShardTask], workers: int, progress: bool, total: int, done_records: int) -> None:
     from tqdm.auto import tqdm
 
@@ -469,7 +508,7 @@ def _run_tasks(tasks: list[ShardTask], workers: int, progress: bool, total: int,
                 bar.update(process_shard(t)["read"])
         else:
             ctx = mp.get_context("spawn")
-            with ctx.Pool(min(workers, len(tasks))) as pool:
+            with ctx.Pool(min(workers, len(tasks)), initializer=_worker_init) as pool:
                 for stats in pool.imap_unordered(process_shard, tasks):
                     bar.update(stats["read"])
     finally:

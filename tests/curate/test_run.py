@@ -101,11 +101,14 @@ def test_interrupted_run_resumes_without_redoing_finished_shards(tmp_path: Path,
     work = next(out.glob(".work-*"))
     # a shard killed half way: its records file exists, its stats (the done marker) do not
     (work / "shard-00002.jsonl").write_text('{"id": "text:17", "trunc')
+    # a finished shard whose file was torn afterwards (e.g. a machine crash before the disk caught up)
+    torn = work / "shard-00001.jsonl"
+    torn.write_bytes(torn.read_bytes()[:-10])
 
     calls.clear()
     monkeypatch.setattr(run_mod, "process_shard", lambda t: (calls.append(t.index), real(t))[1])
     s = curate(text_pool, out, cfg, workers=1, progress=False)
-    assert calls == [2, 3]  # shards 0 and 1 were done; 30 records / 8 per shard = 4 shards
+    assert calls == [1, 2, 3]  # only shard 0 was done intact; 30 records / 8 per shard = 4 shards
     assert not s.cached and (out / "_SUCCESS").exists() and not list(out.glob(".work-*"))
     assert _tree(out) == _tree(reference)
 
