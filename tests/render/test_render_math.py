@@ -138,3 +138,12 @@ def test_a_span_that_trips_math_segmentation_still_renders(engine):
     """A backslash before a non-ASCII letter once crashed the math segmentation; the span must still render."""
     res = Renderer(RenderConfig(math_renderer=engine)).render("Let $x$ be \\é and \\ü.")
     assert res.image.mode == "RGB" and ink(res.image).any()
+
+
+def test_very_long_tex_span_is_shrunk_only_to_min_font_size_then_clipped(need_tex):
+    cfg = RenderConfig(math_renderer="tex", max_width=400, max_height=200, math_font_size=28, min_font_size=14)
+    res = Renderer(cfg).render(" ".join([r"Term $a_{%d}^2 + b_{%d}$ and more words." % (k, k) for k in range(60)]))
+    assert res.renderer == "tex" and res.clipped
+    assert res.image.width <= 400 and res.image.height <= 200
+    # scaled by at most 14/28: the paragraph typeset at 384 px keeps at least half of it, not a sliver
+    assert res.image.width >= 384 // 2
