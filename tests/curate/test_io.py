@@ -82,7 +82,12 @@ def test_bad_records_are_rejected_with_line_and_reason(tmp_path: Path):
                                                  {"role": "assistant", "content": "x"}]},  # 14 missing_image
         "",                                                                       # 15 blank line: not a record
         {"messages": "oops"},                                                     # 16 unknown_format
+        {"images": ["ok.png"], "messages": [{"role": "user", "content": "no slot for the picture"},
+                                            {"role": "assistant", "content": "x"}]},  # 17 placeholder_mismatch
     ]
+    from PIL import Image
+
+    Image.new("RGB", (8, 8)).save(tmp_path / "ok.png")
     src = write_jsonl(tmp_path / "bad.jsonl", lines)
     out = tmp_path / "out"
     s = curate(src, out, fast_config(max_chars=20000, mix={"rewrite_ratio": 1.0}), progress=False)
@@ -90,10 +95,11 @@ def test_bad_records_are_rejected_with_line_and_reason(tmp_path: Path):
     got = {r["line"]: r["reason"] for r in rejected}
     assert got == {2: "malformed_json", 3: "not_an_object", 4: "unknown_format", 5: "missing_user_turn",
                    6: "missing_assistant_turn", 7: "empty_text", 8: "too_long", 9: "invalid_unicode",
-                   10: "unknown_role", 14: "missing_image", 16: "unknown_format"}
+                   10: "unknown_role", 14: "missing_image", 16: "unknown_format",
+                   17: "placeholder_mismatch"}
     assert all(r["source"] == "text" and r["detail"] for r in rejected)
     c = s.counts
-    assert c["read"] == 15 and c["written"] == 4 and c["rejected_total"] == 11
+    assert c["read"] == 16 and c["written"] == 4 and c["rejected_total"] == 12
     assert c["read"] == c["written"] + c["rejected_total"]
     assert c["blank_lines"] == 1 and c["control_chars_stripped"] == 1 and c["placeholders_escaped"] == 1
     written = {r["meta"]["line"]: r for r in read_jsonl(out / "data.jsonl")}
@@ -102,3 +108,24 @@ def test_bad_records_are_rejected_with_line_and_reason(tmp_path: Path):
     assert "\\u0007" not in json.dumps(written[11]) and "\x07" not in json.dumps(written[11], ensure_ascii=False)
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["counts"]["rejected"]["unknown_format"] == 2
+
+
+def test_multi_turn_rewrites_the_configured_user_turn_only(tmp_path: Path):
+    first = "First question here. It has some context. And a final ask?"
+    last = "Follow-up question now. With more context. Please answer?"
+    rec = {"system": "Be brief.",
+           "conversations": [{"from": "human", "value": first}, {"from": "gpt", "value": "a1"},
+                             {"from": "human", "value": last}, {"from": "gpt", "value": "a2"}]}
+    src = write_jsonl(tmp_path / "mt.jsonl", [rec])
+    for turn, expected_index in (("first", 1), ("last", 3)):
+        out = tmp_path / f"out-{turn}"
+        curate(src, out, fast_config(turn=turn, mix={"rewrite_ratio": 1.0}), progress=False)
+        (row,) = read_jsonl(out / "data.jsonl")
+        roles = [m["role"] for m in row["messages"]]
+        assert roles == ["system", "user", "assistant", "user", "assistant"]
+        assert row["meta"]["turn"] == expected_index
+        for i, m in enumerate(row["messages"]):
+            assert ("<image>" in m["content"]) == (i == expected_index)
+        s, e = row["meta"]["spans"][0]
+        original = first if turn == "first" else last
+        assert row["messages"][expected_index]["content"] == original[:s] + "<image>" + original[e:]
