@@ -5,6 +5,8 @@ Slurm (``sacct``, else ``squeue``) where each job is, reads each job's ``result.
 line per job. With ``--wait`` it polls until every job has finished and prints each failure — with the
 path of its log and the log's last lines — as soon as it is seen. Writes ``<sweep_dir>/status.json``.
 Exit status: 0 all done, 1 some failed, 2 some still queued or running (without ``--wait``).
+``--report`` runs the sweep's report (tables, plots) once every job has finished — what the multirun's
+own end-of-sweep report cannot do when the sweep was submitted without waiting.
 """
 from __future__ import annotations
 
@@ -231,6 +233,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--wait", action="store_true", help="poll until every job has finished")
     p.add_argument("--poll", type=float, default=10.0, help="seconds between polls with --wait (default 10)")
     p.add_argument("--timeout", type=float, default=None, help="give up waiting after this many seconds")
+    p.add_argument("--report", action="store_true",
+                   help="once every job has finished, run the sweep's report (lomo_ablate.report.report_sweep)")
+    p.add_argument("--results-dir", default="results", help="where --report writes (default: results)")
     args = p.parse_args(argv)
     try:
         if args.wait:
@@ -246,6 +251,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     print(report.table())
     print(report.summary_line())
+    if args.report:
+        if not report.finished or not report.count("done"):
+            print("collect: --report skipped: the sweep has not finished or no job is done", file=sys.stderr)
+        else:
+            from lomo_ablate.report import report_sweep
+
+            print(f"report: {report_sweep(report.sweep_dir, args.results_dir)}")
     return report.exit_code
 
 
