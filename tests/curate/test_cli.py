@@ -61,3 +61,11 @@ def test_every_position_scale_and_mix_option_composes():
                 assert cfg.curate.localize.position == opt
     assert _compose(["scale=2M"]).curate.mix.scale == 2_000_000
     assert _compose(["mix=matched_1to1"]).curate.mix.image_text_ratio == "1:1"
+
+
+def test_unknown_position_lists_the_allowed_ones():
+    from hydra.errors import MissingConfigException
+
+    with pytest.raises(MissingConfigException) as err:
+        _compose(["position=center"])
+    assert all(p in str(err.value) for p in ("prefix", "middle", "suffix", "multi_span", "full"))
