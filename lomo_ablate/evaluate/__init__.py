@@ -4,9 +4,10 @@
     metrics = evaluate("store/train/<key>", "out/eval", EvalConfig.from_dict({"protocols": ["standard", "rendered"]}))
 
 Writes ``out_dir/predictions.jsonl`` (one row per item and protocol) and ``out_dir/metrics.json`` as
-docs/DESIGN.md "Evaluation output" says, plus ``out_dir/protocols.png`` (accuracy by the fraction of the
-question given as pixels), ``out_dir/protocol_examples.png`` (what the model saw under each protocol) and ``out_dir/rejected.jsonl`` when a benchmark set rows aside. See
-docs/evaluate.md.
+docs/DESIGN.md "Evaluation output" says, plus ``protocols.png`` (accuracy by the fraction of the question
+given as pixels), ``protocol_examples.png`` (what the model saw under each protocol), ``paired.jsonl``
+(per-item paired distance and correctness) and ``rejected.jsonl`` when a benchmark set rows aside.
+See docs/evaluate.md.
 """
 from __future__ import annotations
 
@@ -340,7 +341,7 @@ def evaluate(model_dir: str | Path, out_dir: str | Path, cfg: EvalConfig | dict 
     mir_refs = refs if cfg.mir.n is None else refs[: cfg.mir.n]
     metrics["mir"] = _mir(model, processor, materialize(mir_refs, adapters), render, cfg) if cfg.mir.enabled else None
     paired_items = materialize(refs[: cfg.paired.n], adapters) if cfg.paired.enabled else []
-    metrics.update(_paired(model, processor, paired_items, render, cfg, correct))
+    metrics.update(_paired(model, processor, paired_items, render, cfg, correct, out_dir))
     metrics["seconds"] = round(time.time() - t0, 3)
     atomic_write_json(out_dir / "metrics.json", metrics)
     plot_protocols(metrics["overall"], out_dir / "protocols.png")
@@ -378,24 +379,29 @@ def _mir(model: Any, processor: Any, items: list[EvalItem], render: Any, cfg: Ev
 
 
 def _paired(model: Any, processor: Any, items: list[EvalItem], render: Any, cfg: EvalConfig,
-            correct: dict[str, list[float]]) -> dict:
+            correct: dict[str, list[float]], out_dir: Path) -> dict:
     """paired_distance (mean first-layer cosine distance text vs rendered), and carrier_bins when both
     the standard and the rendered protocol were scored."""
     if not cfg.paired.enabled:
         return {"paired_distance": None, "carrier_bins": None}
     from lomo_ablate.evaluate.alignment import carrier_bins, paired_cosine_distance
     from lomo_ablate.evaluate.hidden import paired_first_layer
+    from lomo_ablate.utils import write_jsonl
 
-    subset = items
-    text = prompts_for(subset, Protocol("standard", 0.0), render)
-    rendered = prompts_for(subset, Protocol("rendered", 1.0), render)
+    text = prompts_for(items, Protocol("standard", 0.0), render)
+    rendered = prompts_for(items, Protocol("rendered", 1.0), render)
     tv, iv, kept = paired_first_layer(model, processor, text, rendered, cfg.batch_size, cfg.progress)
     if not kept:
-        return {"paired_distance": None, "carrier_bins": None, "paired_n": 0, "paired_skipped": len(subset)}
+        return {"paired_distance": None, "carrier_bins": None, "paired_n": 0, "paired_skipped": len(items)}
     mean, per_item = paired_cosine_distance(tv, iv)
     bins = None
-    if "standard" in correct and "rendered" in correct:
+    both = "standard" in correct and "rendered" in correct
+    if both:
         bins = carrier_bins(per_item, [correct["standard"][i] for i in kept],
                             [correct["rendered"][i] for i in kept], cfg.carrier_bins)
+    rows = [{"benchmark": items[i].benchmark, "item_id": items[i].item_id, "category": items[i].category,
+             "distance": float(d), "standard": correct["standard"][i] if both else None,
+             "rendered": correct["rendered"][i] if both else None} for i, d in zip(kept, per_item)]
+    write_jsonl(out_dir / "paired.jsonl", rows)
     return {"paired_distance": mean, "carrier_bins": bins, "paired_n": len(kept),
-            "paired_skipped": len(subset) - len(kept)}
+            "paired_skipped": len(items) - len(kept)}

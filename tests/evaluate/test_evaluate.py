@@ -80,6 +80,10 @@ def test_evaluate_writes_the_contract_files(tiny_dir, tmp_path):
     assert metrics["mir"]["mean"] == pytest.approx(np.mean(metrics["mir"]["per_layer"]))
     assert 0.0 <= metrics["paired_distance"] <= 2.0
     assert sum(b["n"] for b in metrics["carrier_bins"]) == metrics["paired_n"] == 7
+    paired = [json.loads(l) for l in (tmp_path / "eval" / "paired.jsonl").read_text().splitlines()]
+    assert np.mean([p["distance"] for p in paired]) == pytest.approx(metrics["paired_distance"])
+    by_key = {(r["item_id"], r["protocol"]): r["score"] for r in rows}
+    assert all(p["rendered"] == by_key[(p["item_id"], "rendered")] for p in paired)
     assert (tmp_path / "eval" / "protocols.png").stat().st_size > 0
     assert (tmp_path / "eval" / "protocol_examples.png").stat().st_size > 0
 
