@@ -23,7 +23,7 @@ from tqdm import tqdm
 from lomo_ablate.report.load import Job, Sweep, load_sweep
 from lomo_ablate.report.paper import compare_markdown, paper_tables_for
 from lomo_ablate.report.plots import make_plots
-from lomo_ablate.report.tables import (NOISE_MARK, Arm, Table, assign_baselines, build_arms, build_table,
+from lomo_ablate.report.tables import (NOISE_MARK, Arm, Table, assign_baselines, build_arms, build_table, fixed_axes,
                                        protocols_of, to_csv, to_latex, to_markdown, to_tidy_rows)
 from lomo_ablate.utils import atomic_write_json, atomic_write_text
 
@@ -146,7 +146,11 @@ def _readme(sweep: Sweep, arms: list[Arm], tables: list[Table], fixed: dict, cfg
         lines += ["No finished job yet: no table.", ""]
         return "\n".join(lines)
     base = ", ".join(f"{k}={v}" for k, v in fixed.items()) or "(none)"
-    lines += ["## Results", "",
+    lines += ["## Results", ""]
+    shared = fixed_axes(sweep.done)
+    if shared:
+        lines += ["Same in every job (not an axis): " + ", ".join(f"`{k}={v}`" for k, v in shared.items()) + ".", ""]
+    lines += [
               f"Accuracy in points (×100). Baseline: `{base}` (each arm is compared with the baseline arm that "
               "shares its other axis values). Δ rows: arm − baseline with the "
               f"{100 * cfg.confidence:.0f} % paired-bootstrap interval over items ({cfg.resamples} resamples, "

@@ -75,15 +75,30 @@ def arm_label(axes: Mapping[str, Any]) -> str:
     return ", ".join(f"{k}={v}" for k, v in axes.items()) or "run"
 
 
+def varying_axes(jobs: Sequence[Job]) -> list[str]:
+    """The axes whose value differs between jobs (seed excluded): what tells arms apart. An override given
+    to every job alike (``trainer.max_steps=2``) is not an axis of the sweep. All axes if none varies."""
+    keys = list(dict.fromkeys(k for j in jobs for k in j.arm_axes))
+    varying = [k for k in keys if len({repr(j.arm_axes.get(k)) for j in jobs}) > 1]
+    return varying or keys
+
+
+def fixed_axes(jobs: Sequence[Job]) -> dict[str, Any]:
+    """Overrides shared by every job (shown once in the README instead of in every row)."""
+    varying = set(varying_axes(jobs))
+    return {k: v for k, v in (jobs[0].arm_axes.items() if jobs else []) if k not in varying}
+
+
 def build_arms(sweep: Sweep) -> list[Arm]:
-    """Group the sweep's done jobs into arms (seeds averaged), in natural order of their axis values."""
+    """Group the sweep's done jobs into arms (seeds averaged), labelled by the axes that vary."""
+    keys = varying_axes(sweep.done)
     groups: dict[str, list[Job]] = defaultdict(list)
     for job in sweep.done:
-        groups[arm_label(job.arm_axes)].append(job)
+        groups[arm_label({k: job.arm_axes[k] for k in keys if k in job.arm_axes})].append(job)
     arms = []
     for label, jobs in groups.items():
         preds = [load_predictions(p) for p in (j.predictions_path() for j in jobs) if p is not None]
-        arms.append(Arm(label=label, axes=jobs[0].arm_axes, jobs=jobs,
+        arms.append(Arm(label=label, axes={k: jobs[0].arm_axes[k] for k in keys if k in jobs[0].arm_axes}, jobs=jobs,
                         metrics=average_metrics([j.metrics for j in jobs]),
                         items=average_over_seeds([p.scores for p in preds]),
                         category={k: v for p in preds for k, v in p.category.items()},

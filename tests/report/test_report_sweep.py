@@ -245,3 +245,16 @@ def test_paper_numbers_file_errors_name_the_table_and_key(tmp_path):
 def test_report_config_rejects_unknown_keys_by_name():
     with pytest.raises(ValueError, match=r"resample.*allowed keys.*resamples"):
         ReportConfig.from_dict({"resample": 10})
+
+
+def test_overrides_shared_by_every_job_are_not_axes(tmp_path):
+    """`python -m lomo_ablate -m method=standard_sft,lomo trainer.max_steps=2` records both overrides as
+    axes of each job; rows are labelled by what varies, the rest is said once."""
+    sd = tmp_path / "sweep"
+    for method, acc in (("standard_sft", 0.4), ("lomo", 0.6)):
+        make_job(sd, "adhoc", {"method": method, "trainer.max_steps": 2, "data.text_size": 40}, acc)
+    out = report_sweep(sd, tmp_path / "results", config=FAST)
+    md = (out / "table.md").read_text()
+    assert "| method=lomo |" in md and "max_steps" not in md
+    readme = (out / "README.md").read_text()
+    assert "Same in every job (not an axis): `trainer.max_steps=2`, `data.text_size=40`." in readme
