@@ -89,16 +89,3 @@ def pack_collate(samples: Sequence[dict[str, torch.Tensor]], rope_index: RopeInd
     batch.update(_concat_pixels(samples))
     return batch
 
-
-def greedy_pack(lengths: Sequence[int], max_tokens: int) -> list[list[int]]:
-    """Groups consecutive sample indices into rows of at most ``max_tokens`` tokens (order kept)."""
-    rows: list[list[int]] = []
-    used = 0
-    for i, n in enumerate(lengths):
-        if rows and used + n <= max_tokens:
-            rows[-1].append(i)
-            used += n
-        else:
-            rows.append([i])
-            used = n
-    return rows

@@ -96,3 +96,8 @@ def test_deepspeed_zero1_on_cpu_single_process_trains_and_resumes(tmp_path):
     assert [r["step"] for r in rows] == [1, 2] and all(r["grad_norm"] > 0 for r in rows)
     model, _ = load_pretrained(out / "final")
     assert all(torch.isfinite(p).all() for p in model.parameters())
+    # resume through DeepSpeed's own checkpoint: one more step on top of step-2
+    results = _launch(tmp_path, data, out, dict(trainer, max_steps=3, epochs=2), world=1,
+                      extra_env={"TORCH_EXTENSIONS_DIR": str(ext)})
+    rows = [json.loads(x) for x in (out / "train_metrics.jsonl").read_text().splitlines()]
+    assert results[0]["steps"] == 3 and [r["step"] for r in rows] == [1, 2, 3]
