@@ -39,7 +39,7 @@ class EvalItem:
     item_id: str
     category: str
     question: str
-    answer: str
+    answer: Any  # the benchmark's gold answer as JSON (a string, a number or a list of acceptable strings)
     images: list[Image.Image] = field(default_factory=list)
     content: str | None = None
     source: Any = None
@@ -64,9 +64,9 @@ def from_adapter(adapter: Any, item: Any, benchmark: str | None = None) -> EvalI
                          f"{len(images)} image(s)")
     meta = getattr(item, "metadata", {}) or {}
     category = meta.get("category") or _paper_category(benchmark or adapter.name)
-    answer = item.answer if isinstance(item.answer, str) else str(item.answer)
+    answer = item.answer if isinstance(item.answer, (str, int, float, bool, list, dict)) else str(item.answer)
     return EvalItem(benchmark=benchmark or adapter.name, item_id=str(item.id), category=str(category),
-                    question=content.replace(IMAGE_TOKEN, "").strip(), answer=answer,
+                    question=re.sub(r" {2,}", " ", content.replace(IMAGE_TOKEN, "")).strip(), answer=answer,
                     images=[im.convert("RGB") for im in images], content=content, source=item)
 
 
