@@ -56,6 +56,9 @@ class LoggerConfig:
     # write W&B's system metadata (host, GPU, command line). Off by default: the command line may carry
     # an override with a secret in it.
     system_metadata: bool = False
+    # copy the job's console output into the run. Off by default: the job folder has its own log, and
+    # whatever a library prints (a config dump, an environment) would otherwise be stored in W&B too.
+    capture_console: bool = False
     # seconds W&B may take to start before the job goes on with local files only
     init_timeout: float = 60.0
 
@@ -185,7 +188,8 @@ class RunLogger:
             import wandb
 
             settings = wandb.Settings(init_timeout=self.cfg.init_timeout, x_disable_stats=True,
-                                      x_disable_meta=not self.cfg.system_metadata, silent=True)
+                                      x_disable_meta=not self.cfg.system_metadata, silent=True,
+                                      console="auto" if self.cfg.capture_console else "off")
             return wandb.init(project=self.cfg.project, entity=self.cfg.entity, dir=str(self.job_dir), id=run_id,
                               resume="allow", mode=mode, group=group, tags=tags, config=_jsonable(flat),
                               reinit="finish_previous", settings=settings)

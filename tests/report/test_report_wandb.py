@@ -75,6 +75,7 @@ def test_no_secret_reaches_any_file(tmp_path):
     job = tmp_path / "job"
     with RunLogger.create({}, job, "r1", group="g", tags={"token": SECRET, "m": "x"}, config=CONFIG) as logger:
         logger.log(0, {"loss": 1.0, "api_key": SECRET})
+        print(f"a library dumping its environment: WANDB_API_KEY={SECRET}")  # console is not captured
         logger.summary({"acc": 0.5, "auth": {"password": SECRET}})
     files = [p for p in job.rglob("*") if p.is_file()]
     assert any(p.suffix == ".wandb" for p in files)
