@@ -50,6 +50,7 @@ _BEGIN = re.compile(r"\\begin\{([^{}\s]+)\}")
 _COMMAND = re.compile(r"\\([A-Za-z]+)")
 _SENTENCE_END = re.compile(r"[.!?。！？]+[\"')\]]*(?=\s|$)")
 _BLANK_LINE = re.compile(r"\n[ \t]*\n")
+_NO_CUT_BEFORE = frozenset(".,;:!?)]}'\"。，；：！？")
 
 
 def _escaped(text: str, i: int) -> bool:
@@ -280,7 +281,9 @@ def locate_spans(text: str, position: str = "middle", min_sentences: int = 3, mu
     if position == "full" or count_sentences(text) < min_sentences:
         return [whole]
     blocks = split_blocks(text, max_block_chars=max_block_chars, commands=commands)
-    bounds = [b.start for b in blocks] + [len(text)]
+    # a boundary right before closing punctuation ("$a$|. Next") would strand the period: not a cut point
+    bounds = [b.start for k, b in enumerate(blocks) if k == 0 or text[b.start] not in _NO_CUT_BEFORE]
+    bounds.append(len(text))
     last = len(bounds) - 1
     if last < 2:
         return [whole]

@@ -198,11 +198,14 @@ def process_shard(task: ShardTask) -> dict[str, Any]:
                 except ValueError as e:
                     add_reject(Rejection(task.source, line, "placeholder_mismatch", str(e)))
                     continue
-                rel = []
-                for j, src in enumerate(sample.images):
-                    r = _image_relpath(task.source, line, 0, j, Path(src).suffix.lower() or ".png")
-                    _place_image(src, out_dir / r, image_mode)
-                    rel.append(r)
+                rel = [_image_relpath(task.source, line, 0, j, Path(src).suffix.lower() or ".png")
+                       for j, src in enumerate(sample.images)]
+                try:
+                    for src, r in zip(sample.images, rel):
+                        _place_image(src, out_dir / r, image_mode)
+                except OSError as e:
+                    add_reject(Rejection(task.source, line, "processing_error", f"{type(e).__name__}: {e}"))
+                    continue
                 records.append({"id": rid, "messages": messages, "images": rel, "meta": meta})
                 continue
             messages = []

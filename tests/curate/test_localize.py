@@ -112,3 +112,10 @@ def test_middle_span_of_a_math_heavy_text_keeps_equations_whole():
 def test_unknown_position_names_allowed_values():
     with pytest.raises(ValueError, match="prefix, middle, suffix, multi_span, full"):
         locate_spans("Hello.", "center")
+
+
+def test_punctuation_after_a_formula_stays_with_it():
+    text = "Consider the setup. Then solve for $a$. Explain briefly. Be exact. Show work."
+    for position in ("prefix", "middle", "suffix", "multi_span"):
+        for s, e in locate_spans(text, position, multi_span_images=1):
+            assert text[e:e + 1] not in (".", ",", ";", ":"), (position, text[s:e])
