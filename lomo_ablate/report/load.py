@@ -91,11 +91,26 @@ def load_sweep(sweep_dir: str | Path) -> Sweep:
         raise FileNotFoundError(f"sweep folder {sweep_dir} does not exist")
     jobs = [load_job(p) for p in sorted(sweep_dir.iterdir(), key=lambda p: natural_key(p.name))
             if p.is_dir() and not p.name.startswith((".", "_")) and p.name not in NOT_JOBS]
+    jobs += planned_but_absent(sweep_dir, {j.path.name for j in jobs})
     if not jobs:
         raise FileNotFoundError(f"sweep folder {sweep_dir} holds no job folder (<sweep_dir>/<job_name>/result.json)")
     names = {j.sweep for j in jobs if j.sweep}
     name = names.pop() if len(names) == 1 else sweep_dir.name
     return Sweep(name=name, path=sweep_dir, jobs=jobs)
+
+
+def planned_but_absent(sweep_dir: Path, present: set[str]) -> list[Job]:
+    """Jobs the sweep planned (``<sweep_dir>/grid.json``, written by the pipeline's sweeper: a list of
+    ``{"job": name, "overrides": [...]}``) that have no folder yet: ``missing``, "not started". An unreadable
+    grid.json only loses this list."""
+    path = sweep_dir / "grid.json"
+    try:
+        grid = json.loads(path.read_text(encoding="utf-8")) if path.exists() else []
+        names = [str(g["job"]) for g in grid]
+    except (OSError, ValueError, TypeError, KeyError):
+        return []
+    return [Job(name=n, path=sweep_dir / n, status="missing", reason="not started (planned in grid.json)")
+            for n in names if n not in present]
 
 
 def load_job(job_dir: Path) -> Job:

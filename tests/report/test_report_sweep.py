@@ -94,6 +94,8 @@ def test_half_finished_sweep_lists_every_job_with_its_status_and_does_not_crash(
     (sd / "position=full").mkdir()  # launched, nothing written yet
     (sd / "position=end").mkdir()
     (sd / "position=end" / "result.json").write_text('{"status": "done",\n "metrics": ')  # truncated write
+    (sd / "grid.json").write_text(json.dumps([{"job": n, "overrides": [n]} for n in  # the sweeper's plan
+                                              ("position=middle", "position=front", "position=suffix")]))
     out = report_sweep(sd, tmp_path / "results", baseline="position=middle", config=FAST)
     readme = (out / "README.md").read_text()
     assert "incomplete" in readme
@@ -102,6 +104,7 @@ def test_half_finished_sweep_lists_every_job_with_its_status_and_does_not_crash(
     assert status["position=back"] == ("failed", "train: OutOfMemoryError: CUDA out of memory")
     assert status["position=random"][0] == "running"
     assert status["position=full"] == ("missing", "no result.json yet")
+    assert status["position=suffix"] == ("missing", "not started (planned in grid.json)")
     assert status["position=end"][0] == "invalid" and "result.json: line 2" in status["position=end"][1]
     jobs_section = readme.split("## Jobs")[1].split("## Results")[0]
     for folder, (st, _) in status.items():
