@@ -242,9 +242,9 @@ def parse_record(raw: bytes | str, source: str, line: int, base_dir: Path, turn:
     users = [i for i, m in enumerate(messages) if m["role"] == "user"]
     if not users:
         return reject("missing_user_turn", f"{len(messages)} turn(s), none from the user")
-    if not any(m["role"] == "assistant" for m in messages[users[0]:]):
-        return reject("missing_assistant_turn", "no assistant turn after the first user turn")
     target = users[0] if turn == "first" else users[-1]
+    if not any(m["role"] == "assistant" for m in messages[target:]):
+        return reject("missing_assistant_turn", f"no assistant turn after the {turn} user turn")
     if len(messages[target]["content"]) > max_chars:
         return reject("too_long", f"{len(messages[target]['content'])} chars > max_chars={max_chars}")
     images = _image_list(obj)

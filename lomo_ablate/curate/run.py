@@ -169,11 +169,12 @@ def process_shard(task: ShardTask) -> dict[str, Any]:
         stats["rejected"][r.reason] += 1
         rejected.append(r.to_dict())
 
+    base_dir = Path(task.base_dir)
     for k, (line, raw) in enumerate(read_lines(Path(task.path), task.offset, task.first_line, task.count)):
         n_copies = copies(task.first_ordinal + k, task.pool_size, task.selected)
         if n_copies == 0:
             continue
-        parsed = parse_record(raw, task.source, line, Path(task.base_dir), cfg.turn, cfg.max_chars)
+        parsed = parse_record(raw, task.source, line, base_dir, cfg.turn, cfg.max_chars)
         for c in range(n_copies):
             stats["read"] += 1
             stats["by_source"][task.source]["read"] += 1
