@@ -7,8 +7,13 @@ the reference (the MIR code's accurate mode: sqrtm of Σ1Σ2) takes ~2 min per l
 timed on ``--ref-layers`` layers (default 1) and multiplied by the layer count. Data generation is not
 timed. Prints the speed-up and the max relative difference on the layers both computed.
 
-    .venv/bin/python benchmarks/mir_speed.py            # d=4096, 36 layers (~15-30 min on 2 cores)
+    .venv/bin/python benchmarks/mir_speed.py            # d=4096, 36 layers (~15 min CPU on one core)
     .venv/bin/python benchmarks/mir_speed.py --quick    # d=1024 (~1 min)
+    .venv/bin/python benchmarks/mir_speed.py --regime many --layers 6   # eig regime, fewer layers
+
+Both sides scale linearly with the layer count, so the speed-up is the per-layer ratio and does not depend
+on ``--layers``. Times are reported as CPU seconds of this process (robust to other load on a shared
+machine) and wall seconds, with one BLAS thread unless ``--threads=N``.
 """
 from __future__ import annotations
 
