@@ -124,6 +124,9 @@ class RenderConfig:
         if 2 * self.padding >= min(self.max_width, self.max_height):
             raise RenderConfigError(f"curate.render.padding={self.padding} leaves no room inside "
                                     f"max_width={self.max_width} x max_height={self.max_height}")
+        if self.layout == "grid" and (self.cell_width > self.max_width or self.cell_height > self.max_height):
+            raise RenderConfigError(f"curate.render.cell_width x cell_height = {self.cell_width}x{self.cell_height} "
+                                    f"does not fit in max_width x max_height = {self.max_width}x{self.max_height}")
         for k in ("background", "foreground"):
             try:
                 ImageColor.getrgb(getattr(self, k))

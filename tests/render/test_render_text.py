@@ -49,13 +49,13 @@ def test_overflow_shrinks_font_then_clips_and_says_so():
     assert clip.render("lorem ipsum " * 12).clipped  # clip policy: keeps the font size, cuts lines
 
 
-@settings(max_examples=25, deadline=None)
+@settings(max_examples=30, deadline=None)
 @given(text=st.text(st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=600),
-       max_width=st.integers(40, 900), max_height=st.integers(40, 400))
-def test_any_text_renders_within_max_size(text, max_width, max_height):
+       max_width=st.integers(40, 900), max_height=st.integers(40, 400), layout=st.sampled_from(["wrap", "grid"]))
+def test_any_text_renders_within_max_size(text, max_width, max_height, layout):
     """Whatever the text (any script, control characters, emoji), rendering never fails or exceeds max size."""
     cfg = RenderConfig(math_renderer="text", max_width=max_width, max_height=max_height, padding=4, font_size=20,
-                       min_font_size=8)
+                       min_font_size=8, layout=layout, cell_width=8, cell_height=16)
     res = Renderer(cfg).render(text)
     assert res.image.mode == "RGB"
     assert 1 <= res.image.width <= max_width and 1 <= res.image.height <= max_height
