@@ -42,6 +42,12 @@ def run_app(cfg: DictConfig) -> int:
     print(f"curate: {'cached' if summary.cached else 'done'} → {summary.output_dir} "
           f"(read {c['read']}, written {c['written']}, rewritten {c['rewritten']}, "
           f"rejected {c['rejected_total']}, {summary.wall_seconds:.1f}s, config_hash={summary.config_hash})")
+    m = summary.mix
+    pool = m.get("text_pool", 0) + m.get("multimodal_pool", 0)
+    taken = m.get("text_selected", 0) + m.get("multimodal_selected", 0)
+    if taken < pool:
+        print(f"note: scale={taken} took {taken} of {pool} input records "
+              f"(curate.mix.scale=null keeps every record)", file=sys.stderr)
     for w in summary.warnings:
         print(f"warning: {w}", file=sys.stderr)
     return 0

@@ -55,6 +55,7 @@ class CurateSummary:
     counts: dict[str, Any]
     wall_seconds: float
     warnings: list[str] = field(default_factory=list)
+    mix: dict[str, Any] = field(default_factory=dict)
 
     @property
     def data_path(self) -> Path:
@@ -422,7 +423,7 @@ def curate(text_input: str | Path, output_dir: str | Path, cfg: CurateConfig | N
             if manifest.get("config_hash") == key:
                 log.info("curate: %s is already done (config_hash=%s)", out, key)
                 return CurateSummary(out, key, True, manifest["counts"], manifest.get("wall_seconds", 0.0),
-                                     manifest.get("warnings", []))
+                                     manifest.get("warnings", []), manifest.get("mix", {}))
         _prepare_out(out, key, overwrite)
         work = out / f".work-{key}"
         work.mkdir(parents=True, exist_ok=True)
@@ -487,7 +488,7 @@ def curate(text_input: str | Path, output_dir: str | Path, cfg: CurateConfig | N
         atomic_write_json(manifest_path, manifest)
         atomic_write_text(out / "_SUCCESS", key + "\n")
         shutil.rmtree(work, ignore_errors=True)
-    return CurateSummary(out, key, False, counts, wall, warnings)
+    return CurateSummary(out, key, False, counts, wall, warnings, plan.to_dict())
 
 
 def _worker_init() -> None:
