@@ -15,11 +15,12 @@ Subclasses hydra-submitit-launcher's ``SlurmLauncher``; the work is done by plai
 
 import copy
 import logging
+import os
 import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Sequence
+from typing import Any, Callable, Dict, List, Optional, Sequence
 
 from hydra.core.config_store import ConfigStore
 from hydra.core.singleton import Singleton
@@ -55,25 +56,67 @@ def job_dir_needs_compose(config: DictConfig) -> bool:
     return any(not r.startswith(_JOB_ONLY) for r in refs) or "${now:" in text
 
 
-def cheap_job_subdir(config: DictConfig, overrides: Sequence[str], idx: int) -> str:
-    """``hydra.sweep.subdir`` of one job from the master config and the job's overrides, filling
-    ``hydra.job.override_dirname`` and ``hydra.overrides.task`` the way Hydra's config loader does."""
+def make_job_subdir(config: DictConfig) -> Callable[[Sequence[str], int], str]:
+    """A function ``(overrides, job_num) -> hydra.sweep.subdir`` of one job, from the master config and
+    the job's overrides: it fills ``hydra.job.override_dirname`` and ``hydra.overrides.task`` the way
+    Hydra's config loader does (valid when :func:`job_dir_needs_compose` is false)."""
     from hydra._internal.config_loader_impl import get_overrides_dirname
     from hydra.core.override_parser.overrides_parser import OverridesParser
 
-    parsed = OverridesParser.create().parse_overrides(list(overrides))
-    app = [o for o in parsed if not o.is_hydra_override()]
+    parser = OverridesParser.create()
     od = config.hydra.job.config.override_dirname
+    kv_sep, item_sep, exclude = od.kv_sep, od.item_sep, list(od.exclude_keys)
     hydra_overrides = list(OmegaConf.to_container(config.hydra.overrides, resolve=False).get("hydra", []))
     cfg = OmegaConf.create({"hydra": {
         "job": OmegaConf.to_container(config.hydra.job, resolve=False),
-        "overrides": {"hydra": hydra_overrides + [o.input_line for o in parsed if o.is_hydra_override()],
-                      "task": [o.input_line for o in app]},
+        "overrides": {"hydra": hydra_overrides, "task": []},
         "sweep": {"subdir": OmegaConf.to_container(config.hydra.sweep, resolve=False)["subdir"]}}})
-    cfg.hydra.job.override_dirname = get_overrides_dirname(overrides=app, kv_sep=od.kv_sep, item_sep=od.item_sep,
-                                                           exclude_keys=list(od.exclude_keys))
-    cfg.hydra.job.num = idx
-    return str(cfg.hydra.sweep.subdir)
+
+    def subdir(overrides: Sequence[str], job_num: int) -> str:
+        parsed = parser.parse_overrides(list(overrides))
+        app = [o for o in parsed if not o.is_hydra_override()]
+        cfg.hydra.overrides.hydra = hydra_overrides + [o.input_line for o in parsed if o.is_hydra_override()]
+        cfg.hydra.overrides.task = [o.input_line for o in app]
+        cfg.hydra.job.override_dirname = get_overrides_dirname(overrides=app, kv_sep=kv_sep, item_sep=item_sep,
+                                                               exclude_keys=exclude)
+        cfg.hydra.job.num = job_num
+        return str(cfg.hydra.sweep.subdir)
+
+    return subdir
+
+
+def cheap_job_subdir(config: DictConfig, overrides: Sequence[str], idx: int) -> str:
+    """``hydra.sweep.subdir`` of one job without composing its config (see :func:`make_job_subdir`)."""
+    return make_job_subdir(config)(overrides, idx)
+
+
+class SweepPayloadJob:
+    """What each array task unpickles: the path of the submission's shared payload (the launcher shipped to
+    the jobs plus Hydra's singleton state), pickled ONCE per submission instead of once per job."""
+
+    _loaded: Dict[str, Any] = {}
+
+    def __init__(self, payload: str) -> None:
+        self.payload = payload
+
+    def _load(self) -> Any:
+        if self.payload not in SweepPayloadJob._loaded:
+            import pickle
+
+            with open(self.payload, "rb") as f:
+                SweepPayloadJob._loaded[self.payload] = pickle.load(f)
+        return SweepPayloadJob._loaded[self.payload]
+
+    def __call__(self, overrides: List[str], job_dir_key: str, job_num: int, job_id: str) -> JobReturn:
+        launcher, singleton_state = self._load()
+        return launcher(overrides, job_dir_key, job_num, job_id, singleton_state)
+
+    def checkpoint(self, *args: Any, **kwargs: Any) -> Any:
+        """submitit's requeue protocol (USR2 before a time limit / preemption): run the same task again;
+        the job resumes from what its folder holds."""
+        import submitit
+
+        return submitit.helpers.DelayedSubmission(self, *args, **kwargs)
 
 
 def repoint_search_path(hydra_context: Any, repo_root: Path, snapshot: Path) -> Any:
@@ -111,15 +154,25 @@ class LomoSlurmLauncher(SlurmLauncher):
 
         return super().__call__(*args, **kwargs)
 
-    def _for_code(self, snapshot: Optional[Path]) -> "LomoSlurmLauncher":
-        """The launcher object shipped to the jobs: reads its configs from the code snapshot."""
-        if snapshot is None:
-            return self
-        from lomo_ablate.pipeline.submit import find_repo_root
+    def _for_code(self, snapshot: Optional[Path]) -> SweepPayloadJob:
+        """The function submitted for every job: reads the launcher (whose config search path points into
+        the code snapshot) and the singleton state from one payload file in the sweep's submitit folder."""
+        import cloudpickle
 
-        node = copy.copy(self)
-        node.hydra_context = repoint_search_path(self.hydra_context, find_repo_root(), snapshot)
-        return node
+        node = self
+        if snapshot is not None:
+            from lomo_ablate.pipeline.submit import find_repo_root
+
+            node = copy.copy(self)
+            node.hydra_context = repoint_search_path(self.hydra_context, find_repo_root(), snapshot)
+        folder = Path(str(self.config.hydra.sweep.dir)).resolve() / ".submitit"
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / f"payload-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}.pkl"
+        tmp = path.with_suffix(".tmp")
+        with open(tmp, "wb") as f:
+            cloudpickle.dump((node, Singleton.get_state()), f)
+        os.replace(tmp, path)
+        return SweepPayloadJob(str(path))
 
     def launch(self, job_overrides: Sequence[Sequence[str]], initial_job_idx: int) -> Sequence[JobReturn]:
         import lomo_ablate.pipeline  # noqa: F401  (job-name resolver)
@@ -132,6 +185,7 @@ class LomoSlurmLauncher(SlurmLauncher):
         sweep_dir = Path(str(self.config.hydra.sweep.dir)).resolve()
         t0 = time.perf_counter()
         compose = job_dir_needs_compose(self.config)
+        namer = None if compose else make_job_subdir(self.config)
         specs: List[JobSpec] = []
         for k, overrides in enumerate(job_overrides):
             idx = initial_job_idx + k
@@ -141,12 +195,11 @@ class LomoSlurmLauncher(SlurmLauncher):
                     job.num = idx
                 subdir = str(cfg.hydra.sweep.subdir)
             else:
-                subdir = cheap_job_subdir(self.config, overrides, idx)
+                subdir = namer(overrides, idx)
             job_dir = sweep_dir / subdir
             log.info(f"\t#{idx} : {' '.join(filter_overrides(overrides))}")
             specs.append(JobSpec(name=job_dir.name, job_dir=job_dir,
-                                 args=(list(overrides), "hydra.sweep.dir", idx, f"job_id_for_{idx}",
-                                       Singleton.get_state())))
+                                 args=(list(overrides), "hydra.sweep.dir", idx, f"job_id_for_{idx}")))
         names = [s.name for s in specs]
         if len(set(names)) != len(names):
             dup = sorted({n for n in names if names.count(n) > 1})
