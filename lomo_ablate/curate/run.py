@@ -27,7 +27,7 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 from lomo_ablate.curate.assemble import assemble_content, check_slots, escape_placeholders
 from lomo_ablate.curate.config import CurateConfig
@@ -119,9 +119,9 @@ def _image_relpath(source: str, line: int, copy: int, j: int, suffix: str = ".pn
     return f"images/{stable_hash(rid, 2)}/{tag}-{j}{suffix}"
 
 
-def _render_all(renderer: Any, texts: list[str]) -> list[Any]:
-    """``render_many`` in chunks; an item whose batch raised is retried alone, and None if it raises again."""
-    out: list[Any] = []
+def _render_lazily(renderer: Any, texts: list[str]) -> Iterator[Any]:
+    """``render_many`` in chunks of :data:`RENDER_CHUNK`, yielded one by one, so at most one chunk of images is
+    in memory; an item whose batch raised is retried alone, and yielded as the exception if it raises again."""
     for k in range(0, len(texts), RENDER_CHUNK):
         chunk = texts[k:k + RENDER_CHUNK]
         try:
@@ -133,8 +133,8 @@ def _render_all(renderer: Any, texts: list[str]) -> list[Any]:
                     results.append(renderer.render(t))
                 except Exception as e:  # noqa: BLE001
                     results.append(e)
-        out.extend(results)
-    return out
+        yield from results
+        del results
 
 
 def _place_image(src: str, dest: Path, mode: str) -> None:
@@ -233,7 +233,7 @@ def process_shard(task: ShardTask) -> dict[str, Any]:
     if pending:
         renderer, distorter = _tools(cfg)
         texts = [s.messages[s.turn]["content"][a:b] for _, s, _, spans in pending for a, b in spans]
-        results = iter(_render_all(renderer, texts))
+        results = _render_lazily(renderer, texts)
         drop: set[int] = set()
         for slot, sample, c, spans in pending:
             record, line = records[slot], sample.line
