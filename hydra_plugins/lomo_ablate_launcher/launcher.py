@@ -133,8 +133,13 @@ def repoint_search_path(hydra_context: Any, repo_root: Path, snapshot: Path) -> 
     for el in old.get_path():
         path = el.path
         scheme, sep, rest = path.partition("://")
-        if sep and rest.startswith(root) and (snapshot / rest[len(root):]).exists():
-            path = f"{scheme}://{snapshot}/{rest[len(root):]}"
+        if not sep:  # a bare path (an absolute config_path in @hydra.main) is a file:// one
+            scheme, rest = "", path
+        if scheme in ("", "file") or rest.startswith("/"):
+            rest_abs = os.path.normpath(rest)
+            rel = rest_abs[len(root):] if (rest_abs + "/").startswith(root) else None
+            if rel is not None and (snapshot / rel).exists():
+                path = f"{scheme}://{snapshot / rel}" if sep else str(snapshot / rel)
         new.append(el.provider, path)
     return HydraContext(config_loader=ConfigLoaderImpl(config_search_path=new), callbacks=hydra_context.callbacks)
 

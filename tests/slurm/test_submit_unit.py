@@ -169,7 +169,8 @@ def test_job_unknown_to_slurm_is_failed_only_when_slurm_answered(tmp_path):
     assert classify(_entry(tmp_path), None, None, slurm_known=False).status == "unknown"
 
 
-def test_queued_jobs_compose_their_config_from_the_snapshot(tmp_path):
+@pytest.mark.parametrize("form", ["file://{}", "{}"])  # the second: an absolute config_path in @hydra.main
+def test_queued_jobs_compose_their_config_from_the_snapshot(tmp_path, form):
     """The launcher shipped to the jobs reads conf/ from the snapshot: editing the checkout's config
     after submission does not change what a queued job composes."""
     from hydra._internal.config_loader_impl import ConfigLoaderImpl
@@ -184,7 +185,7 @@ def test_queued_jobs_compose_their_config_from_the_snapshot(tmp_path):
     (repo / "conf" / "app.yaml").write_text("lr: 0.1\n")
     snap = snapshot_code(tmp_path / "sweep", repo)
     (repo / "conf" / "app.yaml").write_text("lr: 0.5\n")  # edited after submission
-    ctx = HydraContext(config_loader=ConfigLoaderImpl(create_config_search_path(f"file://{repo}/conf")),
+    ctx = HydraContext(config_loader=ConfigLoaderImpl(create_config_search_path(form.format(repo / "conf"))),
                        callbacks=None)
     node = repoint_search_path(ctx, repo, snap)
     cfg = node.config_loader.load_configuration("app", [], run_mode=RunMode.RUN)
