@@ -18,7 +18,7 @@ from omegaconf import DictConfig, OmegaConf
 from lomo_ablate.distributed import DistributedEnvironment
 from lomo_ablate.pipeline import stages as st
 from lomo_ablate.pipeline.store import Store
-from lomo_ablate.pipeline.validate import validate_config
+from lomo_ablate.pipeline.validate import ConfigValidationError, validate_config
 from lomo_ablate.utils import atomic_write_json, stable_hash
 
 log = logging.getLogger("lomo_ablate.pipeline")
@@ -153,7 +153,7 @@ def _train_distributed(p: st.StagePlan, cfg: DictConfig, store: Store, paths: di
     log_fn = (lambda step, metrics: logger.log(step, metrics)) if logger is not None else None
     st.run_train(work, cfg, paths["curate"], log_fn=log_fn)
     if env.is_main:
-        with locked(final):
+        with locked(store.lock_path(p.name, p.key)):
             if not store.is_done(p.name, p.key):
                 _finish(work, p.name, p.key, p.inputs)
                 os.replace(work, final)
@@ -230,7 +230,15 @@ def hydra_task(cfg: DictConfig) -> dict[str, Any] | None:
         print_dry_run([(job_dir.name, axes, cfg)], store=Store(cfg.store_dir))
         return None
     log_path = job_dir / f"{hc.job.name}.log"
-    return run_job(cfg, job_dir, axes=axes, sweep=cfg.get("sweep_name"), job=job_dir.name, log_path=log_path)
+    try:
+        return run_job(cfg, job_dir, axes=axes, sweep=cfg.get("sweep_name"), job=job_dir.name, log_path=log_path)
+    except ConfigValidationError as e:
+        from hydra.types import RunMode
+
+        if hc.mode != RunMode.RUN:
+            raise
+        print(f"[lomo-ablate] {e}", file=sys.stderr, flush=True)  # a user error: no traceback
+        raise SystemExit(2) from e
 
 
 def axes_from_overrides(overrides: list[str], exclude: Sequence[str] = (), cfg: DictConfig | None = None,

@@ -10,7 +10,8 @@ from omegaconf import OmegaConf
 from lomo_ablate.utils import stable_hash
 
 DEFAULT_JOB = "default"
-MAX_NAME = 120
+MAX_NAME = 200       # a path component may have 255 bytes
+MAX_VALUE = 32       # a longer override value is replaced by its hash in the name
 
 
 def job_name(override_dirname: str | None) -> str:
@@ -19,7 +20,7 @@ def job_name(override_dirname: str | None) -> str:
     name = (override_dirname or "").strip()
     if not name:
         return DEFAULT_JOB
-    safe = re.sub(r"[^A-Za-z0-9=,._+\-@]", "_", name)
+    safe = re.sub(r"[^A-Za-z0-9=,._+\-@~]", "_", name)
     if safe.startswith("."):  # never ".", ".." or a hidden folder
         safe = "_" + safe[1:]
     if len(safe) > MAX_NAME:
@@ -28,16 +29,21 @@ def job_name(override_dirname: str | None) -> str:
 
 
 def job_name_from_overrides(overrides: Sequence[str] | None, exclude: Sequence[str] | None = None) -> str:
-    """Like Hydra's ``override_dirname`` (sorted ``k=v`` joined by ``,``) but ``exclude`` matches key
-    prefixes: ``cluster`` also drops ``cluster.partition=gpu``, so where a job runs never renames it."""
+    """Like Hydra's ``override_dirname`` (``k=v`` joined by ``,``) with three differences: ``exclude``
+    matches key prefixes (``cluster`` also drops ``cluster.partition=gpu``, so where a job runs never
+    renames it); the order is kept (the sweeper puts the swept axes first, so they survive shortening);
+    a value longer than 32 characters is shown as its hash."""
     exclude = list(exclude or [])
     kept = []
     for o in overrides or []:
-        key = str(o).split("=", 1)[0].lstrip("+~")
-        if key.startswith("hydra.") or any(key == e or key.startswith(e + ".") for e in exclude):
+        o = str(o)
+        key, _, value = o.lstrip("+").partition("=")
+        if key.lstrip("~").startswith("hydra.") or any(key == e or key.startswith(e + ".") for e in exclude):
             continue
-        kept.append(str(o).lstrip("+~") if not str(o).startswith("~") else str(o))
-    return job_name(",".join(sorted(kept)))
+        if len(value) > MAX_VALUE:
+            value = "~" + stable_hash(value, 8)
+        kept.append(f"{key}={value}")
+    return job_name(",".join(kept))
 
 
 def register_resolvers() -> None:

@@ -3,7 +3,7 @@
 ``key`` is a hash of everything the stage depends on (its config, the keys of its inputs and a code
 salt), so two jobs that need the same artifact share one folder, and a finished artifact is never
 recomputed. A folder is complete when it holds ``_SUCCESS``; it is built in a temporary sibling and
-renamed into place while holding an inter-process lock on ``<root>/<stage>/<key>``, so two processes
+renamed into place while holding an inter-process lock (``<root>/<stage>/.locks/<key>.lock``), so two processes
 asking for the same artifact at the same moment compute it once and never see half of it.
 """
 from __future__ import annotations
@@ -40,6 +40,10 @@ class Store:
     def path(self, stage: str, key: str) -> Path:
         return self.root / stage / key
 
+    def lock_path(self, stage: str, key: str) -> Path:
+        """What the inter-process lock of an artifact is taken on (``<stage>/.locks/<key>.lock``)."""
+        return self.root / stage / ".locks" / key
+
     def work_path(self, stage: str, key: str) -> Path:
         """The kept working folder of a resumable stage (renamed to ``path`` when complete)."""
         return self.root / stage / f".work-{key}"
@@ -60,7 +64,7 @@ class Store:
         t0 = time.perf_counter()
         if (final / SUCCESS).is_file():
             return StoreResult(final, key, True, time.perf_counter() - t0)
-        with locked(final):
+        with locked(self.lock_path(stage, key)):
             if (final / SUCCESS).is_file():  # another process finished it while we waited
                 return StoreResult(final, key, True, time.perf_counter() - t0)
             if final.exists():  # left over by a killed run without _SUCCESS: incomplete, recompute

@@ -120,11 +120,12 @@ def expand_grid(overrides: Sequence[Any], paired: Mapping[str, Mapping[str, Sequ
         cols = [[f"{k}={_fmt(v)}" for v in vals] for k, vals in pairing.items()]
         axes[f"paired:{name}"] = [list(row) for row in zip(*cols)]
         constants = [c for c in constants if c.split("=", 1)[0] not in pairing]
-    jobs = [constants + [o for part in combo for o in part] for combo in itertools.product(*axes.values())]
+    # swept values first, then the constants: the job folder name keeps this order (naming.py)
+    jobs = [[o for part in combo for o in part] + constants for combo in itertools.product(*axes.values())]
     for base in baselines or []:
         base = [str(b) for b in base]
         keys = {b.split("=", 1)[0].lstrip("+~") for b in base}
-        jobs.append([c for c in constants if c.split("=", 1)[0].lstrip("+~") not in keys] + base)
+        jobs.append(base + [c for c in constants if c.split("=", 1)[0].lstrip("+~") not in keys])
     seen, unique = set(), []
     for j in jobs:
         sig = tuple(sorted(j))
@@ -265,6 +266,14 @@ class LomoSweeperImpl:
         return expand_grid(overrides, paired, self.baselines)
 
     def sweep(self, arguments: list[str]) -> Any:
+        try:
+            return self._sweep(arguments)
+        except (ConfigValidationError, SweepSpecError) as e:
+            # a user error, not a bug: the message names the keys; no traceback, exit status 2
+            print(f"[lomo-ablate] {e}", file=sys.stderr, flush=True)
+            raise SystemExit(2) from e
+
+    def _sweep(self, arguments: list[str]) -> Any:
         from hydra.core.utils import JobStatus
 
         jobs = self.grid(arguments)

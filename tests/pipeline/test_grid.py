@@ -5,7 +5,7 @@ import pytest
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from hypothesis import example, given, strategies as st
 
-from lomo_ablate.pipeline.naming import job_name, job_name_from_overrides
+from lomo_ablate.pipeline.naming import MAX_NAME, job_name, job_name_from_overrides
 from lomo_ablate.pipeline.sweep import SweepSpecError, expand_grid, rewrite_zip_arguments
 
 
@@ -39,7 +39,7 @@ def test_paired_lists_of_different_lengths_are_an_error_naming_the_pairing():
 def test_baselines_are_added_once_not_multiplied():
     jobs = expand_grid(parse("position=prefix,middle,suffix", "seed=1"), baselines=[["method=standard_sft"]])
     assert len(jobs) == 4
-    assert ["seed=1", "method=standard_sft"] in jobs
+    assert ["method=standard_sft", "seed=1"] in jobs
 
 
 def test_duplicate_jobs_are_dropped():
@@ -61,11 +61,19 @@ def test_malformed_zip_is_rejected_with_the_expected_form():
 
 
 def test_job_names_are_deterministic_and_ignore_where_the_job_runs():
-    a = job_name_from_overrides(["rewrite_ratio=0.5", "position=middle", "cluster.partition=gpu", "sweep=x"],
+    a = job_name_from_overrides(["position=middle", "rewrite_ratio=0.5", "cluster.partition=gpu", "sweep=x"],
                                 exclude=["cluster", "sweep"])
     b = job_name_from_overrides(["position=middle", "rewrite_ratio=0.5"], exclude=["cluster", "sweep"])
     assert a == b == "position=middle,rewrite_ratio=0.5"
     assert job_name_from_overrides([], []) == "default"
+
+
+def test_swept_axes_come_first_in_job_names_and_long_values_are_hashed():
+    jobs = expand_grid(parse("trainer.max_steps=2", "eval.protocols=[standard,rendered,rendered_0.33,x]",
+                             "rewrite_ratio=0,0.5"))
+    names = [job_name_from_overrides(j) for j in jobs]
+    assert [n.split(",")[0] for n in names] == ["rewrite_ratio=0", "rewrite_ratio=0.5"]
+    assert all("eval.protocols=~" in n for n in names) and len(set(names)) == 2
 
 
 @example(".")
@@ -75,5 +83,5 @@ def test_job_names_are_deterministic_and_ignore_where_the_job_runs():
 @given(st.text(min_size=1, max_size=400))
 def test_job_name_is_always_one_safe_path_component(s):
     name = job_name(s)
-    assert name and "/" not in name and not name.startswith(".") and len(name) <= 120
+    assert name and "/" not in name and not name.startswith(".") and len(name) <= MAX_NAME
     assert job_name(s) == name
