@@ -181,11 +181,6 @@ def math_ranges(text: str, commands: bool = True) -> list[tuple[int, int]]:
     return out
 
 
-def has_inline_math(text: str) -> bool:
-    """True when ``text`` holds explicit math or a LaTeX command under the rules above."""
-    return bool(math_ranges(text))
-
-
 # --- sentences and blocks ---------------------------------------------------------------------------------
 
 def _sentence_cuts(text: str, start: int, end: int) -> Iterator[int]:
