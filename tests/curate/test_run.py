@@ -7,6 +7,8 @@ import os
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from PIL import Image
 
 from curate_helpers import fast_config, read_jsonl, text_records, write_jsonl
@@ -181,3 +183,31 @@ def test_outputs_never_clobber_a_foreign_folder(tmp_path: Path, text_pool: Path)
         curate(text_pool, out, fast_config(), progress=False)
     assert (out / "notes.txt").read_text() == "precious"
     assert os.listdir(out) == ["notes.txt"]
+
+
+PIECES = ["The value is large. ", "We compute it! ", "Is it right? ", "$x^2+1$", "$$\\sum_i i.$$ ", "\\frac{1}{2} ",
+          "costs $5 and $10. ", "<image> ", "tab\there. ", "\\begin{align} a&=b \\end{align} ", "数学。", "$"]
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(questions=st.lists(st.lists(st.sampled_from(PIECES), min_size=1, max_size=12).map("".join),
+                          min_size=1, max_size=10),
+       position=st.sampled_from(["prefix", "middle", "suffix", "multi_span", "full"]))
+def test_curated_records_reconstruct_their_source_text(tmp_path_factory, questions: list[str], position: str):
+    tmp = tmp_path_factory.mktemp("prop")
+    rows = [{"messages": [{"role": "user", "content": q}, {"role": "assistant", "content": "A"}]} for q in questions]
+    src = write_jsonl(tmp / "t.jsonl", rows)
+    s = curate(src, tmp / "out", fast_config(mix={"rewrite_ratio": 1.0}, localize={"position": position}),
+               progress=False)
+    assert s.counts["read"] == s.counts["written"] + s.counts["rejected_total"] == len(questions)
+    for r in read_jsonl(tmp / "out" / "data.jsonl"):
+        original = questions[r["meta"]["line"] - 1]
+        assert r["meta"]["rewritten"]
+        spans = r["meta"]["spans"]
+        bounds = [0] + [x for sp in spans for x in sp] + [len(original)]
+        parts = [original[a:b] for a, b in zip(bounds, bounds[1:])]  # text, span, text, span, ..., text
+        assert "".join(parts) == original and all(p.strip() for p in parts[1::2])
+        expected = "<image>".join(p.replace("<image>", "< image>") for p in parts[0::2])
+        assert r["messages"][0]["content"] == expected
+        assert r["messages"][0]["content"].count("<image>") == len(r["images"]) == len(spans)
+        assert r["messages"][1]["content"] == "A"
