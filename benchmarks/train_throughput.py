@@ -5,7 +5,7 @@ order, the same optimizer settings. train()'s figure counts everything a step do
 the images of its batch, collate, forward, loss, backward, clip, step, logging, metrics file); the bare
 loop gets its batches pre-encoded and does forward/loss/backward/step only. Overhead = 1 - train/bare.
 
-    .venv/bin/python benchmarks/train_throughput.py --records 192 --batch 8 --steps 20
+    .venv/bin/python benchmarks/train_throughput.py --records 192 --batch 8 --steps 30 --threads 1
 """
 from __future__ import annotations
 
@@ -37,7 +37,7 @@ def bare_loop(model_dir: Path, data_dir: Path, cfg: TrainerConfig, steps: int, s
     """Forward/loss/backward/AdamW over the batches train() uses; returns (tokens, seconds)."""
     model, processor = load_pretrained(model_dir)
     model.train()
-    records, _ = load_records(data_dir, processor, cfg.max_seq_len, progress=False)
+    records, _, _ = load_records(data_dir, processor, cfg.max_seq_len, progress=False)
     dataset = EncodedDataset(records, processor, cfg.max_seq_len)
     env = DistributedEnvironment(0, 1, 0, 1, "127.0.0.1", 0, "single")
     plan = epoch_micro_batches(len(records), seed, 0, env, cfg.per_device_batch_size)[:steps]
@@ -62,9 +62,10 @@ def main() -> None:
     ap.add_argument("--records", type=int, default=192)
     ap.add_argument("--batch", type=int, default=8)
     ap.add_argument("--steps", type=int, default=20)
-    ap.add_argument("--repeats", type=int, default=2)
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--threads", type=int, default=2, help="torch threads (1 on a machine shared with other jobs)")
     args = ap.parse_args()
-    torch.set_num_threads(2)
+    torch.set_num_threads(args.threads)
     work = Path(tempfile.mkdtemp(prefix="train-bench-"))
     try:
         data = write_dataset(work / "data", n=args.records)

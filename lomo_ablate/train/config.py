@@ -54,6 +54,7 @@ class TrainerConfig:
     keep_checkpoints: int = 2
     log_every: int = 1
     num_workers: int = 0
+    cache_encoded_mb: int = 512  # keep encoded samples in memory up to this size (small data: encode once)
     strict: bool = False
     device: str = "auto"
     gpu_peak_tflops: float = 989.0  # dense bf16 peak per GPU for MFU (H100/H200 SXM)
@@ -70,6 +71,7 @@ class TrainerConfig:
                   ("epochs", self.epochs >= 1), ("per_device_batch_size", self.per_device_batch_size >= 1),
                   ("grad_accum", self.grad_accum >= 1), ("max_seq_len", self.max_seq_len >= 8),
                   ("save_every", self.save_every >= 0), ("log_every", self.log_every >= 1),
+                  ("cache_encoded_mb", self.cache_encoded_mb >= 0), ("num_workers", self.num_workers >= 0),
                   ("max_steps", self.max_steps is None or self.max_steps >= 1),
                   ("device", self.device in ("auto", "cpu", "cuda"))]
         for key, ok in checks:

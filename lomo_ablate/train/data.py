@@ -97,12 +97,23 @@ def load_images(paths: Sequence[Path]) -> list[Image.Image]:
     return out
 
 
+def _nbytes(enc: dict[str, torch.Tensor]) -> int:
+    return sum(t.numel() * t.element_size() for t in enc.values())
+
+
 def load_records(data_dir: str | Path, processor: Any, max_seq_len: int, strict: bool = False,
-                 progress: bool = True) -> tuple[list[Record], list[Skipped]]:
-    """Checks every record (and encodes it once to know its length); returns (usable, set aside)."""
+                 progress: bool = True, cache_bytes: int = 0
+                 ) -> tuple[list[Record], list[Skipped], dict[int, dict[str, torch.Tensor]]]:
+    """Checks every record (and encodes it once to know its length); returns (usable, set aside, cache).
+
+    The cache maps a record's index in ``usable`` to its encoding, for as many records as fit in
+    ``cache_bytes`` (so a small dataset is encoded once, not once per epoch).
+    """
     data_dir = Path(data_dir)
     records: list[Record] = []
     skipped: list[Skipped] = []
+    cache: dict[int, dict[str, torch.Tensor]] = {}
+    cached_bytes = 0
     source = data_dir / "data.jsonl"
     for line_no, line in tqdm(list(iter_raw(data_dir)), desc="check records", disable=not progress):
         rid = f"line:{line_no}"
@@ -120,6 +131,10 @@ def load_records(data_dir: str | Path, processor: Any, max_seq_len: int, strict:
                 raise ValueError("too_long" if "max_length" in str(e) else "encode_error", str(e)) from e
             if int((enc["labels"] != -100).sum()) == 0:
                 raise ValueError("no_assistant_tokens", "no assistant turn to learn from")
+            size = _nbytes(enc)
+            if cached_bytes + size <= cache_bytes:
+                cache[len(records)] = enc
+                cached_bytes += size
             records.append(Record(rid, line_no, messages, paths, len(enc["input_ids"])))
         except ValueError as e:
             reason, detail = (e.args + ("",))[:2] if len(e.args) >= 1 else ("error", "")
@@ -127,18 +142,22 @@ def load_records(data_dir: str | Path, processor: Any, max_seq_len: int, strict:
             if strict:
                 raise DatasetError(f"{source}:{line_no}: record {rid!r}: {item.reason}: {item.detail}") from e
             skipped.append(item)
-    return records, skipped
+    return records, skipped, cache
 
 
 class EncodedDataset(torch.utils.data.Dataset):
-    """Encodes a record (loading its images) on access; used with a DataLoader's workers."""
+    """Encodes a record (loading its images) on access unless cached; used with a DataLoader's workers."""
 
-    def __init__(self, records: Sequence[Record], processor: Any, max_seq_len: int):
+    def __init__(self, records: Sequence[Record], processor: Any, max_seq_len: int,
+                 cache: dict[int, dict[str, torch.Tensor]] | None = None):
         self.records, self.processor, self.max_seq_len = list(records), processor, max_seq_len
+        self.cache = cache or {}
 
     def __len__(self) -> int:
         return len(self.records)
 
     def __getitem__(self, i: int) -> dict[str, torch.Tensor]:
+        if i in self.cache:
+            return self.cache[i]
         r = self.records[i]
         return encode(self.processor, r.messages, load_images(r.images), max_length=self.max_seq_len)

@@ -185,8 +185,9 @@ def train(data_dir: str | Path, output_dir: str | Path, model_cfg: ModelConfig, 
     param_dtype = next(model.parameters()).dtype
 
     # 3. data
-    records, skipped = load_records(data_dir, processor, cfg.max_seq_len, cfg.strict,
-                                    progress=cfg.progress and env.is_main)
+    records, skipped, cache = load_records(data_dir, processor, cfg.max_seq_len, cfg.strict,
+                                           progress=cfg.progress and env.is_main,
+                                           cache_bytes=cfg.cache_encoded_mb * 2**20)
     skipped_path = output_dir / "skipped.jsonl"
     if env.is_main:
         atomic_write_json(output_dir / "skipped_summary.json", {"skipped": len(skipped), "usable": len(records)})
@@ -195,7 +196,7 @@ def train(data_dir: str | Path, output_dir: str | Path, model_cfg: ModelConfig, 
         raise ValueError(f"{data_dir / 'data.jsonl'}: {len(records)} usable record(s) ({len(skipped)} set aside, "
                          f"see {skipped_path}) — fewer than one batch of "
                          f"{cfg.per_device_batch_size} x {env.world_size} rank(s)")
-    dataset = EncodedDataset(records, processor, cfg.max_seq_len)
+    dataset = EncodedDataset(records, processor, cfg.max_seq_len, cache)
     micro_per_epoch = len(records) // env.world_size // cfg.per_device_batch_size
     steps_per_epoch = micro_per_epoch // cfg.grad_accum
     if steps_per_epoch == 0:
