@@ -171,7 +171,7 @@ def math_ranges(text: str, commands: bool = True) -> list[tuple[int, int]]:
             elif text.startswith("\\begin{", i):
                 m = _BEGIN.match(text, i)
                 end = _match_env(text, i, m.group(1)) if m else None
-            elif commands and nxt.isalpha() and not text.startswith("\\end{", i):
+            elif commands and _COMMAND.match(text, i) and not text.startswith("\\end{", i):
                 end = _command_end(text, i)
         if end is not None and end > i:
             out.append((i, end))

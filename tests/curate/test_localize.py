@@ -119,3 +119,14 @@ def test_punctuation_after_a_formula_stays_with_it():
     for position in ("prefix", "middle", "suffix", "multi_span"):
         for s, e in locate_spans(text, position, multi_span_images=1):
             assert text[e:e + 1] not in (".", ",", ";", ":"), (position, text[s:e])
+
+
+def test_backslash_before_non_ascii_letter_is_text_not_a_crash():
+    # "\é" is no LaTeX command: it must be plain text, not an AssertionError in the command scanner
+    from lomo_ablate.curate.localize import locate_spans, math_ranges
+
+    text = "Let \\é be the first. One more. Two more. Then $x+1$ ends it."
+    ranges = math_ranges(text)
+    assert all(text[s] != "\\" for s, _ in ranges)
+    spans = locate_spans(text, "middle")
+    assert spans and all(0 <= s < e <= len(text) for s, e in spans)
