@@ -10,11 +10,11 @@ position; model, optimizer, scheduler and RNG states come from the checkpoint. O
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import fnmatch
 import json
 import math
-import os
 import time
 import warnings
 from pathlib import Path
@@ -167,7 +167,8 @@ def train(data_dir: str | Path, output_dir: str | Path, model_cfg: ModelConfig, 
 
     # 2. model
     model_dir = prepare_model_dir(data_dir, output_dir, model_cfg, env)
-    dtype = model_cfg.dtype or ("bfloat16" if use_bf16 else "float32")
+    # bf16 weights under DeepSpeed (it keeps fp32 master weights); otherwise fp32 weights + bf16 autocast
+    dtype = model_cfg.dtype or ("bfloat16" if use_bf16 and cfg.deepspeed is not None else "float32")
     model, processor = load_pretrained(model_dir, dtype=dtype, device=str(device),
                                        trust_remote_code=model_cfg.trust_remote_code,
                                        attn_implementation=model_cfg.attn_implementation)
@@ -262,8 +263,10 @@ def train(data_dir: str | Path, output_dir: str | Path, model_cfg: ModelConfig, 
             batch = _to(batch, device, param_dtype)
             labels = batch.pop("labels")
             sync = i == len(micro) - 1 or engine is not None
-            ctx = wrapped.no_sync() if (not sync and hasattr(wrapped, "no_sync")) else _nullcontext()
-            with ctx:
+            ctx = wrapped.no_sync() if (not sync and hasattr(wrapped, "no_sync")) else contextlib.nullcontext()
+            amp = torch.autocast("cuda", dtype=torch.bfloat16) if use_bf16 and engine is None \
+                else contextlib.nullcontext()
+            with ctx, amp:
                 logits = wrapped(**batch, use_cache=False).logits
                 loss_sum = F.cross_entropy(logits[:, :-1].float().flatten(0, 1), labels[:, 1:].flatten(),
                                            ignore_index=IGNORE_INDEX, reduction="sum")
@@ -321,14 +324,6 @@ def train(data_dir: str | Path, output_dir: str | Path, model_cfg: ModelConfig, 
                        final_loss=final_loss, tokens_seen=tokens_seen, resumed_from_step=resumed_from,
                        trainable_params=n_train, total_params=n_total, wall_s=time.time() - t_start,
                        liger_applied=liger_applied)
-
-
-class _nullcontext:
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, *exc: Any) -> None:
-        return None
 
 
 def _micro_batches(dataset: EncodedDataset, cfg: TrainerConfig, env: DistributedEnvironment, seed: int,
