@@ -18,7 +18,7 @@ from lomo_ablate.evaluate.protocols import from_adapter, parse_protocol, prompts
 
 PROTOCOLS = ["standard", "rendered_0.33", "rendered_0.67", "rendered"]
 CONTRACT_ROW_KEYS = {"benchmark", "protocol", "item_id", "category", "prediction", "answer", "score"}
-RENDER = {"math_renderer": "text"}  # no TeX needed
+RENDER = {"math_renderer": "text", "font_size": 14, "min_font_size": 8, "max_width": 400}  # small, no TeX
 
 
 @pytest.fixture(scope="module")
