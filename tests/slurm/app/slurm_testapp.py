@@ -18,9 +18,30 @@ from lomo_ablate.distributed import DistributedEnvironment
 from lomo_ablate.utils import atomic_write_json
 
 
+def all_reduce_ranks() -> dict:
+    """Every task of a multi-task job joins torch.distributed from the Slurm environment and all-reduces
+    rank + 1 (world 2: 1 + 2 = 3)."""
+    import torch
+    import torch.distributed as dist
+
+    from lomo_ablate.distributed import init_distributed
+
+    env = init_distributed(backend="gloo")
+    t = torch.tensor([float(env.rank + 1)])
+    dist.all_reduce(t)
+    dist.barrier()
+    dist.destroy_process_group()
+    return {"rank": env.rank, "world_size": env.world_size, "all_reduce_sum": t.item()}
+
+
 @hydra.main(version_base=None, config_path="conf", config_name="slurm_testapp")
 def main(cfg):
     job_dir = Path(HydraConfig.get().runtime.output_dir)
+    if cfg.distributed:
+        seen = all_reduce_ranks()
+        atomic_write_json(job_dir / f"rank{seen['rank']}.json", seen)
+        if seen["rank"] != 0:
+            return None  # the job folder's result.json is rank 0's
     progress_file = job_dir / "progress.json"
     progress = json.loads(progress_file.read_text()) if progress_file.exists() else {"step": 0, "starts": []}
     progress["starts"].append({"step": progress["step"], "slurm_job": os.environ.get("SLURM_JOB_ID"),
