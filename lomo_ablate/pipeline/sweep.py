@@ -315,8 +315,11 @@ class LomoSweeperImpl:
                           file=sys.stderr, flush=True)
             returns.append(results)
         if failed:
-            raise RuntimeError(f"{len(failed)} of {len(jobs)} job(s) failed: {', '.join(failed)} "
-                               f"(result.json and logs under {sweep_dir})")
+            # Hydra skips on_multirun_end when the sweep raises: gather and report what finished first
+            ReportCallback().on_multirun_end(config=self.config)
+            print(f"[lomo-ablate] {len(failed)} of {len(jobs)} job(s) failed: {', '.join(failed)} "
+                  f"(result.json and logs under {sweep_dir})", file=sys.stderr, flush=True)
+            raise SystemExit(1)
         return returns
 
 

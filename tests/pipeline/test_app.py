@@ -144,6 +144,11 @@ def test_local_multirun_shares_inputs_reports_failures_and_resumes(tmp_path, app
     assert done[0]["stages"]["curate"]["key"] != done[0.5]["stages"]["curate"]["key"]
     assert len([p for p in (tmp_path / ".lomo_store" / "data").iterdir() if not p.name.startswith(".")]) == 1
 
+    # the results were gathered and reported although one job failed
+    summary = json.loads((sweep / "summary.json").read_text())
+    assert sorted(row["status"] for row in summary) == ["done", "done", "failed"]
+    assert (tmp_path / "results" / "adhoc").is_dir(), r.stdout[-2000:] + r.stderr[-2000:]
+
     # a dry run now shows what is cached
     code, out, err = app(tmp_path, *args, "dry_run=true")
     assert code == 0, err[-3000:]
