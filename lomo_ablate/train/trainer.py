@@ -33,6 +33,7 @@ from lomo_ablate.train.collate import pack_collate, pad_collate, rope_index_fn
 from lomo_ablate.train.config import TrainerConfig
 from lomo_ablate.train.data import EncodedDataset, load_records, tokenizer_corpus
 from lomo_ablate.train.deepspeed import deepspeed_config
+from lomo_ablate.train.plot import plot_metrics
 from lomo_ablate.utils import atomic_dir, atomic_write_json
 
 LogFn = Callable[[int, dict], None]
@@ -318,6 +319,8 @@ def train(data_dir: str | Path, output_dir: str | Path, model_cfg: ModelConfig, 
             model.save_pretrained(tmp)
             processor.save_pretrained(tmp)
             (tmp / "_SUCCESS").write_text("")
+    if env.is_main and metrics_path.is_file():
+        plot_metrics(metrics_path, output_dir / "train_curve.png")
     _barrier(env)
     return TrainResult(output_dir=output_dir, final_dir=final_dir, steps=total_steps, num_samples=len(records),
                        skipped=len(skipped), skipped_path=skipped_path, metrics_path=metrics_path,

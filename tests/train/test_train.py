@@ -46,6 +46,10 @@ def test_train_end_to_end_writes_loadable_model_and_metrics(tmp_path):
     enc = encode(processor, [{"role": "user", "content": "Compute 1 + 2 please."}], [], add_generation_prompt=True)
     assert model.generate(**{k: v[None] for k, v in enc.items()}, max_new_tokens=3).shape[1] > len(enc["input_ids"])
     assert res.skipped == 0 and res.skipped_path.read_text() == ""
+    from PIL import Image as PILImage
+
+    with PILImage.open(tmp_path / "out" / "train_curve.png") as png:  # loss/lr/throughput curves to look at
+        assert png.width > 600 and png.height > 200
 
 
 def test_resume_after_interruption_equals_uninterrupted_run(tmp_path):
