@@ -5,7 +5,7 @@ DAEMONS=(munged mariadbd slurmdbd slurmctld slurmd)   # start order; stop goes i
 daemon_pid() {
   local name=$1 f="$S/run/$1.pid" pid
   [ -s "$f" ] || return 1
-  pid=$(tr -dc "0-9" < "$f" 2>/dev/null)
+  pid=$(tr -dc "0-9" 2>/dev/null < "$f")
   [ -n "$pid" ] && [ -r "/proc/$pid/comm" ] || return 1
   # a zombie has exited: treat it as gone
   [ "$(awk '/^State:/ {print $2}' "/proc/$pid/status" 2>/dev/null)" != Z ] || return 1
