@@ -108,8 +108,8 @@ def _run_stage(p: st.StagePlan, cfg: DictConfig, store: Store, paths: dict[str, 
     t0 = time.perf_counter()
     log.info("stage %s (key %s)", p.name, p.key)
     if p.name == "train" and env.is_distributed:
+        cached = store.is_done(p.name, p.key)
         out = _train_distributed(p, cfg, store, paths, env, logger)
-        cached = False
     elif not env.is_main and p.name in ("data", "curate"):
         out = _wait_for(store, p)  # rank 0 builds the data; the other ranks use it
         cached = True

@@ -160,3 +160,44 @@ def test_local_multirun_shares_inputs_reports_failures_and_resumes(tmp_path, app
     assert "2 of 3 job(s) already done" in out
     assert code != 0 and "FAILED" in err  # the failed job was retried (and fails again)
     assert {n: (sweep / n / "result.json").stat().st_mtime_ns for n in stamps} == stamps
+
+
+def _compose(*overrides: str):
+    from hydra import compose, initialize_config_dir
+    from hydra.core.global_hydra import GlobalHydra
+
+    GlobalHydra.instance().clear()
+    with initialize_config_dir(config_dir=str(REPO / "conf"), version_base="1.3"):
+        cfg = compose("config", overrides=list(overrides))
+    GlobalHydra.instance().clear()
+    return cfg
+
+
+def test_only_rank_0_writes_the_job_folder(tmp_path):
+    """Every rank of a 2-task job finds the same store artifacts; only rank 0 writes result.json and W&B.
+    (The stages are already in the store here: this is about who writes what, not about training.)"""
+    from lomo_ablate.distributed import DistributedEnvironment
+    from lomo_ablate.pipeline.app import run_job
+    from lomo_ablate.pipeline.stages import plan
+    from lomo_ablate.pipeline.store import Store
+
+    cfg = _compose(f"store_dir={tmp_path / 'store'}", "logger=wandb_offline")
+    store = Store(cfg.store_dir)
+    for p in plan(cfg):
+        store.get_or_compute(p.name, p.inputs, lambda out: (out / "metrics.json").write_text(
+            json.dumps({"overall": {"standard": 0.5}})))
+
+    def env(rank: int) -> DistributedEnvironment:
+        return DistributedEnvironment(rank=rank, world_size=2, local_rank=rank, local_world_size=2,
+                                      master_addr="127.0.0.1", master_port=29500, source="torchrun")
+
+    job = tmp_path / "job"
+    res1 = run_job(cfg, job, axes={"x": 1}, env=env(1))
+    assert not job.exists() or not any(job.iterdir())  # rank 1 wrote nothing
+    assert res1["stages"]["train"]["key"] == plan(cfg)[2].key
+    res0 = run_job(cfg, job, axes={"x": 1}, env=env(0))
+    on_disk = json.loads((job / "result.json").read_text())
+    assert on_disk["status"] == "done" and on_disk["metrics"] == {"overall": {"standard": 0.5}}
+    assert on_disk["world_size"] == 2 and res0["config_hash"] == on_disk["config_hash"]
+    assert all(s["status"] == "cached" for s in on_disk["stages"].values())
+    assert list((job / "wandb").glob("offline-run-*"))

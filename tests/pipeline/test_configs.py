@@ -10,7 +10,7 @@ from hydra.core.global_hydra import GlobalHydra
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from omegaconf import OmegaConf
 
-from lomo_ablate.pipeline.sweep import expand_grid
+from lomo_ablate.pipeline.sweep import compose_jobs, expand_grid
 from lomo_ablate.pipeline.validate import ConfigValidationError, validate_config
 
 REPO = Path(__file__).resolve().parents[2]
@@ -87,19 +87,40 @@ def grid_of(sweep: str) -> list[list[str]]:
     return expand_grid(parsed, OmegaConf.to_container(sw.paired), OmegaConf.to_container(sw.baselines))
 
 
+def sweeper_configs(sweep: str, jobs: list[list[str]]):
+    """The job configs exactly as the lomo sweeper composes them before launching (compose_jobs)."""
+    from hydra.core.global_hydra import GlobalHydra
+
+    master = compose("config", overrides=[f"sweep={sweep}"], return_hydra_config=True)
+    loader = GlobalHydra.instance().config_loader()
+    return compose_jobs(loader, master, [[f"sweep={sweep}"] + j for j in jobs], progress=False)
+
+
 @pytest.mark.parametrize("sweep", SWEEPS)
 def test_every_sweep_preset_composes_and_every_job_validates(hydra_conf, sweep):
     jobs = grid_of(sweep)
     assert len(jobs) >= 2, f"sweeps/{sweep}.yaml expands to {len(jobs)} job(s)"
     ratios = []
-    for j in jobs:
-        cfg = compose_job([f"sweep={sweep}"] + j)
+    for j, cfg in zip(jobs, sweeper_configs(sweep, jobs)):
         assert cfg.sweep_name == sweep
         validate_allowing_unset_partition(cfg, f"{sweep}: {j}")
         ratios.append(cfg.curate.mix.rewrite_ratio)
     # each experiment carries its baseline: a job with nothing rewritten (standard SFT)
     assert 0 in ratios, f"sweeps/{sweep}.yaml has no standard-SFT baseline job (rewrite_ratio 0)"
     assert any(r > 0 for r in ratios)
+
+
+def test_sweeper_fast_composition_equals_hydra_full_composition(hydra_conf):
+    """compose_jobs composes once per group choice and applies value overrides: same result as Hydra."""
+    from lomo_ablate.pipeline.app import resolved_job_config
+
+    jobs = [["rewrite_ratio=0.25", "position=suffix", "seed=3"], ["method=full_text", "trainer.lr=0.002"],
+            ["++model.tiny.hidden_size=64", "distortion=blur", "data.text_size=7"]]
+    fast = sweeper_configs("rewrite_ratio", jobs)
+    for j, cfg in zip(jobs, fast):
+        full = compose_job(["sweep=rewrite_ratio"] + j)
+        assert resolved_job_config(cfg) == resolved_job_config(full), j
+        assert dict(cfg.hydra.runtime.choices) == dict(full.hydra.runtime.choices)
 
 
 def test_sweep_presets_exist_for_every_paper_experiment():

@@ -85,3 +85,22 @@ def test_job_name_is_always_one_safe_path_component(s):
     name = job_name(s)
     assert name and "/" not in name and not name.startswith(".") and len(name) <= MAX_NAME
     assert job_name(s) == name
+
+
+@given(st.lists(st.integers(1, 4), min_size=0, max_size=3), st.integers(1, 4), st.integers(0, 3))
+def test_grid_size_is_the_product_times_the_pairing_plus_baselines(sizes, pair_len, n_base):
+    """k axes of sizes s1..sk, one pairing of length p and b distinct baselines: s1*...*sk*p + b jobs,
+    each with exactly one value per axis."""
+    args = [f"a{i}=" + ",".join(f"v{j}" for j in range(n)) for i, n in enumerate(sizes)]
+    paired = {"pair": {"x": list(range(pair_len)), "y": [f"y{j}" for j in range(pair_len)]}}
+    baselines = [[f"base=b{i}"] for i in range(n_base)]
+    jobs = expand_grid(parse(*args) if args else [], paired, baselines)
+    product = 1
+    for n in sizes:
+        product *= n
+    assert len(jobs) == product * pair_len + n_base
+    for j in jobs[:product * pair_len]:
+        keys = [o.split("=")[0] for o in j]
+        assert sorted(keys) == sorted([f"a{i}" for i in range(len(sizes))] + ["x", "y"])
+        x, y = next(o for o in j if o.startswith("x=")), next(o for o in j if o.startswith("y="))
+        assert y == f"y=y{x.split('=')[1]}"  # zipped, never crossed
