@@ -179,6 +179,23 @@ class LomoSlurmLauncher(SlurmLauncher):
         os.replace(tmp, path)
         return SweepPayloadJob(str(path))
 
+    def _is_current(self, job: Any, result: Dict[str, Any]) -> bool:
+        """Whether a done job's result was computed from the config this job has now: its recorded
+        ``config_hash`` against the hash of the freshly composed config (the pipeline's definition).
+        A result without a hash cannot be checked and counts as current; a config that cannot be
+        composed or hashed here counts as changed (the job itself compares again and returns at once)."""
+        if "config_hash" not in result:
+            return True
+        try:
+            from lomo_ablate.pipeline.app import config_hash, resolved_job_config
+
+            assert self.hydra_context is not None and self.config is not None
+            cfg = self.hydra_context.config_loader.load_sweep_config(self.config, list(job.args[0]))
+            return config_hash(resolved_job_config(cfg)) == result["config_hash"]
+        except Exception as e:  # noqa: BLE001
+            log.warning(f"{job.name}: cannot check its config hash here ({type(e).__name__}: {e}); resubmitting")
+            return False
+
     def launch(self, job_overrides: Sequence[Sequence[str]], initial_job_idx: int) -> Sequence[JobReturn]:
         import lomo_ablate.pipeline  # noqa: F401  (job-name resolver)
         from lomo_ablate.pipeline import collect
@@ -211,9 +228,12 @@ class LomoSlurmLauncher(SlurmLauncher):
             raise ValueError(f"jobs share a folder ({', '.join(dup[:5])}): hydra.sweep.subdir must differ per job")
         t1 = time.perf_counter()
         jobs, entry = submit_jobs(self, specs, self.cluster, sweep_dir, job_name=str(self.config.hydra.job.name),
-                                  submitit_folder=str(self.params["submitit_folder"]), fn_for_code=self._for_code)
+                                  submitit_folder=str(self.params["submitit_folder"]), fn_for_code=self._for_code,
+                                  is_current=self._is_current)
         for s in entry["skipped"]:
             log.info(f"skipped {s['name']}: {s['reason']}")
+        for s in entry["stale"]:
+            log.info(f"resubmitting {s['name']}: {s['reason']}")
         if jobs:
             log.info(f"submitted {len(jobs)} job(s) as array {entry['array_id']} in {time.perf_counter() - t0:.2f} s "
                      f"(job folders {t1 - t0:.2f} s; record: {sweep_dir}/submission.json)")

@@ -156,6 +156,7 @@ class JobSpec:
 class SubmissionPlan:
     to_submit: list[JobSpec]
     skipped: list[dict]          # {"name", "job_dir", "reason"}
+    stale: list[dict] = dataclasses.field(default_factory=list)  # done jobs resubmitted: config changed
 
 
 def read_result(job_dir: str | Path) -> dict | None:
@@ -201,26 +202,34 @@ def squeue_active(job_ids: Sequence[str]) -> set[str]:
     return {j for j in job_ids if j in live}
 
 
-def plan_submission(jobs: Sequence[JobSpec], sweep_dir: str | Path, skip_done: bool = True) -> SubmissionPlan:
+def plan_submission(jobs: Sequence[JobSpec], sweep_dir: str | Path, skip_done: bool = True,
+                    is_current: Callable[[JobSpec, dict], bool] | None = None) -> SubmissionPlan:
     """Splits ``jobs`` into those to submit and those to skip: done (``result.json`` says so) or still
-    queued/running from an earlier submission recorded in ``submission.json``."""
+    queued/running from an earlier submission recorded in ``submission.json``. ``is_current(job,
+    result)``, if given, is asked about each done job: False (its config changed since, e.g. a new
+    default) resubmits it, with the reason recorded in ``plan.stale``."""
     if not skip_done:
         return SubmissionPlan(list(jobs), [])
     previous = latest_jobs(load_submission(sweep_dir))
     candidates = [previous[j.name]["job_id"] for j in jobs if j.name in previous]
     active = squeue_active(candidates) if candidates else set()
-    to_submit, skipped = [], []
+    to_submit, skipped, stale = [], [], []
     for job in jobs:
         result = read_result(job.job_dir)
         prev = previous.get(job.name)
         if result is not None and result.get("status") == "done":
-            skipped.append({"name": job.name, "job_dir": str(job.job_dir), "reason": "done"})
+            if is_current is None or is_current(job, result):
+                skipped.append({"name": job.name, "job_dir": str(job.job_dir), "reason": "done"})
+                continue
+            stale.append({"name": job.name, "job_dir": str(job.job_dir),
+                          "reason": "done, but with another config (config_hash differs): run again"})
+            to_submit.append(job)
         elif prev is not None and prev.get("job_id") in active:
             skipped.append({"name": job.name, "job_dir": str(job.job_dir),
                             "reason": f"still queued or running as Slurm job {prev['job_id']}"})
         else:
             to_submit.append(job)
-    return SubmissionPlan(to_submit, skipped)
+    return SubmissionPlan(to_submit, skipped, stale)
 
 
 def find_repo_root(start: str | Path | None = None) -> Path:
@@ -306,12 +315,14 @@ def _now() -> str:
 def submit_jobs(fn: Callable[..., Any], jobs: Sequence[JobSpec], cluster: ClusterConfig, sweep_dir: str | Path,
                 job_name: str = "lomo", submitit_folder: str | Path | None = None,
                 repo_root: str | Path | None = None,
-                fn_for_code: Callable[[Path | None], Callable[..., Any]] | None = None) -> tuple[list[Any], dict]:
+                fn_for_code: Callable[[Path | None], Callable[..., Any]] | None = None,
+                is_current: Callable[[JobSpec, dict], bool] | None = None) -> tuple[list[Any], dict]:
     """Submits ``fn(*job.args)`` for every job not already done as ONE Slurm job array, records the
     submission in ``<sweep_dir>/submission.json`` and returns ``(submitit jobs, this submission's
     record)`` without waiting. ``fn`` may define ``checkpoint()`` (submitit's requeue protocol).
     ``fn_for_code(snapshot_dir_or_None)``, if given, returns the function to submit once the code
-    snapshot exists (the Hydra launcher points its config search path into the snapshot there)."""
+    snapshot exists (the Hydra launcher points its config search path into the snapshot there).
+    ``is_current``: see :func:`plan_submission`."""
     import submitit
 
     cluster.validate()
@@ -319,7 +330,7 @@ def submit_jobs(fn: Callable[..., Any], jobs: Sequence[JobSpec], cluster: Cluste
         raise ClusterConfigError(f"cluster.kind={cluster.kind!r}: submit_jobs submits to Slurm only")
     sweep_dir = Path(sweep_dir).resolve()
     sweep_dir.mkdir(parents=True, exist_ok=True)
-    plan = plan_submission(jobs, sweep_dir, cluster.skip_done)
+    plan = plan_submission(jobs, sweep_dir, cluster.skip_done, is_current)
     code = snapshot_code(sweep_dir, repo_root) if cluster.snapshot and plan.to_submit else None
     folder = Path(submitit_folder) if submitit_folder else sweep_dir / ".submitit" / "%j"
     submitted: list[Any] = []
@@ -340,6 +351,7 @@ def submit_jobs(fn: Callable[..., Any], jobs: Sequence[JobSpec], cluster: Cluste
                   "stdout": str(job.paths.stdout), "stderr": str(job.paths.stderr)}
                  for spec, job in zip(plan.to_submit, submitted)],
         "skipped": plan.skipped,
+        "stale": plan.stale,
     }
     with locked(sweep_dir / SUBMISSION_FILE):
         record = load_submission(sweep_dir)

@@ -223,3 +223,13 @@ def test_a_folder_that_depends_on_the_config_is_composed():
 
     cfg = OmegaConf.create({"hydra": {"sweep": {"dir": "out", "subdir": "${model.name}_${hydra.job.num}"}}})
     assert job_dir_needs_compose(cfg)
+
+
+def test_a_done_job_whose_config_changed_is_resubmitted_with_the_reason(tmp_path):
+    jobs = _jobs(tmp_path, 2)
+    for j in jobs:
+        atomic_write_json(j.job_dir / "result.json", {"status": "done", "config_hash": "old"})
+    plan = plan_submission(jobs, tmp_path, is_current=lambda job, result: job.name == "x=0")
+    assert [j.name for j in plan.to_submit] == ["x=1"]
+    assert [s["name"] for s in plan.skipped] == ["x=0"]
+    assert [s["name"] for s in plan.stale] == ["x=1"] and "config_hash differs" in plan.stale[0]["reason"]

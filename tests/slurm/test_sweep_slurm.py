@@ -24,8 +24,11 @@ def _results(sweep: Path) -> dict:
 
 def test_sweep_submits_one_array_exits_and_is_collected_later(slurm_cluster, tmp_path):
     sweep = tmp_path / "sweep"
+    bug = tmp_path / "bug"  # x=2 fails while this file exists; the config stays the same
+    bug.touch()
+    grid = ("x=1,2,3", "fail_on=2", f"fail_if_exists={bug}")
     # submit and exit: the submitting process returns while the jobs are still queued or running
-    r = run_app(slurm_cluster, sweep, "x=1,2,3", "fail_on=2")
+    r = run_app(slurm_cluster, sweep, *grid)
     assert r.returncode == 0, r.stderr[-3000:]
     record = json.loads((sweep / "submission.json").read_text())
     sub = record["submissions"][-1]
@@ -50,8 +53,9 @@ def test_sweep_submits_one_array_exits_and_is_collected_later(slurm_cluster, tmp
     status = json.loads((sweep / "status.json").read_text())
     assert status["counts"]["done"] == 2 and status["counts"]["failed"] == 1
 
-    # resubmitting the same sweep runs only what is missing or failed
-    r = run_app(slurm_cluster, sweep, "x=1,2,3")
+    # the bug is fixed: resubmitting the same sweep runs only what is missing or failed
+    bug.unlink()
+    r = run_app(slurm_cluster, sweep, *grid)
     assert r.returncode == 0, r.stderr[-3000:]
     sub2 = json.loads((sweep / "submission.json").read_text())["submissions"][-1]
     assert [j["name"] for j in sub2["jobs"]] == ["x=2"]
@@ -63,6 +67,14 @@ def test_sweep_submits_one_array_exits_and_is_collected_later(slurm_cluster, tmp
     for name in ("x=1", "x=3"):
         starts = json.loads((sweep / name / "progress.json").read_text())["starts"]
         assert len(starts) == 1
+
+    # a config change that keeps the folder names (steps is not in them) makes done results stale
+    r = run_app(slurm_cluster, sweep, *grid, "steps=4")
+    assert r.returncode == 0, r.stderr[-3000:]
+    sub3 = json.loads((sweep / "submission.json").read_text())["submissions"][-1]
+    assert sorted(j["name"] for j in sub3["jobs"]) == ["x=1", "x=2", "x=3"] and not sub3["skipped"]
+    assert all("config_hash differs" in s["reason"] for s in sub3["stale"]) and len(sub3["stale"]) == 3
+    assert collect_cli(slurm_cluster, sweep, "--wait", "--poll", "0.5").returncode == 0
 
 
 def test_cluster_without_partition_is_rejected_before_submission(slurm_cluster, tmp_path):

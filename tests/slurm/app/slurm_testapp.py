@@ -2,7 +2,7 @@
 
 Each job "trains" for ``steps`` steps, saving its progress to ``<job_dir>/progress.json`` after every step
 and continuing from it when started again (requeue), and writes ``<job_dir>/result.json``
-(status running -> done) like the pipeline's job. It also records which copy of ``lomo_ablate`` it
+(status running -> done, with the pipeline's config_hash) like the pipeline's job. It also records which copy of ``lomo_ablate`` it
 imported (the sweep's code snapshot, not the checkout).
 """
 import json
@@ -15,6 +15,7 @@ from hydra.core.hydra_config import HydraConfig
 
 import lomo_ablate
 from lomo_ablate.distributed import DistributedEnvironment
+from lomo_ablate.pipeline.app import config_hash, resolved_job_config
 from lomo_ablate.utils import atomic_write_json
 
 
@@ -47,14 +48,15 @@ def main(cfg):
     progress["starts"].append({"step": progress["step"], "slurm_job": os.environ.get("SLURM_JOB_ID"),
                                "restart_count": os.environ.get("SLURM_RESTART_COUNT", "0")})
     atomic_write_json(progress_file, progress)
-    result = {"job": job_dir.name, "axes": {"x": cfg.x}, "status": "running", "stages": {}, "metrics": {}}
+    result = {"job": job_dir.name, "axes": {"x": cfg.x}, "status": "running", "stages": {}, "metrics": {},
+              "config_hash": config_hash(resolved_job_config(cfg))}
     atomic_write_json(job_dir / "result.json", result)
     for step in range(progress["step"], cfg.steps):
         time.sleep(cfg.step_s * (10 if cfg.x == cfg.slow_on else 1))
         progress["step"] = step + 1
         progress.setdefault("executed", []).append(step)
         atomic_write_json(progress_file, progress)
-    if cfg.x == cfg.fail_on:
+    if cfg.x == cfg.fail_on and (not cfg.fail_if_exists or Path(cfg.fail_if_exists).exists()):
         atomic_write_json(job_dir / "result.json", {**result, "status": "failed"})
         raise RuntimeError(f"x={cfg.x}: failing on purpose (fail_on)")
     env = DistributedEnvironment.detect()
