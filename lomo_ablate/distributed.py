@@ -14,7 +14,6 @@ from __future__ import annotations
 import dataclasses
 import os
 import re
-import subprocess
 from typing import Mapping
 
 _TORCHRUN_VARS = ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT")
@@ -104,20 +103,14 @@ def _check_rank(rank: int, world: int, what: str) -> None:
 
 
 def first_host(nodelist: str) -> str:
-    """First host of a Slurm node list: ``node[003-005,9],gpu1`` -> ``node003``."""
-    try:
-        out = subprocess.run(["scontrol", "show", "hostnames", nodelist], capture_output=True,
-                             text=True, timeout=10, check=True).stdout.split()
-        if out:
-            return out[0]
-    except (OSError, subprocess.SubprocessError):
-        pass
-    head = re.split(r",(?![^\[]*\])", nodelist)[0]
-    m = re.match(r"^(.*?)\[([^\]]+)\]$", head)
+    """First host of a Slurm node list, parsed locally (no ``scontrol`` call, which can take seconds
+    when no slurm.conf is reachable): ``node[003-005,9],gpu1`` -> ``node003``."""
+    head = re.split(r",(?![^\[]*\])", nodelist.strip())[0]
+    m = re.match(r"^(.*?)\[([^\]]+)\](.*)$", head)
     if not m:
         return head
     first = m.group(2).split(",")[0].split("-")[0]
-    return m.group(1) + first
+    return m.group(1) + first + m.group(3)
 
 
 def init_distributed(backend: str | None = None, env: DistributedEnvironment | None = None
