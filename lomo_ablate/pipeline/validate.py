@@ -7,6 +7,7 @@ launcher (a Slurm cluster needs a partition) and, for each stage that is install
 """
 from __future__ import annotations
 
+import dataclasses
 import importlib
 import math
 from pathlib import Path
@@ -24,6 +25,55 @@ STAGE_CONFIGS = (
     ("train", "trainer", "lomo_ablate.train", "TrainerConfig"),
     ("evaluate", "eval", "lomo_ablate.evaluate", "EvalConfig"),
 )
+
+
+@dataclasses.dataclass
+class DataConfig:
+    """``data``: the inputs of curation."""
+
+    text: str = BUILTIN                 # a file, or `builtin`
+    multimodal: str | None = BUILTIN    # a file, `builtin`, or None
+    text_size: int = 200                # built-in pool sizes
+    multimodal_size: int = 100
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any] | None) -> "DataConfig":
+        return cls(**_known(cls, d or {}, "data"))
+
+
+@dataclasses.dataclass
+class PipelineConfig:
+    """The pipeline's own top-level keys (stage sections are checked by the stages' own configs)."""
+
+    seed: int = 0
+    rewrite_ratio: float = 0.5
+    data: DataConfig = dataclasses.field(default_factory=DataConfig)
+    store_dir: str = ".lomo_store"
+    results_dir: str = "results"
+    multirun_dir: str = "multirun"
+    sweep_name: str = "adhoc"
+    dry_run: bool = False
+    estimate: dict = dataclasses.field(default_factory=dict)
+
+    SECTIONS = ("curate", "model", "trainer", "eval", "logger", "cluster", "hydra")  # owned by others
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> "PipelineConfig":
+        """Rejects unknown top-level keys (a typo in a sweep file) naming the allowed ones."""
+        own = {k: v for k, v in d.items() if k not in cls.SECTIONS}
+        kw = _known(cls, own, "config", extra=cls.SECTIONS)
+        if "data" in kw:
+            kw["data"] = DataConfig.from_dict(kw["data"])
+        return cls(**kw)
+
+
+def _known(cls: type, d: Mapping[str, Any], where: str, extra: tuple[str, ...] = ()) -> dict[str, Any]:
+    names = [f.name for f in dataclasses.fields(cls)]
+    unknown = sorted(set(d) - set(names))
+    if unknown:
+        raise KeyError(f"unknown key(s) {', '.join(repr(k) for k in unknown)} in {where}; allowed: "
+                       f"{', '.join(names + list(extra))}")
+    return dict(d)
 
 
 class ConfigValidationError(ValueError):
@@ -48,6 +98,7 @@ def validate_config(cfg: DictConfig | Mapping[str, Any], hydra_cfg: DictConfig |
     problems += _check_resolves(cfg)
     if problems:
         raise ConfigValidationError(problems, where)
+    problems += _check_known_keys(cfg)
     problems += _check_rewrite_ratio(cfg)
     problems += _check_position(cfg)
     problems += _check_inputs(cfg)
@@ -71,6 +122,16 @@ def _check_resolves(cfg: DictConfig) -> list[tuple[str, str]]:
         except Exception as e:  # noqa: BLE001  (an interpolation that does not resolve)
             out.append((str(key), f"does not resolve: {e}"))
     return out
+
+
+def _check_known_keys(cfg: DictConfig) -> list[tuple[str, str]]:
+    try:
+        PipelineConfig.from_dict(OmegaConf.to_container(
+            OmegaConf.masked_copy(cfg, [k for k in cfg.keys() if k != "hydra"]), resolve=True))
+    except KeyError as e:
+        msg = e.args[0]
+        return [("data" if " in data;" in msg else "config", msg)]
+    return []
 
 
 def _check_rewrite_ratio(cfg: DictConfig) -> list[tuple[str, str]]:

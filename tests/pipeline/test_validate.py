@@ -89,3 +89,16 @@ def test_stage_config_errors_name_the_stage_key():
     with pytest.raises(ConfigValidationError) as e:
         validate_config(cfg)
     assert "colour" in str(e.value) and "curate" in dict(e.value.problems)
+
+
+def test_unknown_top_level_key_is_named_with_the_allowed_ones():
+    """A typo in a sweep file (`rewrite_ration`) is not silently ignored."""
+    cfg = job()
+    cfg.rewrite_ration = 0.3
+    msg = problems(cfg)["config"]
+    assert "'rewrite_ration'" in msg and "rewrite_ratio" in msg and "curate" in msg
+
+
+def test_unknown_data_key_is_named():
+    msg = problems(job(data__txt="x.jsonl"))["data"]
+    assert "'txt'" in msg and "text_size" in msg
