@@ -141,3 +141,17 @@ def test_unknown_task_is_named():
         write_text_pool("/nonexistent/x.jsonl", 3, 0, tasks=["read_word"])
     with pytest.raises(KeyError, match="allowed"):
         make_item("nope", item_rng("x", 0, 0))
+
+
+def test_curation_middle_span_renders_the_data_of_each_text_question():
+    """Issue 7 against curation's own localizer: the middle span LoMo renders by default holds the data the
+    answer depends on (so LoMo training puts real content into pixels), and never the whole question."""
+    from lomo_ablate.curate.localize import locate_spans
+
+    for task in TEXT_TASKS:
+        for i in range(15):
+            it = make_item(task, item_rng("text-pool", 0, i))
+            (s, e), = locate_spans(it.question, "middle")
+            span = it.question[s:e]
+            context = re.split(r"(?<=[.?!])\s+", it.question)[1]
+            assert context in span and span != it.question.strip(), (task, span)
