@@ -3,7 +3,8 @@
 - :func:`modality_states`: per decoder layer (``hidden_states[1:]``; the embedding output is skipped), the
   states of visual tokens and of text tokens over a set of prompts, each modality subsampled to at most
   ``max_tokens`` tokens (seeded; the choice is made from the encoded token ids BEFORE any forward pass, so
-  memory stays bounded by the cap, not by the data). Visual tokens are the positions whose id is the
+  the kept hidden states are bounded by the cap, not by the data; the encoded inputs of all prompts are
+  held at once, which is why evaluate() passes at most ``mir.n`` items). Visual tokens are the positions whose id is the
   model's image token id; text tokens are every other attended position.
 - :func:`paired_first_layer`: per item, the mean state of the question's text tokens (text protocol) and
   the mean state of the rendered question's image tokens (rendered protocol), both at
