@@ -25,7 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "train"))
 from conftest import write_dataset  # noqa: E402  (the test suite's tiny curated-dataset writer)
 
 from lomo_ablate.models import ModelConfig, load_pretrained  # noqa: E402
-from lomo_ablate.models.encode import IGNORE_INDEX  # noqa: E402
+from lomo_ablate.models.encoding import IGNORE_INDEX  # noqa: E402
 from lomo_ablate.train import TrainerConfig, train  # noqa: E402
 from lomo_ablate.train.collate import pad_collate  # noqa: E402
 from lomo_ablate.train.data import EncodedDataset, load_records  # noqa: E402

@@ -23,3 +23,14 @@ def pytest_configure(config):
 def in_ci() -> bool:
     """Under CI a missing tool (TeX, Slurm) is a failure, not a skip."""
     return os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+@pytest.fixture(autouse=True)
+def _restore_environment():
+    """Each test sees the environment the session started with: a test that calls init_distributed()
+    exports RANK/WORLD_SIZE/... into os.environ, which would otherwise leak into later tests' subprocesses
+    (an srun/sbatch child would then think it is a one-process torchrun job)."""
+    saved = dict(os.environ)
+    yield
+    os.environ.clear()
+    os.environ.update(saved)

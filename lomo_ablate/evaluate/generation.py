@@ -1,6 +1,6 @@
 """Deterministic greedy decoding (temperature 0), batched with left padding.
 
-Prompts are encoded one by one with :func:`lomo_ablate.models.encode` (the same conversion training uses),
+Prompts are encoded one by one with :func:`lomo_ablate.models.encoding` (the same conversion training uses),
 then batched here: token-aligned tensors (``input_ids``, ``attention_mask``, …) are left-padded, per-image
 tensors (``pixel_values``, ``image_grid_thw``, …) are concatenated along their first axis. Prompts are
 grouped by length to waste little padding; outputs come back in input order. Batched and one-at-a-time

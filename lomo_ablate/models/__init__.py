@@ -7,11 +7,24 @@
                                {"role": "assistant", "content": "ok"}], [pil_image])
 """
 from lomo_ablate.models.config import ConfigError, ModelConfig, TinyModelConfig, config_from_dict
-from lomo_ablate.models.encode import IGNORE_INDEX, EncodeError, encode, image_token_mask
-from lomo_ablate.models.load import load_pretrained, load_processor, resolve_dtype
-from lomo_ablate.models.processor import ImageTextProcessor, set_pixel_limits
-from lomo_ablate.models.tiny import build_tiny
 
-__all__ = ["ConfigError", "ModelConfig", "TinyModelConfig", "config_from_dict", "IGNORE_INDEX", "EncodeError",
-           "encode", "image_token_mask", "load_pretrained", "load_processor", "resolve_dtype",
-           "ImageTextProcessor", "set_pixel_limits", "build_tiny"]
+# The heavy parts (torch, transformers) load on first use, so validating a config (a dry run of a
+# 100-job sweep) does not pay for importing them.
+_LAZY = {
+    "IGNORE_INDEX": "encoding", "EncodeError": "encoding", "encode": "encoding", "image_token_mask": "encoding",
+    "load_pretrained": "load", "load_processor": "load", "resolve_dtype": "load",
+    "ImageTextProcessor": "processor", "set_pixel_limits": "processor", "build_tiny": "tiny",
+}
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        import importlib
+
+        value = getattr(importlib.import_module(f"lomo_ablate.models.{_LAZY[name]}"), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'lomo_ablate.models' has no attribute {name!r}")
+
+
+__all__ = ["ConfigError", "ModelConfig", "TinyModelConfig", "config_from_dict", *_LAZY]

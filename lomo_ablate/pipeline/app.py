@@ -80,7 +80,17 @@ def run_job(cfg: DictConfig, job_dir: str | Path, axes: Mapping[str, Any] | None
             writer.write()
             if logger is not None:
                 logger.summary(_summary_metrics(result["metrics"]))
+                _log_tables(logger, result["metrics"], paths.get("curate"))
                 logger.finish()
+    except (SystemExit, KeyboardInterrupt) as e:
+        # submitit's USR2 checkpoint-and-requeue and Ctrl-C end the process with SystemExit /
+        # KeyboardInterrupt: the job is interrupted, not failed, and resumes from its work folders.
+        result["status"] = "interrupted"
+        result["error"] = {"stage": current, "type": type(e).__name__, "message": str(e)}
+        writer.write()
+        if logger is not None:
+            logger.finish(exit_code=0)
+        raise
     except BaseException as e:
         result["status"] = "failed"
         result["error"] = {"stage": current, "type": type(e).__name__, "message": str(e),
@@ -188,6 +198,17 @@ def _open_logger(cfg: DictConfig, job_dir: Path, result: dict, chash: str) -> An
     logger_cfg = OmegaConf.to_container(cfg.logger, resolve=True) if "logger" in cfg else None
     return RunLogger.create(logger_cfg, job_dir, run_id=f"{result['sweep']}-{result['job']}-{chash}",
                             group=result["sweep"], tags=result["axes"], config=result["config"])
+
+
+def _log_tables(logger: Any, metrics: Mapping[str, Any], curate_dir: Path | None) -> None:
+    """The scores table and a table of curated samples (what the model saw). Logging never fails a job
+    whose results are on disk: a problem here is a warning."""
+    try:
+        logger.log_scores(metrics)
+        if curate_dir is not None and (Path(curate_dir) / "data.jsonl").exists():
+            logger.log_curated_samples(curate_dir)
+    except Exception as e:  # noqa: BLE001
+        log.warning("W&B tables not logged: %s: %s", type(e).__name__, e)
 
 
 def _summary_metrics(metrics: Mapping[str, Any]) -> dict[str, Any]:

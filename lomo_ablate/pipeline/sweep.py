@@ -363,6 +363,12 @@ class ReportCallback(Callback):
         if config.get("dry_run"):
             return
         sweep_dir = Path(config.hydra.sweep.dir)
+        cluster = config.get("cluster") or {}
+        if cluster.get("wait", True) is False:
+            # submit-and-exit: the jobs have not run yet; `collect --wait --report` makes the report later
+            print(f"[lomo-ablate] submitted; collect with `python -m lomo_ablate.pipeline.collect {sweep_dir} "
+                  "--wait --report`", flush=True)
+            return
         rows = gather(sweep_dir)
         counts: dict[str, int] = {}
         for r in rows:

@@ -50,6 +50,7 @@ class PipelineConfig:
     data: DataConfig = dataclasses.field(default_factory=DataConfig)
     store_dir: str = ".lomo_store"
     results_dir: str = "results"
+    runs_dir: str = "outputs/runs"
     multirun_dir: str = "multirun"
     sweep_name: str = "adhoc"
     dry_run: bool = False
@@ -84,6 +85,9 @@ class ConfigValidationError(ValueError):
         self.where = where
         head = f"invalid config{' (' + where + ')' if where else ''}: {len(problems)} problem(s)"
         super().__init__(head + "".join(f"\n  - {k}: {m}" for k, m in problems))
+
+    def __reduce__(self):  # picklable, so submitit can hand a failed job's error back to the submitter
+        return (type(self), (self.problems, self.where))
 
 
 def validate_config(cfg: DictConfig | Mapping[str, Any], hydra_cfg: DictConfig | None = None,

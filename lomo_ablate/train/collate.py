@@ -16,7 +16,7 @@ from typing import Any, Callable, Sequence
 
 import torch
 
-from lomo_ablate.models.encode import IGNORE_INDEX
+from lomo_ablate.models.encoding import IGNORE_INDEX
 
 SEQUENCE_KEYS = ("input_ids", "attention_mask", "labels", "mm_token_type_ids")
 

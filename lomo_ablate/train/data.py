@@ -16,7 +16,7 @@ import torch
 from PIL import Image
 from tqdm import tqdm
 
-from lomo_ablate.models.encode import SLOT, EncodeError, encode
+from lomo_ablate.models.encoding import SLOT, EncodeError, encode
 
 
 class DatasetError(ValueError):

@@ -27,7 +27,7 @@ from tqdm import tqdm
 from lomo_ablate.distributed import DistributedEnvironment, init_distributed
 from lomo_ablate.models import ModelConfig, build_tiny, load_pretrained, set_pixel_limits
 from lomo_ablate.models.config import ConfigError
-from lomo_ablate.models.encode import IGNORE_INDEX
+from lomo_ablate.models.encoding import IGNORE_INDEX
 from lomo_ablate.train import checkpoint as ckpt_io
 from lomo_ablate.train.collate import pack_collate, pad_collate, rope_index_fn
 from lomo_ablate.train.config import TrainerConfig

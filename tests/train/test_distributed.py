@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from conftest import write_dataset
+from train_helpers import write_dataset
 from lomo_ablate.models import load_pretrained
 
 RUNNER = textwrap.dedent("""

@@ -13,7 +13,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from conftest import render_text, write_dataset
+from train_helpers import render_text, write_dataset
 from lomo_ablate.models import ConfigError, ModelConfig, TinyModelConfig, build_tiny, encode, load_pretrained
 from lomo_ablate.train import DatasetError, DeepSpeedSettings, TrainerConfig, deepspeed_config, lr_factor, train
 from lomo_ablate.train.collate import pack_collate, pad_collate, rope_index_fn
