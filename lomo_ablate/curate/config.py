@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any, Mapping
 
 from lomo_ablate.curate.localize import POSITIONS
+from lomo_ablate.utils.config import reject_unknown_keys
 
 
 class ConfigError(ValueError):
@@ -16,11 +17,7 @@ class ConfigError(ValueError):
 def _check_keys(cls: type, d: Mapping[str, Any], where: str) -> None:
     if not isinstance(d, Mapping):
         raise ConfigError(f"{where} must be a mapping, got {type(d).__name__}: {d!r}")
-    allowed = [f.name for f in dataclasses.fields(cls)]
-    unknown = sorted(set(d) - set(allowed))
-    if unknown:
-        raise ConfigError(f"unknown key(s) {', '.join(map(repr, unknown))} in {where}; "
-                          f"allowed: {', '.join(allowed)}")
+    reject_unknown_keys(cls, d, where, ConfigError)
 
 
 def _as_int(value: Any, key: str, minimum: int | None = None, allow_none: bool = False) -> int | None:

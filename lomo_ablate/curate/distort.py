@@ -24,6 +24,7 @@ from typing import Any, Mapping
 import cv2
 import numpy as np
 from PIL import Image
+from lomo_ablate.utils.config import reject_unknown_keys
 
 OPS = ("rotate", "blur", "shadow_stain", "wave")
 
@@ -64,11 +65,7 @@ class DistortConfig:
     def from_dict(cls, d: Mapping[str, Any] | None) -> "DistortConfig":
         """Builds and checks a config; unknown keys and bad values raise :class:`DistortConfigError`."""
         d = dict(d or {})
-        allowed = [f.name for f in dataclasses.fields(cls)]
-        unknown = sorted(set(d) - set(allowed))
-        if unknown:
-            raise DistortConfigError(f"unknown key(s) {', '.join(map(repr, unknown))} in curate.distort; "
-                                     f"allowed: {', '.join(allowed)}")
+        reject_unknown_keys(cls, d, "curate.distort", DistortConfigError)
         for k, v in list(d.items()):
             if isinstance(v, Sequence) and not isinstance(v, str):  # lists from YAML/JSON, OmegaConf ListConfig
                 d[k] = tuple(v)

@@ -22,7 +22,6 @@ then clipped; ``RenderResult.clipped`` says when text was cut. The trim removes 
 """
 from __future__ import annotations
 
-import dataclasses
 import re
 import textwrap
 import warnings
@@ -37,6 +36,7 @@ from lomo_ablate.curate.fonts import DEFAULT_FALLBACKS, FontChain
 from lomo_ablate.curate.localize import math_ranges
 from lomo_ablate.curate.tex import (TexRenderer, UnsafeTeXError, UnsupportedTeXError, tex_available, tex_problem,
                                     to_latex)
+from lomo_ablate.utils.config import reject_unknown_keys
 
 MATH_RENDERERS = ("auto", "tex", "mathtext", "text")
 LAYOUTS = ("wrap", "grid")
@@ -85,11 +85,7 @@ class RenderConfig:
     def from_dict(cls, d: Mapping[str, Any] | None) -> "RenderConfig":
         """Builds and checks a config; unknown keys and bad values raise :class:`RenderConfigError`."""
         d = dict(d or {})
-        allowed = [f.name for f in dataclasses.fields(cls)]
-        unknown = sorted(set(d) - set(allowed))
-        if unknown:
-            raise RenderConfigError(f"unknown key(s) {', '.join(map(repr, unknown))} in curate.render; "
-                                    f"allowed: {', '.join(allowed)}")
+        reject_unknown_keys(cls, d, "curate.render", RenderConfigError)
         if "fallback_fonts" in d:
             d["fallback_fonts"] = [str(x) for x in (d["fallback_fonts"] or [])]
         cfg = cls(**d)
@@ -444,7 +440,6 @@ def _mathtext_source(seg: str) -> str:
 def _mathtext_mask(text: str, size: int, width: int, chain: FontChain, line_spacing: float) -> Image.Image:
     """A paragraph of prose and mathtext formulas: each word/formula is drawn once, then words are wrapped."""
     from matplotlib.font_manager import FontProperties
-    from matplotlib.mathtext import MathTextParser
 
     parser = _parser()
     prop = FontProperties(size=size, math_fontfamily="cm")

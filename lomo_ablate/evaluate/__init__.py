@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from lomo_ablate.evaluate.protocols import EvalItem, Protocol, from_adapter, parse_protocol, prompts_for, renderer_fn
+from lomo_ablate.utils.config import reject_unknown_keys
 
 __all__ = ["EvalConfig", "BenchmarkSpec", "MIRConfig", "PairedConfig", "ItemRef", "evaluate", "load_items",
            "materialize", "aggregate"]
@@ -34,10 +35,7 @@ def _from_dict(cls, d: Any, where: str):
         return cls()
     if not hasattr(d, "keys"):
         raise ValueError(f"{where}: expected a mapping, got {type(d).__name__}")
-    allowed = list(cls.__dataclass_fields__)
-    for k in d:
-        if k not in allowed:
-            raise ValueError(f"{where}: unknown key {k!r}; allowed: {', '.join(allowed)}")
+    reject_unknown_keys(cls, d, where)
     return cls(**dict(d))
 
 
@@ -118,10 +116,7 @@ class EvalConfig:
         if isinstance(d, cls):
             return d
         d = dict(d or {})
-        allowed = list(cls.__dataclass_fields__)
-        for k in d:
-            if k not in allowed:
-                raise ValueError(f"eval: unknown key {k!r}; allowed: {', '.join(allowed)}")
+        reject_unknown_keys(cls, d, "eval")
         if "benchmarks" in d:
             d["benchmarks"] = [BenchmarkSpec.from_dict(b) for b in d["benchmarks"]]
         if "mir" in d:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import dataclasses
 import typing
 from typing import Any, Mapping, TypeVar
+from lomo_ablate.utils.config import reject_unknown_keys
 
 T = TypeVar("T")
 
@@ -28,10 +29,7 @@ def config_from_dict(cls: type[T], d: Mapping[str, Any] | None, where: str | Non
         return d
     if not isinstance(d, Mapping):
         raise ConfigError(f"{where}: expected a mapping, got {type(d).__name__}")
-    fields = {f.name: f for f in dataclasses.fields(cls)}
-    unknown = [k for k in d if k not in fields]
-    if unknown:
-        raise ConfigError(f"{where}: unknown key {unknown[0]!r}; allowed keys: {', '.join(sorted(fields))}")
+    reject_unknown_keys(cls, d, where, ConfigError)
     hints = typing.get_type_hints(cls)
     kwargs = {}
     for key, value in d.items():

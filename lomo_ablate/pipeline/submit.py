@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterator, Mapping, Sequence
 
 from lomo_ablate.utils import atomic_write_json, locked
+from lomo_ablate.utils.config import reject_unknown_keys
 
 SUBMISSION_FILE = "submission.json"
 RESULT_FILE = "result.json"
@@ -84,11 +85,7 @@ class ClusterConfig:
         """Builds a config from a plain mapping; an unknown key is an error naming it and the allowed
         ones. ``where`` prefixes key names in messages (``cluster.partition``)."""
         d = dict(d or {})
-        allowed = [f.name for f in dataclasses.fields(cls)]
-        unknown = sorted(set(d) - set(allowed))
-        if unknown:
-            raise ClusterConfigError(
-                f"unknown key(s) {', '.join(f'{where}.{k}' for k in unknown)}; allowed: {', '.join(allowed)}")
+        reject_unknown_keys(cls, d, where, ClusterConfigError)
         if d.get("setup") is None:
             d["setup"] = []
         if d.get("additional") is None:

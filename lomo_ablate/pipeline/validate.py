@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from omegaconf import DictConfig, OmegaConf
+from lomo_ablate.utils.config import reject_unknown_keys
 
 POSITIONS = ("prefix", "middle", "suffix", "multi_span", "full")
 BUILTIN = "builtin"
@@ -69,11 +70,8 @@ class PipelineConfig:
 
 
 def _known(cls: type, d: Mapping[str, Any], where: str, extra: tuple[str, ...] = ()) -> dict[str, Any]:
-    names = [f.name for f in dataclasses.fields(cls)]
-    unknown = sorted(set(d) - set(names))
-    if unknown:
-        raise KeyError(f"unknown key(s) {', '.join(repr(k) for k in unknown)} in {where}; allowed: "
-                       f"{', '.join(names + list(extra))}")
+    reject_unknown_keys([*(f.name for f in dataclasses.fields(cls)), *extra], d, where, KeyError,
+                        root=where == "config")
     return dict(d)
 
 

@@ -26,6 +26,7 @@ from lomo_ablate.report.plots import make_plots
 from lomo_ablate.report.tables import (NOISE_MARK, Arm, Table, assign_baselines, build_arms, build_table, fixed_axes,
                                        protocols_of, to_csv, to_latex, to_markdown, to_tidy_rows)
 from lomo_ablate.utils import atomic_write_json, atomic_write_text
+from lomo_ablate.utils.config import reject_unknown_keys
 
 
 @dataclasses.dataclass(frozen=True)
@@ -40,10 +41,7 @@ class ReportConfig:
     @classmethod
     def from_dict(cls, d: dict[str, Any] | None) -> "ReportConfig":
         d = dict(d or {})
-        allowed = [f.name for f in dataclasses.fields(cls)]
-        unknown = sorted(set(d) - set(allowed))
-        if unknown:
-            raise ValueError(f"report config: unknown key(s) {unknown}; allowed keys are {allowed}")
+        reject_unknown_keys(cls, d, "report config")
         return cls(**d)
 
 

@@ -16,7 +16,7 @@ from collections import Counter, defaultdict
 from typing import Any, Mapping, Sequence
 
 from lomo_ablate.report.bootstrap import DeltaCI, average_over_seeds, paired_bootstrap
-from lomo_ablate.report.load import Job, Predictions, Sweep, load_predictions, natural_key
+from lomo_ablate.report.load import Job, Sweep, load_predictions, natural_key
 
 NOISE_MARK = "†"
 PROTOCOL_ORDER = ("standard", "rendered")

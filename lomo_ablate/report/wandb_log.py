@@ -39,6 +39,7 @@ from typing import Any, Iterable, Mapping, Sequence
 from urllib.parse import urlparse
 
 from lomo_ablate.utils import atomic_write_json, stable_hash
+from lomo_ablate.utils.config import reject_unknown_keys
 
 MODES = ("offline", "online", "none")
 SECRET_KEY = re.compile(r"(api[_-]?key|token|passw(or)?d|secret|credential)", re.IGNORECASE)
@@ -65,10 +66,7 @@ class LoggerConfig:
     @classmethod
     def from_dict(cls, d: Mapping[str, Any] | None) -> "LoggerConfig":
         d = dict(d or {})
-        allowed = [f.name for f in dataclasses.fields(cls)]
-        unknown = sorted(set(d) - set(allowed))
-        if unknown:
-            raise ValueError(f"logger config: unknown key(s) {unknown}; allowed keys are {allowed}")
+        reject_unknown_keys(cls, d, "logger config")
         cfg = cls(**d)
         if cfg.mode not in MODES:
             raise ValueError(f"logger config: key 'mode' is {cfg.mode!r}; allowed values are {list(MODES)}")

@@ -72,9 +72,9 @@ def test_config_errors_name_the_key_and_allowed_values():
         CurateConfig.from_dict({"mix": {"rewrite_ratio": 1.5}})
     with pytest.raises(ConfigError, match="position='center'.*prefix, middle, suffix, multi_span, full"):
         CurateConfig.from_dict({"localize": {"position": "center"}})
-    with pytest.raises(ConfigError, match=r"unknown key\(s\) 'shardsize' in curate; allowed: .*shard_size"):
+    with pytest.raises(ConfigError, match=r"unknown key\(s\) 'curate.shardsize' in curate; allowed: .*shard_size"):
         CurateConfig.from_dict({"shardsize": 3})
-    with pytest.raises(ConfigError, match="'positon' in curate.localize"):
+    with pytest.raises(ConfigError, match="'curate.localize.positon' in curate.localize"):
         CurateConfig.from_dict({"localize": {"positon": "middle"}})
     with pytest.raises(ConfigError, match="image_text_ratio='one to one'"):
         CurateConfig.from_dict({"mix": {"image_text_ratio": "one to one"}})

@@ -41,7 +41,7 @@ def _compose(overrides: list[str]):
     (["input=in.jsonl", "output=o", "rewrite_ratio=1.5"], "rewrite_ratio=1.5 is outside [0, 1]"),
     (["input=/no/such/file.jsonl", "output=o"], "/no/such/file.jsonl"),
     (["output=o"], "input=... is required"),
-    (["input=in.jsonl", "output=o", "+curate.localize.span=3"], "unknown key(s) 'span' in curate.localize"),
+    (["input=in.jsonl", "output=o", "+curate.localize.span=3"], "unknown key(s) 'curate.localize.span' in curate.localize"),
 ])
 def test_bad_config_is_reported_clearly(tmp_path: Path, capsys, overrides, message, monkeypatch):
     monkeypatch.chdir(tmp_path)

@@ -150,7 +150,7 @@ def test_mix_original_counts(tmp_path: Path, mm_pool: Path, ratio: float):
 
 def test_matched_mix_resamples_to_one_to_one(tmp_path: Path, mm_pool: Path):
     src = write_jsonl(tmp_path / "t.jsonl", text_records(200))
-    s = curate(src, tmp_path / "o", fast_config(mix={"rewrite_ratio": 0.2, "scale": 120, "image_text_ratio": "1:1"},
+    curate(src, tmp_path / "o", fast_config(mix={"rewrite_ratio": 0.2, "scale": 120, "image_text_ratio": "1:1"},
                                                 shard_size=64),
                multimodal_input=mm_pool, progress=False)
     rows = read_jsonl(tmp_path / "o" / "data.jsonl")

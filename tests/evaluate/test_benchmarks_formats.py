@@ -346,7 +346,7 @@ def test_bad_input_errors_name_file_line_and_key(tmp_path):
         get_adapter("gsm8k").load(broken)
     with pytest.raises(DataFileError, match="no such file"):
         get_adapter("gsm8k").load(tmp_path / "absent.jsonl")
-    with pytest.raises(ValueError, match=r"unknown key\(s\) 'splt'; allowed: split, image_root, strict, limit"):
+    with pytest.raises(ValueError, match=r"unknown key\(s\) 'AdapterConfig.splt' in AdapterConfig; allowed: split, image_root, strict, limit"):
         get_adapter("mmmu", {"splt": "validation"})
     with pytest.raises(KeyError, match="unknown benchmark 'mmlu'"):
         get_adapter("mmlu")

@@ -136,11 +136,11 @@ def test_paired_regions_are_the_question_tokens(loaded, items):
 
 
 def test_config_errors_name_the_key():
-    with pytest.raises(ValueError, match=r"unknown key 'protocol'.*allowed: benchmarks, protocols"):
+    with pytest.raises(ValueError, match=r"unknown key\(s\) 'eval.protocol' in eval; allowed: benchmarks, protocols"):
         EvalConfig.from_dict({"protocol": ["standard"]})
     with pytest.raises(ValueError, match="rendered_2"):
         EvalConfig.from_dict({"protocols": ["rendered_2"]})
-    with pytest.raises(ValueError, match=r"eval.mir: unknown key 'layers'"):
+    with pytest.raises(ValueError, match=r"unknown key\(s\) 'eval.mir.layers' in eval.mir"):
         EvalConfig.from_dict({"mir": {"layers": 3}})
     with pytest.raises(ValueError, match="listed twice"):
         EvalConfig.from_dict({"benchmarks": ["probe", "probe"]})

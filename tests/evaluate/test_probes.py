@@ -71,7 +71,7 @@ def test_bad_rows_in_a_written_suite_are_named(tmp_path):
 
 
 def test_config_rejects_unknown_keys_and_tasks():
-    with pytest.raises(ValueError, match=r"'size'.*allowed: n, seed, tasks"):
+    with pytest.raises(ValueError, match=r"'ProbeConfig.size'.*allowed: n, seed, tasks"):
         ProbeConfig.from_dict({"size": 3})
     with pytest.raises(ValueError, match="juggle"):
         ProbeConfig.from_dict({"tasks": ["juggle"]})

@@ -101,4 +101,4 @@ def test_unknown_top_level_key_is_named_with_the_allowed_ones():
 
 def test_unknown_data_key_is_named():
     msg = problems(job(data__txt="x.jsonl"))["data"]
-    assert "'txt'" in msg and "text_size" in msg
+    assert "'data.txt'" in msg and "text_size" in msg

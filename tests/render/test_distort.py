@@ -89,7 +89,7 @@ def test_probabilities_are_followed():
 
 
 def test_config_rejects_unknown_keys_and_bad_values():
-    with pytest.raises(DistortConfigError, match=r"'p_rotation'.*allowed: enabled, p_none"):
+    with pytest.raises(DistortConfigError, match=r"'curate.distort.p_rotation'.*allowed: enabled, p_none"):
         DistortConfig.from_dict({"p_rotation": 0.3})
     with pytest.raises(DistortConfigError, match=r"p_blur=1.5"):
         DistortConfig.from_dict({"p_blur": 1.5})

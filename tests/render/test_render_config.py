@@ -13,7 +13,7 @@ CONF = Path(__file__).resolve().parents[2] / "conf"
 
 
 def test_unknown_key_is_named_with_the_allowed_keys():
-    with pytest.raises(RenderConfigError, match=r"'fontsize'.*curate.render.*allowed: font, fallback_fonts"):
+    with pytest.raises(RenderConfigError, match=r"'curate.render.fontsize'.*allowed: font, fallback_fonts"):
         RenderConfig.from_dict({"fontsize": 20})
 
 

@@ -246,7 +246,7 @@ def test_paper_numbers_file_errors_name_the_table_and_key(tmp_path):
 
 
 def test_report_config_rejects_unknown_keys_by_name():
-    with pytest.raises(ValueError, match=r"resample.*allowed keys.*resamples"):
+    with pytest.raises(ValueError, match=r"resample.*allowed:.*resamples"):
         ReportConfig.from_dict({"resample": 10})
 
 

@@ -7,7 +7,6 @@ cluster is a failure.
 import os
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest

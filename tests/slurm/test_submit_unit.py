@@ -1,8 +1,6 @@
 """Submission and collection logic that needs no cluster: config validation, the cluster config group,
 skipping finished jobs, the code snapshot, reading Slurm's answers. Real files in tmp_path; the Slurm
 commands are absent or answer nothing here, which the code must treat as "not queued"."""
-import json
-import os
 from pathlib import Path
 
 import pytest

@@ -7,7 +7,6 @@ set aside in ``adapter.rejected`` (same form as curate's rejected.jsonl) and cou
 """
 from __future__ import annotations
 
-import dataclasses
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,6 +15,7 @@ from typing import Any, Iterable
 from PIL import Image
 
 from lomo_ablate.evaluate.benchmarks.records import ImageRef, RecordLocation, iter_records, open_image
+from lomo_ablate.utils.config import reject_unknown_keys
 
 IMAGE_SLOT = "<image>"
 ESCAPED_SLOT = "< image>"  # same escape as curate/assemble: a literal "<image>" must not become a slot
@@ -59,11 +59,7 @@ class Item:
 def config_from_dict(cls, d: dict | None):
     """Build dataclass ``cls`` from ``d``, rejecting unknown keys with a message naming the allowed ones."""
     d = dict(d or {})
-    allowed = [f.name for f in dataclasses.fields(cls)]
-    unknown = sorted(set(d) - set(allowed))
-    if unknown:
-        raise ValueError(f"{cls.__name__}: unknown key(s) {', '.join(map(repr, unknown))}; "
-                         f"allowed: {', '.join(allowed)}")
+    reject_unknown_keys(cls, d, cls.__name__)
     return cls(**d)
 
 
