@@ -16,15 +16,16 @@ def test_cli_runs_end_to_end(tmp_path: Path, text_pool: Path, mm_pool: Path):
     out = tmp_path / "out"
     cmd = [sys.executable, "-m", "lomo_ablate.curate", f"input={text_pool}", f"output={out}",
            f"multimodal_input={mm_pool}", "position=suffix", "distortion=on", "rewrite_ratio=1.0", "seed=0",
-           "workers=2", "gallery=true", "curate.render.math_renderer=text", "curate.shard_size=8",
+           "workers=2", "gallery=true", "curate.render.math_renderer=text", "curate.shard_size=8", "curate.mix.scale=40",
            f"hydra.run.dir={tmp_path / 'hydra'}"]
     proc = subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "curate: done" in proc.stdout
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["config"]["localize"]["position"] == "suffix"
-    assert manifest["config"]["mix"]["rewrite_ratio"] == 1.0 and manifest["config"]["mix"]["scale"] == 300
+    assert manifest["config"]["mix"]["rewrite_ratio"] == 1.0 and manifest["config"]["mix"]["scale"] == 40
     rows = read_jsonl(out / "data.jsonl")
+    assert len(rows) == 40  # the scale override from the command line sets the total
     text_rows = [r for r in rows if r["meta"]["source"] == "text"]
     assert text_rows and all(r["meta"]["rewritten"] and r["meta"]["position"] == "suffix" for r in text_rows)
     assert all(r["messages"][0]["content"].endswith("<image>") for r in text_rows)  # the suffix is the image
