@@ -6,6 +6,7 @@ Rewritten records come first so the text–image–text layout is visible at a g
 """
 from __future__ import annotations
 
+import functools
 import json
 import textwrap
 from pathlib import Path
@@ -13,6 +14,7 @@ from pathlib import Path
 from PIL import Image, ImageDraw, ImageFont
 
 from lomo_ablate.curate.assemble import IMAGE_TOKEN
+from lomo_ablate.curate.fonts import DEFAULT_FALLBACKS, FontChain
 
 PANEL_W, MARGIN, FONT_PX, MAX_IMG_H = 640, 12, 15, 220
 
@@ -24,6 +26,12 @@ def _font(size: int, bold: bool = False) -> ImageFont.ImageFont:
         except OSError:
             continue
     return ImageFont.load_default(size=size)
+
+
+@functools.lru_cache(maxsize=1)
+def _prompt_fonts() -> FontChain:
+    """The prompt text may be in any script: the renderer's per-character font fallback draws it."""
+    return FontChain.build("DejaVu Sans", DEFAULT_FALLBACKS, FONT_PX)
 
 
 def _wrap(text: str, font: ImageFont.ImageFont, width: int) -> list[str]:
@@ -84,7 +92,12 @@ def _panel(record: dict, root: Path) -> Image.Image:
             f = small if kind == "small" else bold if kind == "bold" else font
             color = (120, 120, 120) if kind == "small" else (20, 90, 20) if kind == "bold" else (0, 0, 0)
             for i, ln in enumerate(payload):
-                d.text((MARGIN, y + i * line_h), ln, fill=color, font=f)
+                if kind == "text":  # prompt text: font fallback per character (CJK, Arabic ...)
+                    chain, x = _prompt_fonts(), float(MARGIN)
+                    for index, run in chain.runs(ln):
+                        x += chain.draw_run(d, (x, y + i * line_h + FONT_PX), index, run, color)
+                else:
+                    d.text((MARGIN, y + i * line_h), ln, fill=color, font=f)
         y += h
     d.rectangle([0, 0, PANEL_W - 1, height - 1], outline=(180, 180, 180))
     return panel
