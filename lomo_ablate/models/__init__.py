@@ -7,6 +7,7 @@
                                {"role": "assistant", "content": "ok"}], [pil_image])
 """
 from lomo_ablate.models.config import ConfigError, ModelConfig, TinyModelConfig, config_from_dict
+from lomo_ablate.utils.lazy import lazy_exports
 
 # The heavy parts (torch, transformers) load on first use, so validating a config (a dry run of a
 # 100-job sweep) does not pay for importing them.
@@ -16,15 +17,6 @@ _LAZY = {
     "ImageTextProcessor": "processor", "set_pixel_limits": "processor", "build_tiny": "tiny",
 }
 
-
-def __getattr__(name: str):
-    if name in _LAZY:
-        import importlib
-
-        value = getattr(importlib.import_module(f"lomo_ablate.models.{_LAZY[name]}"), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module 'lomo_ablate.models' has no attribute {name!r}")
-
+__getattr__ = lazy_exports(__name__, _LAZY, globals())
 
 __all__ = ["ConfigError", "ModelConfig", "TinyModelConfig", "config_from_dict", *_LAZY]

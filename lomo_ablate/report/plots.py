@@ -99,15 +99,9 @@ def plot_mir_layers(arms: Sequence[Arm], path: Path) -> Path | None:
     lines = [(label, ys) for label, ys in lines if isinstance(ys, list) and ys]
     if not lines:
         return None
-    fig, ax = plt.subplots(figsize=(7, 4.2))
-    for label, ys in lines:
-        ax.plot(range(1, len(ys) + 1), ys, marker="o", label=label)
+    fig, ax = _lines([(label, list(range(1, len(ys) + 1)), ys) for label, ys in lines], xlabel="layer",
+                     ylabel="MIR (lower = better fused)", title="Modality integration rate per layer")
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-    ax.set_xlabel("layer")
-    ax.set_ylabel("MIR (lower = better fused)")
-    ax.set_title("Modality integration rate per layer")
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
     return _save(fig, path)
 
 
@@ -172,15 +166,23 @@ def plot_rendered_fraction(arms: Sequence[Arm], path: Path) -> Path | None:
     data = [(label, pts) for label, pts in data if len(pts) >= 2]
     if not data:
         return None
+    fig, _ = _lines([(label, [f for f, _ in pts], [100 * y for _, y in pts]) for label, pts in data],
+                    xlabel="fraction of the question rendered as an image", ylabel="accuracy (%)",
+                    title="Accuracy against rendered fraction")
+    return _save(fig, path)
+
+
+def _lines(series: list[tuple[str, list, list]], xlabel: str, ylabel: str, title: str):
+    """One figure with a marked line per ``(label, xs, ys)``, grid and legend; returns ``(fig, ax)``."""
     fig, ax = plt.subplots(figsize=(7, 4.2))
-    for label, pts in data:
-        ax.plot([f for f, _ in pts], [100 * y for _, y in pts], marker="o", label=label)
-    ax.set_xlabel("fraction of the question rendered as an image")
-    ax.set_ylabel("accuracy (%)")
-    ax.set_title("Accuracy against rendered fraction")
+    for label, xs, ys in series:
+        ax.plot(xs, ys, marker="o", label=label)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
-    return _save(fig, path)
+    return fig, ax
 
 
 def _get(arm: Arm | None, key: tuple[str, ...]) -> float | None:
