@@ -56,7 +56,9 @@ class RenderConfig:
     limit. ``overflow``: ``shrink`` (smaller font down to ``min_font_size``, then clip) or ``clip``.
     ``trim``/``trim_threshold``: crop empty borders (pixels whose ink coverage is <= threshold of 255 are empty).
     ``math_renderer``: auto|tex|mathtext|text; ``math_font_size``: pixel size of the math body font.
-    ``layout``: wrap|grid; ``cell_width``/``cell_height``/``grid_font``: the grid layout.
+    ``layout``: wrap|grid; ``cell_width``/``cell_height``/``grid_font``: the grid layout; ``grid_pad_multiple``:
+    the grid canvas is padded (right and bottom) to a multiple of this many pixels — set it to the vision
+    model's patch size × merge size, or its image processor resizes the image and glyphs leave their cells.
     """
 
     font: str = "DejaVu Sans"
@@ -80,6 +82,7 @@ class RenderConfig:
     cell_width: int = 16
     cell_height: int = 16
     grid_font: str = "DejaVu Sans Mono"
+    grid_pad_multiple: int = 1
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any] | None) -> "RenderConfig":
@@ -115,6 +118,7 @@ class RenderConfig:
         number("padding", int, 0)
         number("trim_threshold", int, 0)
         number("tex_batch_size", int, 1)
+        number("grid_pad_multiple", int, 1)
         number("line_spacing", float, 0.5)
         number("tex_timeout_s", float, 0.1)
         if 2 * self.padding >= min(self.max_width, self.max_height):
@@ -333,7 +337,8 @@ class Renderer:
         clipped = len(lines) > max_rows
         lines = lines[:max_rows]
         n_cols = max(1, max(len(l) for l in lines))
-        mask = Image.new("L", (n_cols * cw, len(lines) * chh), 0)
+        m = cfg.grid_pad_multiple
+        mask = Image.new("L", (-(-n_cols * cw // m) * m, -(-len(lines) * chh // m) * m), 0)
         draw = ImageDraw.Draw(mask)
         asc, desc = chain.fonts[0].getmetrics()
         base_y = (chh - (asc + desc)) / 2 + asc

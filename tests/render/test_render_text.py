@@ -159,3 +159,25 @@ def test_grid_math_is_drawn_as_its_source_and_clipped_rows_flagged():
     assert res.renderer == "text" and res.fallback_reason is None
     assert res.image.width == 5 * 8
     assert r.render("x" * 1000).clipped
+
+
+@pytest.mark.parametrize("text", ["abc", "You are given a list. The list is 2, 8, 9.", "x" * 21])
+def test_grid_pads_to_the_vision_models_patch_multiple_without_moving_glyphs(text):
+    """With ``grid_pad_multiple`` = patch size × merge size, the image processor has nothing to resize, so
+    every glyph stays in its own patch cell; the padding is background only, right and bottom."""
+    import dataclasses
+
+    plain = np.asarray(Renderer(GRID).render(text).image)
+    padded_cfg = dataclasses.replace(GRID, grid_pad_multiple=16)
+    padded = np.asarray(Renderer(padded_cfg).render(text).image)
+    h, w = plain.shape[:2]
+    assert padded.shape[0] % 16 == 0 and padded.shape[1] % 16 == 0
+    assert np.array_equal(padded[:h, :w], plain)
+    assert (padded[h:] == 255).all() and (padded[:, w:] == 255).all()
+
+
+def test_grid_pad_multiple_must_be_positive():
+    from lomo_ablate.curate.render import RenderConfigError
+
+    with pytest.raises(RenderConfigError, match="grid_pad_multiple"):
+        RenderConfig.from_dict({"layout": "grid", "grid_pad_multiple": 0})
