@@ -6,7 +6,7 @@
     batch = encode(processor, [{"role": "user", "content": "Read <image>"},
                                {"role": "assistant", "content": "ok"}], [pil_image])
 """
-from lomo_ablate.models.config import ConfigError, ModelConfig, TinyModelConfig, config_from_dict
+from lomo_ablate.models.config import ConfigError, ModelConfig, ReadingConfig, TinyModelConfig, config_from_dict
 from lomo_ablate.utils.lazy import lazy_exports
 
 # The heavy parts (torch, transformers) load on first use, so validating a config (a dry run of a
@@ -19,4 +19,4 @@ _LAZY = {
 
 __getattr__ = lazy_exports(__name__, _LAZY, globals())
 
-__all__ = ["ConfigError", "ModelConfig", "TinyModelConfig", "config_from_dict", *_LAZY]
+__all__ = ["ConfigError", "ModelConfig", "ReadingConfig", "TinyModelConfig", "config_from_dict", *_LAZY]

@@ -54,6 +54,47 @@ def _dataclass_in(hint: Any) -> type | None:
 
 
 @dataclasses.dataclass
+class ReadingConfig:
+    """The tiny model's reading stage (lomo_ablate.train.reading): before the compared SFT, it learns to
+    transcribe rendered text, as production VLMs arrive pretrained to read. ``steps: 0`` skips the stage.
+
+    ``samples`` texts (lomo_ablate.data.builtin.reading_texts; ``p_random`` of them random strings the
+    language model cannot guess) are rendered with the job's renderer; ``p_distort`` of the images get one
+    perceptual distortion (the distortion group's ``on`` settings). Trained for ``steps`` at ``batch_size``,
+    ``lr`` cosine to ``min_lr``; ``eval_n`` held-out texts measure transcription afterwards.
+    """
+
+    steps: int = 0
+    samples: int = 19200
+    batch_size: int = 32
+    lr: float = 3e-3
+    min_lr: float = 1e-4
+    p_random: float = 0.5
+    p_distort: float = 0.0
+    prompt: str = "Write out the text in the image."
+    eval_n: int = 64
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any] | None) -> "ReadingConfig":
+        cfg = config_from_dict(cls, d, "model.tiny.reading")
+        cfg.validate()
+        return cfg
+
+    def validate(self) -> None:
+        for key in ("steps", "samples", "batch_size", "eval_n"):
+            if not isinstance(getattr(self, key), int) or getattr(self, key) < 0:
+                raise ConfigError(f"model.tiny.reading.{key} must be an integer >= 0, got {getattr(self, key)!r}")
+        if self.steps and self.samples < self.batch_size:
+            raise ConfigError(f"model.tiny.reading.samples ({self.samples}) is smaller than one batch "
+                              f"({self.batch_size})")
+        for key in ("p_random", "p_distort"):
+            if not 0.0 <= float(getattr(self, key)) <= 1.0:
+                raise ConfigError(f"model.tiny.reading.{key} must be in [0, 1], got {getattr(self, key)!r}")
+        if "<image>" in self.prompt:
+            raise ConfigError("model.tiny.reading.prompt must not contain <image> (the image comes first)")
+
+
+@dataclasses.dataclass
 class TinyModelConfig:
     """A random-init tiny Qwen3.5 VLM (the production Qwen3.5-9B class, shrunk) and its tokenizer.
 
@@ -80,11 +121,14 @@ class TinyModelConfig:
     num_position_embeddings: int = 256  # learned vision position grid (16x16), interpolated per image
     min_pixels: int = 16 * 16
     max_pixels: int = 512 * 128
-    seed: int = 0
+    seed: int = 0  # initialisation (and reading-stage data) seed: the same base model for every job seed
+    reading: ReadingConfig = dataclasses.field(default_factory=ReadingConfig)
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any] | None) -> "TinyModelConfig":
-        return config_from_dict(cls, d, "model.tiny")
+        cfg = config_from_dict(cls, d, "model.tiny")
+        cfg.reading.validate()
+        return cfg
 
 
 @dataclasses.dataclass
@@ -110,4 +154,6 @@ class ModelConfig:
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any] | None) -> "ModelConfig":
-        return config_from_dict(cls, d, "model")
+        cfg = config_from_dict(cls, d, "model")
+        cfg.tiny.reading.validate()
+        return cfg

@@ -23,7 +23,7 @@ from lomo_ablate.utils import atomic_write_json, stable_hash
 
 log = logging.getLogger("lomo_ablate.pipeline")
 RESULT = "result.json"
-RESUMABLE = ("curate", "train")  # stages that resume from their kept work folder after a kill
+RESUMABLE = ("curate", "read", "train")  # stages that resume from their kept work folder after a kill
 
 
 class StageFailed(RuntimeError):
@@ -75,7 +75,7 @@ def run_job(cfg: DictConfig, job_dir: str | Path, axes: Mapping[str, Any] | None
             if not env.is_main and p.name == "train":
                 break  # evaluation and the job folder are rank 0's
         if env.is_main:
-            result["metrics"] = st.read_metrics(paths["evaluate"])
+            result["metrics"] = st.read_metrics(paths["evaluate"], paths.get("read"))
             result["status"] = "done"
             writer.write()
             if logger is not None:
@@ -120,8 +120,8 @@ def _run_stage(p: st.StagePlan, cfg: DictConfig, store: Store, paths: dict[str, 
     if p.name == "train" and env.is_distributed:
         cached = store.is_done(p.name, p.key)
         out = _train_distributed(p, cfg, store, paths, env, logger)
-    elif not env.is_main and p.name in ("data", "curate"):
-        out = _wait_for(store, p)  # rank 0 builds the data; the other ranks use it
+    elif not env.is_main and p.name in ("data", "curate", "read"):
+        out = _wait_for(store, p)  # rank 0 builds the data (and the tiny model's reader); the others use it
         cached = True
     else:
         compute = _compute_fn(p.name, cfg, paths, logger)
@@ -140,8 +140,10 @@ def _compute_fn(name: str, cfg: DictConfig, paths: dict[str, Path], logger: Any)
         return lambda out: st.run_data(out, cfg)
     if name == "curate":
         return lambda out: st.run_curate(out, cfg, paths.get("data"))
+    if name == "read":
+        return lambda out: st.run_read(out, cfg)
     if name == "train":
-        return lambda out: st.run_train(out, cfg, paths["curate"], log_fn=log_fn)
+        return lambda out: st.run_train(out, cfg, paths["curate"], log_fn=log_fn, reader=_reader(paths))
     if name == "evaluate":
         return lambda out: st.run_evaluate(out, cfg, paths["train"] / "final")
     raise ValueError(f"unknown stage {name!r}; allowed: {', '.join(st.STAGES)}")
@@ -161,13 +163,17 @@ def _train_distributed(p: st.StagePlan, cfg: DictConfig, store: Store, paths: di
     work = store.work_path(p.name, p.key)
     work.mkdir(parents=True, exist_ok=True)
     log_fn = (lambda step, metrics: logger.log(step, metrics)) if logger is not None else None
-    st.run_train(work, cfg, paths["curate"], log_fn=log_fn)
+    st.run_train(work, cfg, paths["curate"], log_fn=log_fn, reader=_reader(paths))
     if env.is_main:
         with locked(store.lock_path(p.name, p.key)):
             if not store.is_done(p.name, p.key):
                 _finish(work, p.name, p.key, p.inputs)
                 os.replace(work, final)
     return final
+
+
+def _reader(paths: dict[str, Path]) -> Path | None:
+    return st.reader_dir(paths["read"]) if "read" in paths else None
 
 
 def _wait_for(store: Store, p: st.StagePlan, timeout_s: float = 24 * 3600) -> Path:

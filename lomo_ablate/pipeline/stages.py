@@ -8,6 +8,10 @@ Stages (``<store_dir>/<stage>/<key>/``):
 
 * ``data``     the built-in pools (``text.jsonl``, ``multimodal.jsonl``) when ``data.text: builtin``;
 * ``curate``   the curated dataset directory (docs/DESIGN.md "Curated dataset directory");
+* ``read``     only for the tiny model with ``model.tiny.reading.steps > 0``: the reading stage
+  (lomo_ablate.train.reading), ``train/final/`` is the reader every method's SFT starts from. Its key
+  depends on the tiny model, the renderer and the trainer's device settings — not on the job seed or the
+  method — so the arms and seeds of a sweep share one reader, as real runs share one pretrained model;
 * ``train``    ``final/`` is the checkpoint (resumable: kept in ``.work-<key>`` until complete);
 * ``evaluate`` ``metrics.json`` and ``predictions.jsonl``.
 """
@@ -26,8 +30,11 @@ from lomo_ablate.pipeline.store import Store, stage_key
 from lomo_ablate.pipeline.validate import BUILTIN
 
 # Bump a stage's salt when its code changes what it produces: every key downstream changes with it.
-SALTS = {"data": "data-1", "curate": "curate-1", "train": "train-1", "evaluate": "evaluate-1"}
-STAGES = ("data", "curate", "train", "evaluate")
+SALTS = {"data": "data-1", "curate": "curate-1", "read": "read-1", "train": "train-1", "evaluate": "evaluate-1"}
+STAGES = ("data", "curate", "read", "train", "evaluate")
+#: Trainer keys that change what the reading stage computes (its budget comes from model.tiny.reading).
+READ_TRAINER_KEYS = ("device", "bf16", "max_seq_len", "weight_decay", "warmup_ratio", "max_grad_norm",
+                     "adam_beta1", "adam_beta2", "adam_eps")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -76,13 +83,30 @@ def plan(cfg: DictConfig) -> list[StagePlan]:
     curate_inputs = {"stage": "curate", "salt": _salt("curate"), "seed": seed,
                      "config": _section(cfg, "curate"), "inputs": inputs}
     stages.append(StagePlan("curate", stage_key(curate_inputs), curate_inputs))
+    curate_key = stages[-1].key
+    read_key = None
+    if has_reading_stage(cfg):
+        trainer = _section(cfg, "trainer")
+        read_inputs = {"stage": "read", "salt": _salt("read"), "tiny": _section(cfg, "model.tiny"),
+                       "render": _section(cfg, "curate.render"),
+                       "trainer": {k: trainer.get(k) for k in READ_TRAINER_KEYS}}
+        stages.append(StagePlan("read", stage_key(read_inputs), read_inputs))
+        read_key = stages[-1].key
     train_inputs = {"stage": "train", "salt": _salt("train"), "seed": seed, "model": _section(cfg, "model"),
-                    "trainer": _section(cfg, "trainer"), "curate": stages[-1].key}
+                    "trainer": _section(cfg, "trainer"), "curate": curate_key}
+    if read_key is not None:
+        train_inputs["read"] = read_key
     stages.append(StagePlan("train", stage_key(train_inputs), train_inputs))
     eval_inputs = {"stage": "evaluate", "salt": _salt("evaluate"), "config": _section(cfg, "eval"),
                    "train": stages[-1].key}
     stages.append(StagePlan("evaluate", stage_key(eval_inputs), eval_inputs))
     return stages
+
+
+def has_reading_stage(cfg: DictConfig) -> bool:
+    """The tiny model is built here (``model.name_or_path: tiny``) and its reading stage is on."""
+    steps = OmegaConf.select(cfg, "model.tiny.reading.steps", default=0) or 0
+    return OmegaConf.select(cfg, "model.name_or_path", default=None) == "tiny" and int(steps) > 0
 
 
 def cached_stages(cfg: DictConfig, store: Store) -> dict[str, bool]:
@@ -122,12 +146,33 @@ def run_curate(out: Path, cfg: DictConfig, data_dir: Path | None) -> dict[str, A
     return _plain(summary)
 
 
-def run_train(out: Path, cfg: DictConfig, curated: Path, log_fn: Callable | None = None) -> dict[str, Any]:
+def run_read(out: Path, cfg: DictConfig) -> dict[str, Any]:
+    from lomo_ablate.models import ModelConfig
+    from lomo_ablate.train import TrainerConfig
+    from lomo_ablate.train.reading import pretrain_reading
+
+    trainer = TrainerConfig.from_dict(_section(cfg, "trainer"))
+    res = pretrain_reading(out, ModelConfig.from_dict(_section(cfg, "model")), _section(cfg, "curate.render"),
+                           trainer, progress=trainer.progress)
+    return _plain(res.metrics)
+
+
+def reader_dir(read_dir: Path) -> Path:
+    """The checkpoint a finished read stage leaves for the SFT."""
+    return read_dir / "train" / "final"
+
+
+def run_train(out: Path, cfg: DictConfig, curated: Path, log_fn: Callable | None = None,
+              reader: Path | None = None) -> dict[str, Any]:
+    """SFT on the curated data; from ``reader`` (a read stage's checkpoint) instead of ``model`` when given."""
     from lomo_ablate.models import ModelConfig
     from lomo_ablate.train import TrainerConfig, train
 
-    result = train(curated, out, ModelConfig.from_dict(_section(cfg, "model")),
-                   TrainerConfig.from_dict(_section(cfg, "trainer")), seed=int(cfg.seed), log_fn=log_fn)
+    model = ModelConfig.from_dict(_section(cfg, "model"))
+    if reader is not None:
+        model = dataclasses.replace(model, name_or_path=str(reader))
+    result = train(curated, out, model, TrainerConfig.from_dict(_section(cfg, "trainer")), seed=int(cfg.seed),
+                   log_fn=log_fn)
     return _plain(result)
 
 
@@ -137,9 +182,13 @@ def run_evaluate(out: Path, cfg: DictConfig, checkpoint: Path) -> dict[str, Any]
     return evaluate(checkpoint, out, EvalConfig.from_dict(_section(cfg, "eval")))
 
 
-def read_metrics(eval_dir: Path) -> dict[str, Any]:
+def read_metrics(eval_dir: Path, read_dir: Path | None = None) -> dict[str, Any]:
+    """The evaluation's metrics.json, with the reading stage's transcription check under ``reading``."""
     path = eval_dir / "metrics.json"
-    return json.loads(path.read_text()) if path.is_file() else {}
+    metrics = json.loads(path.read_text()) if path.is_file() else {}
+    if read_dir is not None and (read_dir / "reading.json").is_file():
+        metrics["reading"] = json.loads((read_dir / "reading.json").read_text())
+    return metrics
 
 
 def _plain(obj: Any) -> Any:

@@ -225,7 +225,7 @@ def print_dry_run(jobs: Sequence[tuple[str, Mapping[str, Any], DictConfig]], sto
         uncached_train += not cached.get("train")
         total_h += hours
         axes_txt = " ".join(f"{k}={v}" for k, v in axes.items()) or "(defaults)"
-        print(f"  {i:>3} {name:<{width}}  {marks:<4}  {hours:8.1f} GPU-h  {axes_txt}", file=file)
+        print(f"  {i:>3} {name:<{width}}  {marks:<5}  {hours:8.1f} GPU-h  {axes_txt}", file=file)
         lines.append({"job": name, "axes": dict(axes), "cached": cached, "gpu_hours": hours})
     n_done = sum(all(l["cached"].values()) for l in lines)
     print(f"[dry-run] fully cached: {n_done}/{len(jobs)}; to train: {uncached_train}; "

@@ -155,3 +155,31 @@ def test_curation_middle_span_renders_the_data_of_each_text_question():
             span = it.question[s:e]
             context = re.split(r"(?<=[.?!])\s+", it.question)[1]
             assert context in span and span != it.question.strip(), (task, span)
+
+
+# ---- reading-stage texts (lomo_ablate.train.reading) ----
+
+def test_reading_texts_are_deterministic_and_mix_sentences_with_random_strings():
+    from lomo_ablate.data import reading_texts
+
+    texts = reading_texts(400, 0, p_random=0.5)
+    assert texts == reading_texts(400, 0, p_random=0.5)
+    assert texts != reading_texts(400, 1, p_random=0.5)
+    # every non-random text is a run of whole sentences of some task question
+    fragments = reading_texts(200, 0, p_random=0.0)
+    assert all(t.endswith((".", "?")) and t[0].isupper() for t in fragments)
+    assert any(t.startswith("You are given") and t.endswith("Answer with a number.") for t in fragments)
+    # random strings: within 60 characters, inline formulas never cut in half, numbers the LM cannot guess
+    randoms = reading_texts(300, 0, p_random=1.0)
+    assert all(1 <= len(t) <= 60 and t.count("$") % 2 == 0 for t in randoms)
+    assert len(set(randoms)) > 290
+    # about half of the mixed texts are random strings (no sentence of a question)
+    share = sum(not t[0].isupper() for t in texts) / len(texts)
+    assert 0.35 < share < 0.65
+
+
+def test_reading_texts_reject_a_bad_share():
+    from lomo_ablate.data import reading_texts
+
+    with pytest.raises(ValueError, match="p_random"):
+        reading_texts(4, 0, p_random=1.5)

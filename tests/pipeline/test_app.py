@@ -17,8 +17,11 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[2]
 
-# the embedded default, shrunk: 16+8 records, 2 optimizer steps, 4 probe items, one protocol
+# the embedded default, shrunk: 16+8 records, a 2-step reading stage on 16 texts, 2 optimizer steps,
+# 4 probe items, one protocol
 TINY = ["data.text_size=16", "data.multimodal_size=8", "curate.mix.scale=null", "trainer.max_steps=2",
+        "model.tiny.reading.steps=2", "model.tiny.reading.samples=16", "model.tiny.reading.batch_size=4",
+        "model.tiny.reading.eval_n=2",
         "trainer.save_every=0", "eval.benchmarks=[{name:probe,n:4,seed:1234}]", "eval.protocols=[standard]",
         "eval.mir.enabled=false", "eval.paired.enabled=false", "eval.progress=false",
         "model.tiny.layer_types=[full_attention,full_attention]", "model.tiny.max_pixels=16384",
@@ -134,14 +137,18 @@ def test_local_multirun_shares_inputs_reports_failures_and_resumes(tmp_path, app
     for ratio, res in done.items():
         name = res["job"]
         assert f"rewrite_ratio={ratio}" in name and res["axes"]["trainer.max_steps"] == 2
-        assert set(res["stages"]) == {"data", "curate", "train", "evaluate"}
+        assert set(res["stages"]) == {"data", "curate", "read", "train", "evaluate"}
         assert "standard" in res["metrics"]["overall"]
+        assert set(res["metrics"]["reading"]["transcription"]) == {"n", "questions", "random"}
         assert res["config"]["curate"]["mix"]["rewrite_ratio"] == res["axes"]["rewrite_ratio"]
         assert list((sweep / name / "wandb").glob("offline-run-*")), "no W&B offline run in the job folder"
     # both jobs share the built-in data: computed by the first, found by the second
     a, b = done[0]["stages"]["data"], done[0.5]["stages"]["data"]
     assert a["key"] == b["key"] and {a["status"], b["status"]} == {"done", "cached"}
     assert done[0]["stages"]["curate"]["key"] != done[0.5]["stages"]["curate"]["key"]
+    # ... and one reader: the reading stage does not depend on the method (rewrite_ratio)
+    a, b = done[0]["stages"]["read"], done[0.5]["stages"]["read"]
+    assert a["key"] == b["key"] and {a["status"], b["status"]} == {"done", "cached"}
     assert len([p for p in (tmp_path / ".lomo_store" / "data").iterdir() if not p.name.startswith(".")]) == 1
 
     # the results were gathered and reported although one job failed
@@ -194,7 +201,7 @@ def test_only_rank_0_writes_the_job_folder(tmp_path):
     job = tmp_path / "job"
     res1 = run_job(cfg, job, axes={"x": 1}, env=env(1))
     assert not job.exists() or not any(job.iterdir())  # rank 1 wrote nothing
-    assert res1["stages"]["train"]["key"] == plan(cfg)[2].key
+    assert res1["stages"]["train"]["key"] == {p.name: p for p in plan(cfg)}["train"].key
     res0 = run_job(cfg, job, axes={"x": 1}, env=env(0))
     on_disk = json.loads((job / "result.json").read_text())
     assert on_disk["status"] == "done" and on_disk["metrics"] == {"overall": {"standard": 0.5}}

@@ -1,0 +1,42 @@
+"""The stages of a job and their keys (``lomo_ablate.pipeline.stages.plan``), from the real composed config."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from hydra import compose, initialize_config_dir
+from hydra.core.global_hydra import GlobalHydra
+
+from lomo_ablate.pipeline.stages import plan
+
+CONF = str(Path(__file__).resolve().parents[2] / "conf")
+
+
+def keys(*overrides: str) -> dict[str, str]:
+    GlobalHydra.instance().clear()
+    with initialize_config_dir(config_dir=CONF, version_base="1.3"):
+        cfg = compose("config", overrides=list(overrides))
+    GlobalHydra.instance().clear()
+    return {p.name: p.key for p in plan(cfg)}
+
+
+def test_the_tiny_model_reads_first_and_every_method_and_seed_shares_one_reader():
+    base = keys()
+    assert list(base) == ["data", "curate", "read", "train", "evaluate"]
+    others = [keys("method=standard_sft"), keys("seed=1"), keys("method=lomo_no_distortion", "seed=2"),
+              keys("trainer.lr=0.001"), keys("trainer.progress=false")]
+    assert all(k["read"] == base["read"] for k in others)
+    assert all(k["train"] != base["train"] for k in others)
+
+
+def test_the_reader_changes_with_what_it_learns_and_the_sft_follows():
+    base = keys()
+    for override in ("model.tiny.reading.steps=10", "model.tiny.reading.p_random=0.2", "model.tiny.hidden_size=64",
+                     "render=default", "trainer.device=cuda"):
+        k = keys(override)
+        assert k["read"] != base["read"] and k["train"] != base["train"], override
+
+
+def test_no_reading_stage_when_it_is_off_or_the_model_is_pretrained():
+    assert "read" not in keys("model.tiny.reading.steps=0")
+    assert "read" not in keys("model=qwen3_5_9b")
+    assert list(keys("model=llava_onevision_1_5_8b")) == ["data", "curate", "train", "evaluate"]
