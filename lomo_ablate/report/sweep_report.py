@@ -14,6 +14,7 @@ from __future__ import annotations
 import csv
 import dataclasses
 import io
+import json
 import shlex
 from pathlib import Path
 from typing import Any, Sequence
@@ -173,24 +174,51 @@ def _readme(sweep: Sweep, arms: list[Arm], tables: list[Table], fixed: dict, cfg
     return "\n".join(lines)
 
 
-def _alignment_lines(arms: list[Arm]) -> list[str]:
-    def get(a: Arm, *keys: str):
-        v: Any = a.metrics
-        for k in keys:
-            v = v.get(k) if isinstance(v, dict) else None
-        return v
+def _dig(metrics: Any, *keys: str) -> Any:
+    for k in keys:
+        metrics = metrics.get(k) if isinstance(metrics, dict) else None
+    return metrics
 
-    rows = [(a, get(a, "mir", "mean"), get(a, "mir", "log10_sum"), get(a, "paired_distance")) for a in arms]
+
+def _per_seed(arm: Arm, *keys: str) -> dict[Any, float]:
+    """``{seed: value}`` of one metric over the arm's finished jobs (jobs without it are left out)."""
+    out = {}
+    for j in arm.jobs:
+        v = _dig(j.metrics, *keys)
+        if v is not None:
+            out[j.seed] = float(v)
+    return out
+
+
+def _alignment_lines(arms: list[Arm]) -> list[str]:
+    rows = [(a, _dig(a.metrics, "mir", "mean"), _dig(a.metrics, "mir", "log10_sum"), _dig(a.metrics, "paired_distance"))
+            for a in arms]
     if all(r[1] is None and r[3] is None for r in rows):
         return []
+    several = any(len(a.jobs) > 1 for a in arms)
     lines = ["## Alignment", "", "MIR: modality integration rate (lower = better fused; mean over layers as in the "
              "paper, and log10 of the sum as in the MIR reference code). Paired distance: mean cosine distance "
-             "between a text prompt and its rendered twin.", "",
-             "| Arm | MIR (mean) | MIR (log10 sum) | paired distance | Δ MIR | Δ distance |", "|---|---|---|---|---|---|"]
+             "between a text prompt and its rendered twin."
+             + (" Per seed: the value of each seed in seed order; `lower in k/n`: seeds where the arm is below "
+                "its baseline's job of the same seed." if several else ""), ""]
+    head = "| Arm | MIR (mean) | MIR (log10 sum) | paired distance | Δ MIR | Δ distance |"
+    if several:
+        head += " MIR per seed | distance per seed |"
+    lines += [head, "|---" * (head.count("|") - 1) + "|"]
     values = {a.label: (m, s, d) for a, m, s, d in rows}
 
     def f(v):
         return "–" if v is None else f"{float(v):.4g}"
+
+    def seeds(a: Arm, *keys: str) -> str:
+        mine = _per_seed(a, *keys)
+        text = ", ".join(f"{v:.3g}" for _, v in sorted(mine.items(), key=lambda kv: str(kv[0])))
+        if a.baseline is not None:
+            base = _per_seed(a.baseline, *keys)
+            common = [k for k in mine if k in base]
+            if common:
+                text += f" (lower in {sum(mine[k] < base[k] for k in common)}/{len(common)})"
+        return text
 
     for a, m, s, d in rows:
         dm = dd = None
@@ -198,6 +226,18 @@ def _alignment_lines(arms: list[Arm]) -> list[str]:
             bm, _, bd = values[a.baseline.label]
             dm = None if m is None or bm is None else float(m) - float(bm)
             dd = None if d is None or bd is None else float(d) - float(bd)
-        lines.append(f"| {a.label} | {f(m)} | {f(s)} | {f(d)} | {'' if dm is None else f'{dm:+.4g}'} | "
-                     f"{'' if dd is None else f'{dd:+.4g}'} |")
-    return lines + [""]
+        line = (f"| {a.label} | {f(m)} | {f(s)} | {f(d)} | {'' if dm is None else f'{dm:+.4g}'} | "
+                f"{'' if dd is None else f'{dd:+.4g}'} |")
+        if several:
+            line += f" {seeds(a, 'mir', 'mean')} | {seeds(a, 'paired_distance')} |"
+        lines.append(line)
+    lines.append("")
+    readers = {json.dumps(_dig(j.metrics, "reading", "transcription"), sort_keys=True): j
+               for a in arms for j in a.jobs if _dig(j.metrics, "reading", "transcription")}
+    for text, j in readers.items():
+        t = json.loads(text)
+        lines += [f"Reading stage (the tiny model's reader every arm started from{'' if len(readers) == 1 else ', job ' + j.name}): "
+                  f"transcribes {100 * t['questions']['exact']:.0f} % of {t['n']} held-out rendered questions exactly "
+                  f"(similarity {t['questions']['similarity']:.2f}) and {100 * t['random']['exact']:.0f} % of random "
+                  f"strings (similarity {t['random']['similarity']:.2f}).", ""]
+    return lines

@@ -261,3 +261,25 @@ def test_overrides_shared_by_every_job_are_not_axes(tmp_path):
     assert "| method=lomo |" in md and "max_steps" not in md
     readme = (out / "README.md").read_text()
     assert "Same in every job (not an axis): `trainer.max_steps=2`, `data.text_size=40`." in readme
+
+
+def test_alignment_shows_every_seed_and_in_how_many_the_arm_is_below_its_baseline(tmp_path):
+    """Seed-averaged MIR / distance can hide one seed going the other way: the README lists each seed and
+    counts the seeds where LoMo's distance is below standard SFT's of the same seed. The reader every arm
+    started from (tiny model) is stated once with its transcription accuracy."""
+    sd = tmp_path / "sweep"
+    base = {0: 1.0, 1: 1.2, 2: 1.1}
+    lomo = {0: 1.05, 1: 0.9, 2: 0.8}  # seed 0 goes the other way
+    reading = {"steps": 5, "transcription": {"n": 64, "questions": {"exact": 0.5, "similarity": 0.98},
+                                             "random": {"exact": 0.02, "similarity": 0.6}}}
+    for seed in (0, 1, 2):
+        for method, dist in (("standard_sft", base[seed]), ("lomo", lomo[seed])):
+            job = make_job(sd, "carrier", {"method": method, "seed": seed}, 0.5, seed=seed, distance=dist)
+            res = json.loads((job / "result.json").read_text())
+            res["metrics"]["reading"] = reading
+            (job / "result.json").write_text(json.dumps(res))
+    readme = (report_sweep(sd, tmp_path / "results", config=FAST) / "README.md").read_text()
+    row = next(line for line in readme.splitlines() if line.startswith("| method=lomo |") and "lower in" in line)
+    assert "1.05, 0.9, 0.8 (lower in 2/3)" in row
+    assert "| 0.9167 |" in row  # the seed mean
+    assert readme.count("Reading stage") == 1 and "transcribes 50 % of 64 held-out rendered questions" in readme
