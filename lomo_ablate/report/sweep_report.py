@@ -3,7 +3,7 @@
 Writes, under ``<results_dir>/<name>/``:
 
 * ``README.md``: the command that made the report, job status (done/failed/running/missing/invalid with
-  reasons), the tables, alignment metrics, plots and, for a reproduction sweep, paper vs. this run;
+  reasons), the tables, overall accuracy per seed, alignment metrics, plots and, for a reproduction sweep, paper vs. this run;
 * ``table.md``, ``table.csv``, ``table.tex``: the paper-layout tables, one per protocol;
 * ``deltas.csv``: one tidy row per (protocol, arm, column) with value, Δ, interval, items, seeds;
 * ``summary.json``: everything above, machine-readable;
@@ -21,7 +21,7 @@ from typing import Any, Sequence
 
 from tqdm import tqdm
 
-from lomo_ablate.report.load import Job, Sweep, load_sweep
+from lomo_ablate.report.load import Job, Sweep, load_sweep, natural_key
 from lomo_ablate.report.paper import compare_markdown, paper_tables_for
 from lomo_ablate.report.plots import make_plots
 from lomo_ablate.report.tables import (NOISE_MARK, Arm, Table, assign_baselines, build_arms, build_table, fixed_axes,
@@ -77,7 +77,11 @@ def report_sweep(sweep_dir: str | Path, results_dir: str | Path = "results", bas
         "config": dataclasses.asdict(cfg), "status": sweep.counts(),
         "jobs": [_job_row(j) for j in sweep.jobs],
         "arms": [{"label": a.label, "axes": a.axes, "seeds": a.seeds,
-                  "baseline": a.baseline.label if a.baseline else None, "metrics": a.metrics} for a in arms],
+                  "baseline": a.baseline.label if a.baseline else None, "metrics": a.metrics,
+                  "per_seed": {str(j.seed): {"overall": j.metrics.get("overall"),
+                                             "paired_distance": j.metrics.get("paired_distance"),
+                                             "mir_mean": _dig(j.metrics, "mir", "mean")} for j in a.jobs}}
+                 for a in arms],
         "cells": tidy, "rejected_predictions": rejected, "plots": [p.name for p in plots]})
     atomic_write_text(out / "README.md", _readme(sweep, arms, tables, fixed, cfg, command, plots, paper, rejected))
     return out
@@ -160,6 +164,7 @@ def _readme(sweep: Sweep, arms: list[Arm], tables: list[Table], fixed: dict, cfg
     for t in tables:
         lines += [f"### Protocol: {t.protocol}", "", to_markdown(t), ""]
     lines += ["Also as `table.csv`, `table.tex` (booktabs) and `deltas.csv` (one tidy row per cell).", ""]
+    lines += _seed_accuracy_lines(arms)
     lines += _alignment_lines(arms)
     if plots:
         lines += ["## Plots", ""] + [f"![{p.stem}](plots/{p.name})" for p in plots] + [""]
@@ -190,6 +195,30 @@ def _per_seed(arm: Arm, *keys: str) -> dict[Any, float]:
     return out
 
 
+def _seed_accuracy_lines(arms: list[Arm]) -> list[str]:
+    """Overall accuracy of every seed per protocol, and in how many seeds an arm is above its baseline's job of
+    the same seed: a seed mean can hide one seed going the other way. Empty with one seed per arm."""
+    if not any(len(a.jobs) > 1 for a in arms):
+        return []
+    protocols = protocols_of(arms)
+    lines = ["## Per seed", "", "Overall accuracy in points of each seed, in seed order; `above in k/n`: seeds where "
+             "the arm is above its baseline's job of the same seed (ties count as not above).", "",
+             "| Arm | " + " | ".join(protocols) + " |", "|---" * (len(protocols) + 1) + "|"]
+    for a in arms:
+        cells = []
+        for p in protocols:
+            mine = _per_seed(a, "overall", p)
+            text = ", ".join(f"{100 * v:.1f}" for _, v in sorted(mine.items(), key=lambda kv: natural_key(kv[0])))
+            if a.baseline is not None:
+                base = _per_seed(a.baseline, "overall", p)
+                common = [k for k in mine if k in base]
+                if common:
+                    text += f" (above in {sum(mine[k] > base[k] for k in common)}/{len(common)})"
+            cells.append(text or "–")
+        lines.append(f"| {a.label} | " + " | ".join(cells) + " |")
+    return lines + [""]
+
+
 def _alignment_lines(arms: list[Arm]) -> list[str]:
     rows = [(a, _dig(a.metrics, "mir", "mean"), _dig(a.metrics, "mir", "log10_sum"), _dig(a.metrics, "paired_distance"))
             for a in arms]
@@ -212,7 +241,7 @@ def _alignment_lines(arms: list[Arm]) -> list[str]:
 
     def seeds(a: Arm, *keys: str) -> str:
         mine = _per_seed(a, *keys)
-        text = ", ".join(f"{v:.3g}" for _, v in sorted(mine.items(), key=lambda kv: str(kv[0])))
+        text = ", ".join(f"{v:.3g}" for _, v in sorted(mine.items(), key=lambda kv: natural_key(kv[0])))
         if a.baseline is not None:
             base = _per_seed(a.baseline, *keys)
             common = [k for k in mine if k in base]

@@ -283,3 +283,29 @@ def test_alignment_shows_every_seed_and_in_how_many_the_arm_is_below_its_baselin
     assert "1.05, 0.9, 0.8 (lower in 2/3)" in row
     assert "| 0.9167 |" in row  # the seed mean
     assert readme.count("Reading stage") == 1 and "transcribes 50 % of 64 held-out rendered questions" in readme
+
+
+def test_per_seed_accuracy_counts_the_seeds_where_an_arm_beats_its_baseline(tmp_path):
+    """A mean over seeds can come from one lucky seed: the README lists every seed's overall accuracy per
+    protocol and in how many seeds the arm is above the baseline's job of the same seed; summary.json keeps
+    the per-seed values."""
+    sd = tmp_path / "sweep"
+    base = {0: 0.40, 1: 0.50, 2: 0.60}
+    lomo = {0: 0.70, 1: 0.45, 2: 0.65}  # seed 1 goes the other way
+    for seed in (0, 1, 2):
+        make_job(sd, "carrier", {"method": "standard_sft", "seed": seed}, {"standard": base[seed]}, seed=seed)
+        make_job(sd, "carrier", {"method": "lomo", "seed": seed}, {"standard": lomo[seed]}, seed=seed)
+    out = report_sweep(sd, tmp_path / "results", config=FAST)
+    readme = (out / "README.md").read_text()
+    section = readme.split("## Per seed")[1].split("##")[0]
+    summary = json.loads((out / "summary.json").read_text())
+    per_seed = {a["label"]: a["per_seed"] for a in summary["arms"]}
+    got = {m: [per_seed[f"method={m}"][str(s)]["overall"]["standard"] for s in (0, 1, 2)]
+           for m in ("standard_sft", "lomo")}
+    lomo_row = next(line for line in section.splitlines() if line.startswith("| method=lomo |"))
+    base_row = next(line for line in section.splitlines() if line.startswith("| method=standard_sft |"))
+    assert ", ".join(f"{100 * v:.1f}" for v in got["lomo"]) in lomo_row
+    assert ", ".join(f"{100 * v:.1f}" for v in got["standard_sft"]) in base_row and "above in" not in base_row
+    wins = sum(a > b for a, b in zip(got["lomo"], got["standard_sft"]))
+    assert wins == 2, got  # the fixture's accuracies are close to their targets
+    assert f"(above in {wins}/3)" in lomo_row
