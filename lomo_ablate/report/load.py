@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import re
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -68,6 +69,24 @@ class Predictions:
     scores: dict[tuple[str, str, str], float]
     category: dict[tuple[str, str], str]  # (benchmark, item_id) -> category
     rejected: list[dict[str, Any]]
+    predicted: dict[str, Counter] = dataclasses.field(default_factory=dict)  # protocol -> Counter of predictions
+    gold: dict[str, Counter] = dataclasses.field(default_factory=dict)  # protocol -> Counter of reference answers
+
+    def constant_answers(self, min_share: float = 0.8, min_items: int = 10) -> list[dict[str, Any]]:
+        """Protocols where one prediction is given to at least ``min_share`` of the (≥ ``min_items``) items
+        while the reference answers vary (no answer is that common): the model answers without reading the
+        question, and its accuracy there is only the share of items whose answer happens to be that one."""
+        out = []
+        for protocol, counts in sorted(self.predicted.items()):
+            n = sum(counts.values())
+            gold = self.gold.get(protocol) or Counter()
+            if n < min_items or not gold:
+                continue
+            answer, count = counts.most_common(1)[0]
+            if count / n >= min_share and gold.most_common(1)[0][1] / sum(gold.values()) < min_share:
+                out.append({"protocol": protocol, "answer": answer, "count": count, "n": n,
+                            "right": gold.get(answer, 0)})
+        return out
 
 
 @dataclasses.dataclass
@@ -160,6 +179,8 @@ def load_predictions(path: Path) -> Predictions:
     scores: dict[tuple[str, str, str], float] = {}
     category: dict[tuple[str, str], str] = {}
     rejected: list[dict[str, Any]] = []
+    predicted: dict[str, Counter] = {}
+    gold: dict[str, Counter] = {}
     with Path(path).open(encoding="utf-8") as f:
         for n, line in enumerate(f, 1):
             if not line.strip():
@@ -183,8 +204,12 @@ def load_predictions(path: Path) -> Predictions:
                 continue
             bench, item = str(row["benchmark"]), str(row["item_id"])
             scores[(str(row["protocol"]), bench, item)] = score
+            if "prediction" in row and "answer" in row:
+                predicted.setdefault(str(row["protocol"]), Counter())[str(row["prediction"]).strip()] += 1
+                gold.setdefault(str(row["protocol"]), Counter())[str(row["answer"]).strip()] += 1
             category[(bench, item)] = str(row.get("category") or bench)
-    return Predictions(scores=scores, category=category, rejected=rejected)
+    return Predictions(scores=scores, category=category, rejected=rejected, predicted=predicted,
+                       gold=gold)
 
 
 _NUM = re.compile(r"(\d+(?:\.\d+)?)")

@@ -78,6 +78,7 @@ def report_sweep(sweep_dir: str | Path, results_dir: str | Path = "results", bas
         "jobs": [_job_row(j) for j in sweep.jobs],
         "arms": [{"label": a.label, "axes": a.axes, "seeds": a.seeds,
                   "baseline": a.baseline.label if a.baseline else None, "metrics": a.metrics,
+                  "constant_answers": a.constant,
                   "per_seed": {str(j.seed): {"overall": j.metrics.get("overall"),
                                              "paired_distance": j.metrics.get("paired_distance"),
                                              "mir_mean": _dig(j.metrics, "mir", "mean")} for j in a.jobs}}
@@ -165,6 +166,7 @@ def _readme(sweep: Sweep, arms: list[Arm], tables: list[Table], fixed: dict, cfg
         lines += [f"### Protocol: {t.protocol}", "", to_markdown(t), ""]
     lines += ["Also as `table.csv`, `table.tex` (booktabs) and `deltas.csv` (one tidy row per cell).", ""]
     lines += _seed_accuracy_lines(arms)
+    lines += _constant_answer_lines(arms)
     lines += _alignment_lines(arms)
     if plots:
         lines += ["## Plots", ""] + [f"![{p.stem}](plots/{p.name})" for p in plots] + [""]
@@ -216,6 +218,21 @@ def _seed_accuracy_lines(arms: list[Arm]) -> list[str]:
                     text += f" (above in {sum(mine[k] > base[k] for k in common)}/{len(common)})"
             cells.append(text or "–")
         lines.append(f"| {a.label} | " + " | ".join(cells) + " |")
+    return lines + [""]
+
+
+def _constant_answer_lines(arms: list[Arm]) -> list[str]:
+    """Jobs that give one answer to (nearly) every item of a protocol: there the model does not read the
+    question, and its accuracy is only how often that answer is right."""
+    rows = [c for a in arms for c in a.constant]
+    if not rows:
+        return []
+    lines = ["## Constant answers", "", "A job that gives one answer to ≥ 80 % of a protocol's items is not reading the "
+             "question there (the reference answers vary): its accuracy under that protocol is the share of items "
+             "whose answer happens to be that one, not a measure of understanding.", "",
+             "| job | protocol | answer | given to | right for |", "|---|---|---|---|---|"]
+    lines += [f"| {c['job']} | {c['protocol']} | `{c['answer']}` | {c['count']}/{c['n']} items | {c['right']} |"
+              for c in rows]
     return lines + [""]
 
 

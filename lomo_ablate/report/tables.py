@@ -34,6 +34,7 @@ class Arm:
     category: dict[tuple[str, str], str]
     rejected: list[dict[str, Any]]
     baseline: "Arm | None" = None
+    constant: list[dict[str, Any]] = dataclasses.field(default_factory=list)  # job, protocol, answer, count, n
 
     @property
     def seeds(self) -> list[Any]:
@@ -97,12 +98,14 @@ def build_arms(sweep: Sweep) -> list[Arm]:
         groups[arm_label({k: job.arm_axes[k] for k in keys if k in job.arm_axes})].append(job)
     arms = []
     for label, jobs in groups.items():
-        preds = [load_predictions(p) for p in (j.predictions_path() for j in jobs) if p is not None]
+        loaded = [(j, load_predictions(p)) for j, p in ((j, j.predictions_path()) for j in jobs) if p is not None]
+        preds = [p for _, p in loaded]
         arms.append(Arm(label=label, axes={k: jobs[0].arm_axes[k] for k in keys if k in jobs[0].arm_axes}, jobs=jobs,
                         metrics=average_metrics([j.metrics for j in jobs]),
                         items=average_over_seeds([p.scores for p in preds]),
                         category={k: v for p in preds for k, v in p.category.items()},
-                        rejected=[r for p in preds for r in p.rejected]))
+                        rejected=[r for p in preds for r in p.rejected],
+                        constant=[{"job": j.name, **c} for j, p in loaded for c in p.constant_answers()]))
     return sorted(arms, key=lambda a: tuple(natural_key(v) for v in a.axes.values()))
 
 

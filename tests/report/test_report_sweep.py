@@ -309,3 +309,33 @@ def test_per_seed_accuracy_counts_the_seeds_where_an_arm_beats_its_baseline(tmp_
     wins = sum(a > b for a, b in zip(got["lomo"], got["standard_sft"]))
     assert wins == 2, got  # the fixture's accuracies are close to their targets
     assert f"(above in {wins}/3)" in lomo_row
+
+
+def test_a_job_answering_one_constant_under_a_protocol_is_named_with_its_share(tmp_path):
+    """Under the fully rendered protocol a tiny model can answer "5" to everything: its few percent are then
+    the items whose answer is 5, not reading. The README names the job, protocol, answer and its share; a
+    protocol whose predictions vary is not listed."""
+    sd = tmp_path / "sweep"
+    make_job(sd, "carrier", {"method": "standard_sft", "seed": 0}, {"standard": 0.6, "rendered": 0.1})
+    job = make_job(sd, "carrier", {"method": "lomo", "seed": 0}, {"standard": 0.6, "rendered": 0.1})
+    path = Path(json.loads((job / "result.json").read_text())["stages"]["evaluate"]["path"]) / "predictions.jsonl"
+    rows = [json.loads(line) for line in path.read_text().splitlines()]
+    for i, r in enumerate(rows):
+        r["answer"] = str(i % 10)  # reference answers vary
+        if r["protocol"] == "rendered":
+            r["prediction"] = "5"
+            r["score"] = float(r["answer"] == "5")
+        else:
+            r["prediction"] = r["answer"] if r["score"] else "wrong"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    n = sum(r["protocol"] == "rendered" for r in rows)
+    right = sum(r["protocol"] == "rendered" and r["answer"] == "5" for r in rows)
+    out = report_sweep(sd, tmp_path / "results", config=FAST)
+    readme = (out / "README.md").read_text()
+    section = readme.split("## Constant answers")[1].split("\n## ")[0]
+    assert f"| method=lomo,seed=0 | rendered | `5` | {n}/{n} items | {right} |" in section
+    assert "| standard |" not in section and "standard_sft" not in section  # varied predictions: not listed
+    summary = json.loads((out / "summary.json").read_text())
+    (lomo,) = [a for a in summary["arms"] if a["label"] == "method=lomo"]
+    assert lomo["constant_answers"] == [{"job": "method=lomo,seed=0", "protocol": "rendered", "answer": "5",
+                                         "count": n, "n": n, "right": right}]
