@@ -50,9 +50,19 @@ def _salt(stage: str) -> str:
     return f"{SALTS[stage]}/lomo_ablate-{lomo_ablate.__version__}"
 
 
+# What only changes what a job prints, not what it computes: left out of the keys, so a sweep that turns the
+# progress bars off (sweeps/carrier.yaml) shares its jobs with `python -m lomo_ablate`.
+DISPLAY_KEYS = ("progress",)
+
+
 def _section(cfg: DictConfig, key: str) -> Any:
     node = OmegaConf.select(cfg, key, default=None)
     return OmegaConf.to_container(node, resolve=True) if OmegaConf.is_config(node) else node
+
+
+def _computed(section: Any) -> Any:
+    """A config section without its :data:`DISPLAY_KEYS`."""
+    return {k: v for k, v in section.items() if k not in DISPLAY_KEYS} if isinstance(section, dict) else section
 
 
 def _input_id(value: str | None) -> Any:
@@ -93,11 +103,11 @@ def plan(cfg: DictConfig) -> list[StagePlan]:
         stages.append(StagePlan("read", stage_key(read_inputs), read_inputs))
         read_key = stages[-1].key
     train_inputs = {"stage": "train", "salt": _salt("train"), "seed": seed, "model": _section(cfg, "model"),
-                    "trainer": _section(cfg, "trainer"), "curate": curate_key}
+                    "trainer": _computed(_section(cfg, "trainer")), "curate": curate_key}
     if read_key is not None:
         train_inputs["read"] = read_key
     stages.append(StagePlan("train", stage_key(train_inputs), train_inputs))
-    eval_inputs = {"stage": "evaluate", "salt": _salt("evaluate"), "config": _section(cfg, "eval"),
+    eval_inputs = {"stage": "evaluate", "salt": _salt("evaluate"), "config": _computed(_section(cfg, "eval")),
                    "train": stages[-1].key}
     stages.append(StagePlan("evaluate", stage_key(eval_inputs), eval_inputs))
     return stages

@@ -23,9 +23,15 @@ def test_the_tiny_model_reads_first_and_every_method_and_seed_shares_one_reader(
     base = keys()
     assert list(base) == ["data", "curate", "read", "train", "evaluate"]
     others = [keys("method=standard_sft"), keys("seed=1"), keys("method=lomo_no_distortion", "seed=2"),
-              keys("trainer.lr=0.001"), keys("trainer.progress=false")]
+              keys("trainer.lr=0.001")]
     assert all(k["read"] == base["read"] for k in others)
     assert all(k["train"] != base["train"] for k in others)
+
+
+def test_progress_bars_do_not_change_what_is_cached():
+    """sweeps/carrier.yaml turns the bars off; its seed-0 LoMo job is the default job and must be reused."""
+    assert keys("trainer.progress=false", "eval.progress=false") == keys()
+    assert keys("sweep=carrier", "method=lomo", "seed=0") == keys()
 
 
 def test_the_reader_changes_with_what_it_learns_and_the_sft_follows():
