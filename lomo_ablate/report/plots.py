@@ -161,14 +161,29 @@ def graded_points(overall: dict[str, Any]) -> list[tuple[float, float]]:
     return sorted(pts.items())
 
 
+def seed_band(arm: Arm) -> list[tuple[float, float, float]]:
+    """``[(rendered fraction, lowest, highest accuracy over the arm's seeds)]`` at the fractions every seed
+    has; empty with fewer than two seeds."""
+    per_job = [dict(graded_points(j.metrics.get("overall") or {})) for j in arm.jobs]
+    if len(per_job) < 2:
+        return []
+    shared = sorted(set.intersection(*(set(p) for p in per_job)))
+    return [(f, min(p[f] for p in per_job), max(p[f] for p in per_job)) for f in shared]
+
+
 def plot_rendered_fraction(arms: Sequence[Arm], path: Path) -> Path | None:
-    data = [(a.label, graded_points(a.metrics.get("overall") or {})) for a in arms]
-    data = [(label, pts) for label, pts in data if len(pts) >= 2]
+    data = [(a, graded_points(a.metrics.get("overall") or {})) for a in arms]
+    data = [(a, pts) for a, pts in data if len(pts) >= 2]
     if not data:
         return None
-    fig, _ = _lines([(label, [f for f, _ in pts], [100 * y for _, y in pts]) for label, pts in data],
-                    xlabel="fraction of the question rendered as an image", ylabel="accuracy (%)",
-                    title="Accuracy against rendered fraction")
+    bands = [seed_band(a) for a, _ in data]
+    title = "Accuracy against rendered fraction" + (" (line: seed mean; band: seed min–max)" if any(bands) else "")
+    fig, ax = _lines([(a.label, [f for f, _ in pts], [100 * y for _, y in pts]) for a, pts in data],
+                     xlabel="fraction of the question rendered as an image", ylabel="accuracy (%)", title=title)
+    for line, band in zip(ax.get_lines(), bands):
+        if band:
+            ax.fill_between([f for f, _, _ in band], [100 * lo for _, lo, _ in band], [100 * hi for _, _, hi in band],
+                            color=line.get_color(), alpha=0.15, linewidth=0)
     return _save(fig, path)
 
 

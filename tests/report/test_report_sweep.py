@@ -339,3 +339,25 @@ def test_a_job_answering_one_constant_under_a_protocol_is_named_with_its_share(t
     (lomo,) = [a for a in summary["arms"] if a["label"] == "method=lomo"]
     assert lomo["constant_answers"] == [{"job": "method=lomo,seed=0", "protocol": "rendered", "answer": "5",
                                          "count": n, "n": n, "right": right}]
+
+
+def test_rendered_fraction_band_spans_the_seeds_lowest_and_highest_accuracy(tmp_path):
+    """The rendered-fraction plot shades, per arm, the range its seeds cover at each fraction, so a reader sees
+    whether the lines' gap is larger than the seed spread."""
+    from lomo_ablate.report.plots import seed_band
+    from lomo_ablate.report.tables import build_arms
+    from lomo_ablate.report.load import load_sweep
+    sd = tmp_path / "sweep"
+    targets = {0: {"standard": 0.9, "rendered_0.5": 0.3, "rendered": 0.1},
+               1: {"standard": 0.7, "rendered_0.5": 0.5, "rendered": 0.2}}
+    for seed, acc in targets.items():
+        make_job(sd, "carrier", {"method": "lomo", "seed": seed}, acc, seed=seed)
+    (arm,) = build_arms(load_sweep(sd))
+    got = {j.seed: j.metrics["overall"] for j in arm.jobs}
+    band = seed_band(arm)
+    assert [f for f, _, _ in band] == [0.0, 0.5, 1.0]
+    for f, protocol in ((0.0, "standard"), (0.5, "rendered_0.5"), (1.0, "rendered")):
+        lo, hi = next((lo, hi) for x, lo, hi in band if x == f)
+        assert (lo, hi) == (min(got[0][protocol], got[1][protocol]), max(got[0][protocol], got[1][protocol]))
+    assert lo < hi  # the two seeds differ
+    assert (report_sweep(sd, tmp_path / "results", config=FAST) / "plots" / "rendered_fraction.png").is_file()
