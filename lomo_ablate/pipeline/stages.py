@@ -50,9 +50,10 @@ def _salt(stage: str) -> str:
     return f"{SALTS[stage]}/lomo_ablate-{lomo_ablate.__version__}"
 
 
-# What only changes what a job prints, not what it computes: left out of the keys, so a sweep that turns the
-# progress bars off (sweeps/carrier.yaml) shares its jobs with `python -m lomo_ablate`.
-DISPLAY_KEYS = ("progress",)
+# What changes how a job runs but not what it computes (progress bars; curation's worker processes, whose
+# output is byte-identical for any count): left out of the keys, so a sweep that turns the bars off
+# (sweeps/carrier.yaml) shares its jobs with `python -m lomo_ablate`.
+RUN_ONLY_KEYS = ("progress", "workers")
 
 
 def _section(cfg: DictConfig, key: str) -> Any:
@@ -61,8 +62,8 @@ def _section(cfg: DictConfig, key: str) -> Any:
 
 
 def _computed(section: Any) -> Any:
-    """A config section without its :data:`DISPLAY_KEYS`."""
-    return {k: v for k, v in section.items() if k not in DISPLAY_KEYS} if isinstance(section, dict) else section
+    """A config section as it enters a key: without its :data:`RUN_ONLY_KEYS`."""
+    return {k: v for k, v in section.items() if k not in RUN_ONLY_KEYS} if isinstance(section, dict) else section
 
 
 def _input_id(value: str | None) -> Any:
@@ -91,7 +92,7 @@ def plan(cfg: DictConfig) -> list[StagePlan]:
     if mm not in (None, BUILTIN):
         inputs["multimodal"] = _input_id(mm)
     curate_inputs = {"stage": "curate", "salt": _salt("curate"), "seed": seed,
-                     "config": _section(cfg, "curate"), "inputs": inputs}
+                     "config": _computed(_section(cfg, "curate")), "inputs": inputs}
     stages.append(StagePlan("curate", stage_key(curate_inputs), curate_inputs))
     curate_key = stages[-1].key
     read_key = None

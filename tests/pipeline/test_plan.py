@@ -28,9 +28,11 @@ def test_the_tiny_model_reads_first_and_every_method_and_seed_shares_one_reader(
     assert all(k["train"] != base["train"] for k in others)
 
 
-def test_progress_bars_do_not_change_what_is_cached():
-    """sweeps/carrier.yaml turns the bars off; its seed-0 LoMo job is the default job and must be reused."""
+def test_progress_bars_and_curation_workers_do_not_change_what_is_cached():
+    """sweeps/carrier.yaml turns the bars off; its seed-0 LoMo job is the default job and must be reused.
+    Curation is byte-identical for any worker count (tests/curate/test_run.py), so its key ignores it too."""
     assert keys("trainer.progress=false", "eval.progress=false") == keys()
+    assert keys("curate.workers=2") == keys()
     assert keys("sweep=carrier", "method=lomo", "seed=0") == keys()
 
 
