@@ -62,6 +62,11 @@ class Job:
         return None
 
 
+# A job giving one prediction to at least this share of a protocol's items (while the references vary) is
+# reported as answering a constant there.
+CONSTANT_SHARE = 0.8
+
+
 @dataclasses.dataclass
 class Predictions:
     """Per-item scores of one job: ``{(protocol, benchmark, item_id): score}`` plus item categories."""
@@ -72,7 +77,7 @@ class Predictions:
     predicted: dict[str, Counter] = dataclasses.field(default_factory=dict)  # protocol -> Counter of predictions
     gold: dict[str, Counter] = dataclasses.field(default_factory=dict)  # protocol -> Counter of reference answers
 
-    def constant_answers(self, min_share: float = 0.8, min_items: int = 10) -> list[dict[str, Any]]:
+    def constant_answers(self, min_share: float = CONSTANT_SHARE, min_items: int = 10) -> list[dict[str, Any]]:
         """Protocols where one prediction is given to at least ``min_share`` of the (≥ ``min_items``) items
         while the reference answers vary (no answer is that common): the model answers without reading the
         question, and its accuracy there is only the share of items whose answer happens to be that one."""

@@ -3,7 +3,7 @@
 Writes, under ``<results_dir>/<name>/``:
 
 * ``README.md``: the command that made the report, job status (done/failed/running/missing/invalid with
-  reasons), the tables, overall accuracy per seed, alignment metrics, plots and, for a reproduction sweep, paper vs. this run;
+  reasons), the tables, overall accuracy per seed, constant answers, alignment metrics, plots and, for a reproduction sweep, paper vs. this run;
 * ``table.md``, ``table.csv``, ``table.tex``: the paper-layout tables, one per protocol;
 * ``deltas.csv``: one tidy row per (protocol, arm, column) with value, Δ, interval, items, seeds;
 * ``summary.json``: everything above, machine-readable;
@@ -17,11 +17,11 @@ import io
 import json
 import shlex
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 from tqdm import tqdm
 
-from lomo_ablate.report.load import Job, Sweep, load_sweep, natural_key
+from lomo_ablate.report.load import CONSTANT_SHARE, Job, Sweep, load_sweep, natural_key
 from lomo_ablate.report.paper import compare_markdown, paper_tables_for
 from lomo_ablate.report.plots import make_plots
 from lomo_ablate.report.tables import (NOISE_MARK, Arm, Table, assign_baselines, build_arms, build_table, fixed_axes,
@@ -197,6 +197,20 @@ def _per_seed(arm: Arm, *keys: str) -> dict[Any, float]:
     return out
 
 
+def _seed_cell(arm: Arm, keys: tuple[str, ...], fmt: Callable[[float], str], higher_is_better: bool) -> str:
+    """Every seed's value of one metric in seed order, and beside a non-baseline arm in how many seeds it beats
+    its baseline's job of the same seed (``above in k/n`` or ``lower in k/n``; ties do not count)."""
+    mine = _per_seed(arm, *keys)
+    text = ", ".join(fmt(v) for _, v in sorted(mine.items(), key=lambda kv: natural_key(kv[0])))
+    if arm.baseline is not None:
+        base = _per_seed(arm.baseline, *keys)
+        common = [k for k in mine if k in base]
+        if common:
+            wins = sum((mine[k] > base[k]) if higher_is_better else (mine[k] < base[k]) for k in common)
+            text += f" ({'above' if higher_is_better else 'lower'} in {wins}/{len(common)})"
+    return text
+
+
 def _seed_accuracy_lines(arms: list[Arm]) -> list[str]:
     """Overall accuracy of every seed per protocol, and in how many seeds an arm is above its baseline's job of
     the same seed: a seed mean can hide one seed going the other way. Empty with one seed per arm."""
@@ -207,16 +221,8 @@ def _seed_accuracy_lines(arms: list[Arm]) -> list[str]:
              "the arm is above its baseline's job of the same seed (ties count as not above).", "",
              "| Arm | " + " | ".join(protocols) + " |", "|---" * (len(protocols) + 1) + "|"]
     for a in arms:
-        cells = []
-        for p in protocols:
-            mine = _per_seed(a, "overall", p)
-            text = ", ".join(f"{100 * v:.1f}" for _, v in sorted(mine.items(), key=lambda kv: natural_key(kv[0])))
-            if a.baseline is not None:
-                base = _per_seed(a.baseline, "overall", p)
-                common = [k for k in mine if k in base]
-                if common:
-                    text += f" (above in {sum(mine[k] > base[k] for k in common)}/{len(common)})"
-            cells.append(text or "–")
+        cells = [_seed_cell(a, ("overall", p), lambda v: f"{100 * v:.1f}", higher_is_better=True) or "–"
+                 for p in protocols]
         lines.append(f"| {a.label} | " + " | ".join(cells) + " |")
     return lines + [""]
 
@@ -227,7 +233,8 @@ def _constant_answer_lines(arms: list[Arm]) -> list[str]:
     rows = [c for a in arms for c in a.constant]
     if not rows:
         return []
-    lines = ["## Constant answers", "", "A job that gives one answer to ≥ 80 % of a protocol's items is not reading the "
+    lines = ["## Constant answers", "", f"A job that gives one answer to ≥ {100 * CONSTANT_SHARE:.0f} % of a protocol's "
+             "items is not reading the "
              "question there (the reference answers vary): its accuracy under that protocol is the share of items "
              "whose answer happens to be that one, not a measure of understanding.", "",
              "| job | protocol | answer | given to | right for |", "|---|---|---|---|---|"]
@@ -256,16 +263,6 @@ def _alignment_lines(arms: list[Arm]) -> list[str]:
     def f(v):
         return "–" if v is None else f"{float(v):.4g}"
 
-    def seeds(a: Arm, *keys: str) -> str:
-        mine = _per_seed(a, *keys)
-        text = ", ".join(f"{v:.3g}" for _, v in sorted(mine.items(), key=lambda kv: natural_key(kv[0])))
-        if a.baseline is not None:
-            base = _per_seed(a.baseline, *keys)
-            common = [k for k in mine if k in base]
-            if common:
-                text += f" (lower in {sum(mine[k] < base[k] for k in common)}/{len(common)})"
-        return text
-
     for a, m, s, d in rows:
         dm = dd = None
         if a.baseline is not None:
@@ -275,7 +272,8 @@ def _alignment_lines(arms: list[Arm]) -> list[str]:
         line = (f"| {a.label} | {f(m)} | {f(s)} | {f(d)} | {'' if dm is None else f'{dm:+.4g}'} | "
                 f"{'' if dd is None else f'{dd:+.4g}'} |")
         if several:
-            line += f" {seeds(a, 'mir', 'mean')} | {seeds(a, 'paired_distance')} |"
+            line += (f" {_seed_cell(a, ('mir', 'mean'), lambda v: f'{v:.3g}', higher_is_better=False)} | "
+                     f"{_seed_cell(a, ('paired_distance',), lambda v: f'{v:.3g}', higher_is_better=False)} |")
         lines.append(line)
     lines.append("")
     readers = {json.dumps(_dig(j.metrics, "reading", "transcription"), sort_keys=True): j
