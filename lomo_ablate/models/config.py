@@ -6,51 +6,11 @@ and the allowed ones; nested dataclass fields accept plain dicts.
 from __future__ import annotations
 
 import dataclasses
-import typing
-from typing import Any, Mapping, TypeVar
-from lomo_ablate.utils.config import reject_unknown_keys
+from typing import Any, Mapping
 
-T = TypeVar("T")
+from lomo_ablate.utils.config import ConfigError, config_from_dict
 
-
-class ConfigError(ValueError):
-    """A config dict has an unknown key or a value of the wrong kind."""
-
-
-def config_from_dict(cls: type[T], d: Mapping[str, Any] | None, where: str | None = None) -> T:
-    """Builds dataclass ``cls`` from ``d``; unknown keys raise ConfigError naming key and allowed keys.
-
-    Nested dataclass fields are built recursively from dicts. ``where`` prefixes messages (e.g. ``model``).
-    """
-    where = where or cls.__name__
-    if d is None:
-        return cls()
-    if dataclasses.is_dataclass(d) and isinstance(d, cls):
-        return d
-    if not isinstance(d, Mapping):
-        raise ConfigError(f"{where}: expected a mapping, got {type(d).__name__}")
-    reject_unknown_keys(cls, d, where, ConfigError)
-    hints = typing.get_type_hints(cls)
-    kwargs = {}
-    for key, value in d.items():
-        sub = _dataclass_in(hints.get(key))
-        if sub is not None and (value is None or isinstance(value, Mapping)):
-            value = None if value is None else config_from_dict(sub, value, f"{where}.{key}")
-        elif isinstance(value, (list, tuple)):
-            value = list(value)
-        kwargs[key] = value
-    return cls(**kwargs)
-
-
-def _dataclass_in(hint: Any) -> type | None:
-    if hint is None:
-        return None
-    if dataclasses.is_dataclass(hint):
-        return hint
-    for arg in typing.get_args(hint):
-        if dataclasses.is_dataclass(arg):
-            return arg
-    return None
+__all__ = ["ConfigError", "config_from_dict", "ReadingConfig", "TinyModelConfig", "ModelConfig"]
 
 
 @dataclasses.dataclass

@@ -1,0 +1,89 @@
+"""The files each stage folder holds, and ``result.json``: named here once, imported everywhere else.
+
+Standard library and ``lomo_ablate.utils`` only, so every package may import it (curate writes its dataset folder with these names,
+train its checkpoint, evaluate its metrics, pipeline its job and sweep folders, report reads them all).
+docs/DESIGN.md "Contracts between stages" describes the content of each file.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Mapping
+
+# ---- the image slot of a conversation (LLaMA-Factory's sharegpt multimodal form) ----
+#: The placeholder that stands for one image in a message's text; ``len(images)`` of them per record.
+IMAGE_SLOT = "<image>"
+#: What a literal ``<image>`` in source text is escaped to, so that it cannot become a slot.
+ESCAPED_SLOT = "< image>"
+#: The placeholder for one video (carried through; never rendered).
+VIDEO_SLOT = "<video>"
+
+# ---- every finished stage folder ----
+SUCCESS = "_SUCCESS"              # written last: a folder without it is incomplete
+
+# ---- curated dataset folder (curate -> train) ----
+DATA = "data.jsonl"
+IMAGES_DIR = "images"
+REJECTED = "rejected.jsonl"
+MANIFEST = "manifest.json"
+DATASET_INFO = "dataset_info.json"
+GALLERY = "gallery.png"
+
+# ---- built-in data stage ----
+TEXT_POOL = "text.jsonl"
+MULTIMODAL_POOL = "multimodal.jsonl"
+
+# ---- train stage ----
+FINAL = "final"                   # the save_pretrained checkpoint
+CHECKPOINTS_DIR = "checkpoints"   # step-<n>/ resume points
+TRAIN_CURVE = "train_curve.png"
+
+# ---- read stage (the tiny model's reading stage) ----
+READING = "reading.json"
+
+# ---- evaluate stage ----
+METRICS = "metrics.json"
+PREDICTIONS = "predictions.jsonl"
+PROTOCOLS_PLOT = "protocols.png"
+
+# ---- job and sweep folders (pipeline -> report) ----
+RESULT = "result.json"
+GRID = "grid.json"                # the planned jobs of a sweep
+SUMMARY = "summary.json"          # the sweep's gathered results (one row per job)
+SUBMISSION = "submission.json"    # Slurm job ids of a submitted sweep
+STATUS = "status.json"            # collect's view of a submitted sweep
+REPORT_SUMMARY = "summary.json"   # results/<sweep>/summary.json: the report's headline numbers
+
+#: The statuses a result.json may carry.
+RESULT_STATUSES = ("done", "failed", "running", "interrupted")
+
+
+def config_hash(resolved: Mapping[str, Any]) -> str:
+    """The hash of a job's resolved config, as result.json records it (``utils.hashing.stable_hash``)."""
+    from lomo_ablate.utils.hashing import stable_hash
+
+    return stable_hash(resolved)
+
+
+def load_result(job_dir: str | Path) -> dict[str, Any] | None:
+    """``job_dir/result.json`` as a dict, or None when it is missing, unreadable or not a JSON object (a
+    half-written file counts as missing: result.json is always written atomically)."""
+    try:
+        data = json.loads((Path(job_dir) / RESULT).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def save_result(job_dir: str | Path, result: Mapping[str, Any]) -> Path:
+    """Writes ``job_dir/result.json`` atomically (a reader never sees half a file)."""
+    from lomo_ablate.utils.fs import atomic_write_json
+
+    path = Path(job_dir) / RESULT
+    atomic_write_json(path, dict(result))
+    return path
+
+
+def is_done_for(result: Mapping[str, Any] | None, chash: str) -> bool:
+    """True when ``result`` (a loaded result.json) is a finished job of exactly the config hashed ``chash``."""
+    return bool(result) and result.get("status") == "done" and result.get("config_hash") == chash
