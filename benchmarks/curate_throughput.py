@@ -34,11 +34,11 @@ from PIL import Image, ImageDraw, ImageFont
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from lomo_ablate.curate.distort import DistortConfig, Distorter  # noqa: E402
-from lomo_ablate.curate.fonts import find_font  # noqa: E402
+from lomo_ablate.render.distort import DistortConfig, Distorter  # noqa: E402
+from lomo_ablate.render.fonts import find_font  # noqa: E402
 from lomo_ablate.curate.localize import locate_spans  # noqa: E402
-from lomo_ablate.curate.render import RenderConfig, Renderer  # noqa: E402
-from lomo_ablate.curate.tex import tex_available  # noqa: E402
+from lomo_ablate.render import RenderConfig, Renderer  # noqa: E402
+from lomo_ablate.render.tex import tex_available  # noqa: E402
 
 WORDS = ("the of model data image text span render value result answer number train token layer width height "
          "paper figure table method sample batch weight loss score metric across between under given every "

@@ -149,11 +149,11 @@ class CurateConfig:
 
     def __post_init__(self) -> None:
         if self.render is None or isinstance(self.render, Mapping):
-            from lomo_ablate.curate.render import RenderConfig
+            from lomo_ablate.render import RenderConfig
 
             self.render = RenderConfig.from_dict(dict(self.render or {}))
         if self.distort is None or isinstance(self.distort, Mapping):
-            from lomo_ablate.curate.distort import DistortConfig
+            from lomo_ablate.render.distort import DistortConfig
 
             self.distort = DistortConfig.from_dict(dict(self.distort or {}))
 

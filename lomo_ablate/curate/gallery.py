@@ -14,7 +14,7 @@ from pathlib import Path
 from PIL import Image, ImageDraw, ImageFont
 
 from lomo_ablate.curate.assemble import IMAGE_TOKEN
-from lomo_ablate.curate.fonts import DEFAULT_FALLBACKS, FontChain
+from lomo_ablate.render.fonts import DEFAULT_FALLBACKS, FontChain
 
 PANEL_W, MARGIN, FONT_PX, MAX_IMG_H = 640, 12, 15, 220
 

@@ -99,8 +99,8 @@ def _tools(cfg: CurateConfig) -> tuple[Any, Any]:
     """A Renderer and a Distorter per process and config (building them can be slow)."""
     key = stable_hash({"render": cfg.to_dict()["render"], "distort": cfg.to_dict()["distort"]})
     if key not in _TOOLS:
-        from lomo_ablate.curate.distort import Distorter
-        from lomo_ablate.curate.render import Renderer
+        from lomo_ablate.render.distort import Distorter
+        from lomo_ablate.render import Renderer
 
         _TOOLS[key] = (Renderer(cfg.render), Distorter(cfg.distort))
     return _TOOLS[key]

@@ -286,7 +286,7 @@ def _device(name: str) -> str:
 
 
 def _make_render(cfg: EvalConfig) -> Any:
-    from lomo_ablate.curate.render import RenderConfig, Renderer
+    from lomo_ablate.render import RenderConfig, Renderer
 
     return renderer_fn(Renderer(RenderConfig.from_dict(cfg.render)))
 

@@ -2,7 +2,7 @@
 
 - ``standard``: the item's own images (if any), then the question as text.
 - ``rendered``: the item's own images, then the WHOLE text question rendered as one image by the curation
-  :class:`~lomo_ablate.curate.render.Renderer` (evaluation font settings) in place of the text.
+  :class:`~lomo_ablate.render.Renderer` (evaluation font settings) in place of the text.
 - ``rendered_<f>`` (graded, ``0 < f < 1``, e.g. ``rendered_0.33``, ``rendered_0.67``): the question is split
   into blocks (sentences; inline ``$…$`` formulas atomic) and the CENTRED run of ``round(f · n_blocks)``
   blocks (at least one) is rendered and put back where it was: text–image–text, as LoMo's default middle
@@ -103,7 +103,7 @@ _SENT_END_RE = re.compile(r"(?<=[.!?])\s+")
 def _math_ranges(text: str) -> list[tuple[int, int]]:
     """Formula ranges, found by curation's localizer (``$…$``, ``\\(…\\)``, environments) when present."""
     try:
-        from lomo_ablate.curate.localize import math_ranges
+        from lomo_ablate.render.mathspans import math_ranges
     except ImportError:  # curate not installed beside evaluate: inline/display dollars only
         return [m.span() for m in _MATH_RE.finditer(text)]
     return list(math_ranges(text))

@@ -5,7 +5,7 @@ embedded default's tiny model starts from random weights. Without this stage the
 budget learning to see, and a fully rendered question stays near chance for every method, so the demo
 cannot show what LoMo changes (docs/demo.md). Here the tiny model transcribes rendered text — task-question
 sentences and random strings of numbers, words and formulas that the language model cannot guess
-(:func:`lomo_ablate.data.builtin.reading_texts`) — drawn by the same :class:`~lomo_ablate.curate.render.Renderer`
+(:func:`lomo_ablate.data.builtin.reading_texts`) — drawn by the same :class:`~lomo_ablate.render.Renderer`
 settings the curation and the rendered protocols use. Every method then starts from the same reader.
 
 Library use::
@@ -61,8 +61,8 @@ def build_reading_dataset(out_dir: str | Path, cfg: ReadingConfig, render: Any, 
     """
     from tqdm import tqdm
 
-    from lomo_ablate.curate.distort import Distorter, DistortConfig
-    from lomo_ablate.curate.render import Renderer
+    from lomo_ablate.render.distort import Distorter, DistortConfig
+    from lomo_ablate.render import Renderer
     from lomo_ablate.data.builtin import reading_texts
 
     out_dir = Path(out_dir)
@@ -109,7 +109,7 @@ def transcription_metrics(model_dir: str | Path, cfg: ReadingConfig, render: Any
     Per set: ``exact`` (share transcribed exactly) and ``similarity`` (mean difflib ratio)."""
     import random
 
-    from lomo_ablate.curate.render import Renderer
+    from lomo_ablate.render import Renderer
     from lomo_ablate.data.builtin import probe_items, random_string
     from lomo_ablate.evaluate.generation import generate
     from lomo_ablate.evaluate.protocols import Prompt

@@ -119,7 +119,7 @@ def test_modality_states_are_capped_and_per_layer(loaded, items):
 def test_paired_regions_are_the_question_tokens(loaded, items):
     """The text region found by prefix/suffix matching decodes to the question; the rendered region holds
     exactly the rendered image's tokens."""
-    from lomo_ablate.curate.render import RenderConfig, Renderer
+    from lomo_ablate.render import RenderConfig, Renderer
     from lomo_ablate.evaluate.generation import encode_prompts
 
     model, processor = loaded
@@ -155,7 +155,7 @@ def test_eval_config_group_files_build_an_eval_config(name, monkeypatch):
 
     from omegaconf import OmegaConf
 
-    from lomo_ablate.curate.render import RenderConfig
+    from lomo_ablate.render import RenderConfig
 
     conf = Path(__file__).resolve().parents[2] / "conf"
     monkeypatch.setenv("LOMO_BENCH_DIR", "/data/bench")

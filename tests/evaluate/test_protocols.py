@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
-from lomo_ablate.curate.render import RenderConfig, Renderer
+from lomo_ablate.render import RenderConfig, Renderer
 from lomo_ablate.evaluate.protocols import (IMAGE_TOKEN, EvalItem, graded_span, parse_protocol, prompts_for,
                                             renderer_fn, split_blocks)
 

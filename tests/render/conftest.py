@@ -1,7 +1,7 @@
 """Fixtures of the render tests: a TeX requirement that fails under CI and skips elsewhere."""
 import pytest
 
-from lomo_ablate.curate.tex import tex_available
+from lomo_ablate.render.tex import tex_available
 
 
 @pytest.fixture

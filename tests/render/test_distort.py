@@ -7,14 +7,14 @@ import pytest
 from hypothesis import given, settings, strategies as st
 from PIL import Image
 
-from lomo_ablate.curate.distort import DistortConfig, DistortConfigError, Distorter
-from lomo_ablate.curate.render import RenderConfig, Renderer
+from lomo_ablate.render.distort import DistortConfig, Distorter
+from lomo_ablate.render import RenderConfig, Renderer
+from lomo_ablate.utils.config import ConfigError
 
 IMAGE = Renderer(RenderConfig(math_renderer="text")).render(
     "Perceptual distortion test span: rotate, blur, shadow, stain and wave. " * 3).image
 
-ONLY = {op: {"p_none": 0.0, "p_rotate": 0.0, "p_blur": 0.0, "p_shadow_stain": 0.0, "p_wave": 0.0,
-             f"p_{op}": 1.0} for op in ("rotate", "blur", "shadow_stain", "wave")}
+ONLY = {op: {"only": op} for op in ("rotate", "blur", "shadow_stain", "wave")}
 EXPECTED_OPS = {"rotate": {"rotate"}, "blur": {"blur"}, "shadow_stain": {"shadow", "stain"}, "wave": {"wave"}}
 
 
@@ -89,21 +89,22 @@ def test_probabilities_are_followed():
 
 
 def test_config_rejects_unknown_keys_and_bad_values():
-    with pytest.raises(DistortConfigError, match=r"'curate.distort.p_rotation'.*allowed: enabled, p_none"):
+    with pytest.raises(ConfigError, match=r"'curate.distort.p_rotation'.*allowed: enabled, only, p_none"):
         DistortConfig.from_dict({"p_rotation": 0.3})
-    with pytest.raises(DistortConfigError, match=r"p_blur=1.5"):
+    with pytest.raises(ConfigError, match=r"p_blur=1.5"):
         DistortConfig.from_dict({"p_blur": 1.5})
-    with pytest.raises(DistortConfigError, match="blur_kinds"):
+    with pytest.raises(ConfigError, match="blur_kinds"):
         DistortConfig.from_dict({"blur_kinds": ["median"]})
-    with pytest.raises(DistortConfigError, match="is 0"):
+    with pytest.raises(ConfigError, match="is 0"):
         DistortConfig.from_dict({"p_none": 0, "p_rotate": 0, "p_blur": 0, "p_shadow_stain": 0, "p_wave": 0})
 
 
 def test_contact_sheet_cli_writes_a_png_with_a_row_per_operation(tmp_path):
-    from lomo_ablate.curate.distort import OPS, _main
+    from lomo_ablate.render.distort import OPS
+    from lomo_ablate.render.distort.sheet import main
 
     out = tmp_path / "sheet.png"
-    _main([str(out), "--text", "Look at every distortion", "--per-op", "2"])
+    main([str(out), "--text", "Look at every distortion", "--per-op", "2"])
     sheet = Image.open(out)
     rows = 1 + len(OPS)
     assert sheet.size == (2 * 420, rows * (160 + 28))

@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from lomo_ablate.curate.render import RenderConfig, Renderer, has_math
+from lomo_ablate.render import RenderConfig, Renderer, has_math
 
 
 def ink(image) -> np.ndarray:
@@ -95,7 +95,7 @@ def test_cjk_in_a_math_span_goes_to_the_text_renderer(need_tex):
 
 def test_tex_explicitly_requested_without_tex_is_a_clear_error(monkeypatch):
     """TeX absence is simulated (PATH without latex) — the real check runs ``shutil.which``."""
-    import lomo_ablate.curate.tex as tex
+    import lomo_ablate.render.tex as tex
 
     tex.tex_available.cache_clear()
     tex.tex_problem.cache_clear()
@@ -113,7 +113,7 @@ def test_tex_explicitly_requested_without_tex_is_a_clear_error(monkeypatch):
 def test_installed_but_broken_tex_is_detected_once(monkeypatch, need_tex):
     """A TeX whose packages are missing (simulated: TEXINPUTS pointing at an empty dir only, so amsmath is not
     found) is detected by the probe: auto switches to mathtext with a warning, tex is a clear error."""
-    import lomo_ablate.curate.tex as tex
+    import lomo_ablate.render.tex as tex
 
     real_env = tex.sandbox_env
     monkeypatch.setattr(tex, "sandbox_env", lambda wd: {**real_env(wd), "TEXINPUTS": str(wd) + "//"})

@@ -4,8 +4,9 @@ import pytest
 from hypothesis import given, settings, strategies as st
 from PIL import Image
 
-from lomo_ablate.curate.fonts import FontChain
-from lomo_ablate.curate.render import RenderConfig, Renderer
+from lomo_ablate.render.fonts import FontChain
+from lomo_ablate.render import RenderConfig, Renderer
+from lomo_ablate.utils.config import ConfigError
 
 
 def ink(image: Image.Image) -> np.ndarray:
@@ -177,7 +178,5 @@ def test_grid_pads_to_the_vision_models_patch_multiple_without_moving_glyphs(tex
 
 
 def test_grid_pad_multiple_must_be_positive():
-    from lomo_ablate.curate.render import RenderConfigError
-
-    with pytest.raises(RenderConfigError, match="grid_pad_multiple"):
+    with pytest.raises(ConfigError, match="grid_pad_multiple"):
         RenderConfig.from_dict({"layout": "grid", "grid_pad_multiple": 0})

@@ -4,8 +4,8 @@ import time
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from lomo_ablate.curate.render import RenderConfig, Renderer
-from lomo_ablate.curate.tex import TeXRunError, UnsafeTeXError, UnsupportedTeXError, run_latex, to_latex
+from lomo_ablate.render import RenderConfig, Renderer
+from lomo_ablate.render.tex import TeXRunError, UnsafeTeXError, UnsupportedTeXError, run_latex, to_latex
 
 
 @pytest.mark.parametrize("attack", [
@@ -94,7 +94,7 @@ def test_runaway_tex_in_renderer_falls_back(need_tex):
 
 
 def _allowed_out():
-    from lomo_ablate.curate.tex import MATH_COMMANDS
+    from lomo_ablate.render.tex import MATH_COMMANDS
 
     return MATH_COMMANDS | {"begin", "end", "textbackslash", "textasciicircum", "textasciitilde", "textless",
                             "textgreater", "textbar"}
@@ -111,7 +111,7 @@ def test_whatever_passes_the_checks_contains_only_allowed_control_sequences(part
     sequences are all allowlisted, with balanced braces and no ^^ notation."""
     import re
 
-    from lomo_ablate.curate.tex import _SYMBOLS
+    from lomo_ablate.render.tex import _SYMBOLS
 
     text = "".join(parts)
     try:

@@ -32,7 +32,7 @@ from pathlib import Path
 
 from PIL import Image, ImageOps
 
-from lomo_ablate.curate.localize import math_ranges
+from lomo_ablate.render.mathspans import math_ranges
 
 
 class UnsafeTeXError(ValueError):
@@ -198,7 +198,7 @@ def _check_braces(text: str) -> None:
 
 
 def _math_body(seg: str) -> str:
-    """The LaTeX for one math range found by ``localize.math_ranges``."""
+    """The LaTeX for one math range found by :func:`~lomo_ablate.render.mathspans.math_ranges`."""
     if seg.startswith("$$"):
         return r"\[" + _check_and_rewrite(seg[2:-2], True) + r"\]"
     if seg.startswith("$"):
@@ -220,7 +220,7 @@ def _math_body(seg: str) -> str:
 
 
 def safe_math_ranges(text: str) -> list[tuple[int, int]]:
-    """``localize.math_ranges``, with any internal error turned into :class:`UnsupportedTeXError` (so a
+    """``mathspans.math_ranges``, with any internal error turned into :class:`UnsupportedTeXError` (so a
     segmentation bug makes the span fall back to the text renderer instead of failing the record)."""
     try:
         return math_ranges(text)

@@ -3,9 +3,9 @@
 Routing (``RenderConfig.math_renderer``):
 
 * spans with math (``$…$``, ``$$…$$``, ``\\(…\\)``, ``\\[…\\]``, ``\\begin{env}…``, bare commands such as
-  ``\\frac{a}{b}`` — the rules of :func:`lomo_ablate.curate.localize.math_ranges`) go to the math renderer:
-  ``tex`` (real LaTeX + dvipng, sandboxed and batched, see :mod:`lomo_ablate.curate.tex`), else ``mathtext``
-  (matplotlib, Computer Modern); ``auto`` picks ``tex`` when ``latex`` and ``dvipng`` are installed. A span
+  ``\\frac{a}{b}`` — the rules of :func:`lomo_ablate.render.mathspans.math_ranges`) go to the math renderer:
+  ``tex`` (real LaTeX + dvipng, sandboxed and batched, see :mod:`lomo_ablate.render.tex`), else ``mathtext``
+  (matplotlib, Computer Modern, :mod:`lomo_ablate.render.mathtext`); ``auto`` picks ``tex`` when ``latex`` and ``dvipng`` are installed. A span
   mixing prose and math is typeset as one paragraph (text mode with inline math).
 * everything else, and every span the math renderer fails on, goes to the text renderer (Pillow, per-character
   font fallback). An item is never dropped: :class:`RenderResult` says which renderer drew it and why it fell
@@ -26,114 +26,18 @@ import re
 import textwrap
 import warnings
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Mapping
 
 import numpy as np
 from PIL import Image, ImageColor, ImageDraw, ImageOps
 
-from lomo_ablate.curate.fonts import DEFAULT_FALLBACKS, FontChain
-from lomo_ablate.curate.localize import math_ranges
-from lomo_ablate.curate.tex import (TexRenderer, UnsafeTeXError, UnsupportedTeXError, tex_available, tex_problem,
+from lomo_ablate.render.config import RenderConfig
+from lomo_ablate.render.fonts import FontChain
+from lomo_ablate.render.mathspans import has_math
+from lomo_ablate.render.mathtext import mathtext_mask
+from lomo_ablate.render.tex import (TexRenderer, UnsafeTeXError, UnsupportedTeXError, tex_available, tex_problem,
                                     to_latex)
-from lomo_ablate.utils.config import reject_unknown_keys
-
-MATH_RENDERERS = ("auto", "tex", "mathtext", "text")
-LAYOUTS = ("wrap", "grid")
-OVERFLOWS = ("shrink", "clip")
-
-
-class RenderConfigError(ValueError):
-    """A render config key or value is wrong; the message names the key and what is allowed."""
-
-
-@dataclass
-class RenderConfig:
-    """How spans become images. Sizes are pixels.
-
-    ``font``: name (fontconfig) or path of the text font; ``fallback_fonts``: tried per character after it.
-    ``max_width``: image width limit, text wraps at ``max_width - 2*padding``; ``max_height``: image height
-    limit. ``overflow``: ``shrink`` (smaller font down to ``min_font_size``, then clip) or ``clip``.
-    ``trim``/``trim_threshold``: crop empty borders (pixels whose ink coverage is <= threshold of 255 are empty).
-    ``math_renderer``: auto|tex|mathtext|text; ``math_font_size``: pixel size of the math body font.
-    ``layout``: wrap|grid; ``cell_width``/``cell_height``/``grid_font``: the grid layout; ``grid_pad_multiple``:
-    the grid canvas is padded (right and bottom) to a multiple of this many pixels — set it to the vision
-    model's patch size × merge size, or its image processor resizes the image and glyphs leave their cells.
-    """
-
-    font: str = "DejaVu Sans"
-    fallback_fonts: list[str] = field(default_factory=lambda: list(DEFAULT_FALLBACKS))
-    font_size: int = 28
-    min_font_size: int = 14
-    line_spacing: float = 1.25
-    max_width: int = 800
-    max_height: int = 800
-    padding: int = 8
-    overflow: str = "shrink"
-    trim: bool = True
-    trim_threshold: int = 8
-    background: str = "#ffffff"
-    foreground: str = "#000000"
-    math_renderer: str = "auto"
-    math_font_size: int = 28
-    tex_timeout_s: float = 20.0
-    tex_batch_size: int = 64
-    layout: str = "wrap"
-    cell_width: int = 16
-    cell_height: int = 16
-    grid_font: str = "DejaVu Sans Mono"
-    grid_pad_multiple: int = 1
-
-    @classmethod
-    def from_dict(cls, d: Mapping[str, Any] | None) -> "RenderConfig":
-        """Builds and checks a config; unknown keys and bad values raise :class:`RenderConfigError`."""
-        d = dict(d or {})
-        reject_unknown_keys(cls, d, "curate.render", RenderConfigError)
-        if "fallback_fonts" in d:
-            d["fallback_fonts"] = [str(x) for x in (d["fallback_fonts"] or [])]
-        cfg = cls(**d)
-        cfg.validate()
-        return cfg
-
-    def validate(self) -> None:
-        def choice(key: str, options: tuple[str, ...]) -> None:
-            if getattr(self, key) not in options:
-                raise RenderConfigError(f"curate.render.{key}={getattr(self, key)!r}; allowed: {', '.join(options)}")
-
-        def number(key: str, kind: type, lo: float) -> None:
-            v = getattr(self, key)
-            if isinstance(v, bool) or not isinstance(v, (int, float)) or (kind is int and int(v) != v):
-                raise RenderConfigError(f"curate.render.{key}={v!r} is not {'an integer' if kind is int else 'a number'}")
-            if v < lo:
-                raise RenderConfigError(f"curate.render.{key}={v!r} must be >= {lo}")
-            setattr(self, key, kind(v))
-
-        choice("math_renderer", MATH_RENDERERS)
-        choice("layout", LAYOUTS)
-        choice("overflow", OVERFLOWS)
-        for k in ("font_size", "min_font_size", "math_font_size", "cell_width", "cell_height"):
-            number(k, int, 4)
-        for k in ("max_width", "max_height"):
-            number(k, int, 16)
-        number("padding", int, 0)
-        number("trim_threshold", int, 0)
-        number("tex_batch_size", int, 1)
-        number("grid_pad_multiple", int, 1)
-        number("line_spacing", float, 0.5)
-        number("tex_timeout_s", float, 0.1)
-        if 2 * self.padding >= min(self.max_width, self.max_height):
-            raise RenderConfigError(f"curate.render.padding={self.padding} leaves no room inside "
-                                    f"max_width={self.max_width} x max_height={self.max_height}")
-        if self.layout == "grid" and (self.cell_width > self.max_width or self.cell_height > self.max_height):
-            raise RenderConfigError(f"curate.render.cell_width x cell_height = {self.cell_width}x{self.cell_height} "
-                                    f"does not fit in max_width x max_height = {self.max_width}x{self.max_height}")
-        for k in ("background", "foreground"):
-            try:
-                ImageColor.getrgb(getattr(self, k))
-            except (ValueError, AttributeError):
-                raise RenderConfigError(f"curate.render.{k}={getattr(self, k)!r} is not a colour "
-                                        "(e.g. '#ffffff' or 'white')") from None
-        self.trim = bool(self.trim)
 
 
 @dataclass
@@ -147,14 +51,6 @@ class RenderResult:
     clipped: bool = False
 
 
-def has_math(text: str) -> bool:
-    """Whether ``text`` contains LaTeX math (delimited, an environment, or a bare command like ``\\frac``)."""
-    try:
-        return bool(math_ranges(text))
-    except Exception:  # noqa: BLE001 - a segmentation error must not lose the span: it renders as text
-        return False
-
-
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 
 
@@ -165,7 +61,8 @@ def _clean(text: str) -> str:
 
 
 class Renderer:
-    """Renders spans as RGB images according to a :class:`RenderConfig` (see the module doc).
+    """Renders spans as RGB images according to a :class:`~lomo_ablate.render.config.RenderConfig` (see the
+    module doc).
 
     >>> r = Renderer(RenderConfig.from_dict({"math_renderer": "text"}))
     >>> r.render("Hello").image.mode
@@ -358,8 +255,8 @@ class Renderer:
 
     def _mathtext_or_fallback(self, text: str) -> RenderResult:
         try:
-            mask = _mathtext_mask(text, self.cfg.math_font_size, self.cfg.max_width - 2 * self.cfg.padding,
-                                  self.chain, self.cfg.line_spacing)
+            mask = mathtext_mask(text, self.cfg.math_font_size, self.cfg.max_width - 2 * self.cfg.padding,
+                                 self.chain, self.cfg.line_spacing)
         except Exception as e:  # matplotlib raises ValueError (and others) for what it cannot parse
             first = next((ln.strip() for ln in str(e).splitlines() if ln.strip()), "")
             return self._text(text, f"mathtext: {type(e).__name__}: {first[:200]}")
@@ -417,103 +314,3 @@ class Renderer:
             mask = canvas
         rgb = self._colourise(mask)
         return RenderResult(rgb, renderer, reason, clipped)
-
-
-# --- mathtext paragraphs ------------------------------------------------------------------------------------
-
-#: LaTeX spellings mathtext does not know, and what it knows instead.
-_MATHTEXT_SUBS = [(r"\\le(?![a-zA-Z])", r"\\leq"), (r"\\ge(?![a-zA-Z])", r"\\geq"), (r"\\[dt]frac", r"\\frac"),
-                  (r"\\ne(?![a-zA-Z])", r"\\neq"), (r"\\lvert|\\rvert", "|"), (r"\\text(?:rm)?\{", r"\\mathrm{"),
-                  (r"\\operatorname\{", r"\\mathrm{"), (r"\\displaystyle", "")]
-
-
-def _mathtext_source(seg: str) -> str:
-    """A math range as a mathtext ``$…$`` string (display delimiters become inline)."""
-    if seg.startswith("$$"):
-        body = seg[2:-2]
-    elif seg.startswith("$"):
-        body = seg[1:-1]
-    elif seg.startswith(("\\(", "\\[")):
-        body = seg[2:-2]
-    else:
-        body = seg  # environments fail in mathtext, bare commands are fine
-    for pat, rep in _MATHTEXT_SUBS:
-        body = re.sub(pat, rep, body)
-    return "$" + body.strip() + "$"
-
-
-def _mathtext_mask(text: str, size: int, width: int, chain: FontChain, line_spacing: float) -> Image.Image:
-    """A paragraph of prose and mathtext formulas: each word/formula is drawn once, then words are wrapped."""
-    from matplotlib.font_manager import FontProperties
-
-    parser = _parser()
-    prop = FontProperties(size=size, math_fontfamily="cm")
-    tokens: list[tuple[Image.Image, int, bool]] = []  # (mask, baseline from top, newline-before)
-    words_chain = chain.with_size(size)
-    asc, desc = words_chain.fonts[0].getmetrics()
-    pos, newline = 0, False
-
-    def add_words(s: str) -> None:
-        nonlocal newline
-        for m in re.finditer(r"\n|[^\s]+", s):
-            if m.group(0) == "\n":
-                newline = True
-                continue
-            w = max(1, int(words_chain.length(m.group(0))) + 1)
-            im = Image.new("L", (w, asc + desc), 0)
-            d = ImageDraw.Draw(im)
-            x = 0.0
-            for idx, run in words_chain.runs(m.group(0)):
-                x += words_chain.draw_run(d, (x, asc), idx, run, 255)
-            tokens.append((im, asc, newline))
-            newline = False
-
-    for s, e in math_ranges(text):
-        add_words(text[pos:s])
-        rp = parser.parse(_mathtext_source(text[s:e]), dpi=72, prop=prop)
-        arr = np.asarray(rp.image)
-        im = Image.fromarray(arr.astype(np.uint8), "L")
-        tokens.append((im, int(round(rp.height - rp.depth)), newline))
-        newline = False
-        pos = e
-    add_words(text[pos:])
-    if not tokens:
-        return Image.new("L", (1, 1), 0)
-    space = max(1, int(size * 0.3))
-    lines: list[list[tuple[Image.Image, int]]] = [[]]
-    cur_w = 0
-    for im, base, nl in tokens:
-        if lines[-1] and (nl or cur_w + space + im.width > width):
-            lines.append([])
-            cur_w = 0
-        cur_w += (space if lines[-1] else 0) + im.width
-        lines[-1].append((im, base))
-    min_gap = int(size * (line_spacing - 1))
-    heights = []
-    for line in lines:
-        up = max(b for _, b in line)
-        down = max(im.height - b for im, b in line)
-        heights.append((up, down))
-    total_h = sum(u + d for u, d in heights) + min_gap * (len(lines) - 1)
-    total_w = max(sum(im.width for im, _ in line) + space * (len(line) - 1) for line in lines)
-    out = Image.new("L", (max(1, total_w), max(1, total_h)), 0)
-    y = 0
-    for line, (up, down) in zip(lines, heights):
-        x = 0
-        for im, b in line:
-            out.paste(im, (x, y + up - b))
-            x += im.width + space
-        y += up + down + min_gap
-    return out
-
-
-_PARSER = None
-
-
-def _parser():
-    global _PARSER
-    if _PARSER is None:
-        from matplotlib.mathtext import MathTextParser
-
-        _PARSER = MathTextParser("agg")
-    return _PARSER
