@@ -29,6 +29,7 @@ from lomo_ablate.pipeline.naming import job_dir_name
 from lomo_ablate.pipeline.store import Store
 from lomo_ablate.pipeline.validate import ConfigValidationError, validate_config
 from lomo_ablate.utils import atomic_write_json
+from lomo_ablate.utils.config import ConfigError
 
 log = logging.getLogger("lomo_ablate.sweep")
 
@@ -63,7 +64,15 @@ class LomoSweeperImpl:
 
     def setup(self, *, hydra_context: Any, task_function: Any, config: DictConfig) -> None:
         self.hydra_context, self.config = hydra_context, config
-        self.launcher = instantiate_launcher(hydra_context, task_function, config)
+        try:
+            self.launcher = instantiate_launcher(hydra_context, task_function, config)
+        except Exception as e:  # noqa: BLE001  (Hydra wraps what the launcher raises)
+            error = e if isinstance(e, ConfigError) else e.__cause__
+            if not isinstance(error, ConfigError):
+                raise
+            # a bad cluster setting (a missing partition, an unknown key): a user error, named, exit status 2
+            print(f"[lomo-ablate] {error}", file=sys.stderr, flush=True)
+            raise SystemExit(2) from e
 
     def grid(self, arguments: Sequence[str]) -> list[list[str]]:
         args = [f"{k}={v}" for k, v in self.params.items()] + list(arguments)
