@@ -26,7 +26,7 @@ sys.path.insert(0, str(REPO))
 
 from lomo_ablate.pipeline.submit import ClusterConfig, JobSpec, submit_jobs  # noqa: E402
 
-CLUSTER = dict(kind="slurm", partition="debug", cpus_per_task=1, mem_gb=1, time_min=5, wait=False,
+CLUSTER = dict(kind="slurm", partition="debug", cpus_per_task=1, mem_gb=1, timeout_min=5, wait=False,
                array_parallelism=4)
 
 
@@ -46,7 +46,7 @@ def bare_sbatch(n: int, folder: Path) -> float:
 
 
 def library(n: int, sweep: Path) -> tuple[float, float]:
-    cluster = ClusterConfig.from_dict({**CLUSTER, "additional": {"hold": True}})
+    cluster = ClusterConfig.from_dict({**CLUSTER, "additional_parameters": {"hold": True}})
     jobs = [JobSpec(name=f"x={i}", job_dir=sweep / f"x={i}", args=(float(i),)) for i in range(n)]
     t = time.perf_counter()
     submitted, entry = submit_jobs(math.sqrt, jobs, cluster, sweep)
@@ -63,7 +63,7 @@ def library(n: int, sweep: Path) -> tuple[float, float]:
 def hydra_end_to_end(n: int, sweep: Path) -> tuple[float, float, float]:
     """(wall seconds of the whole command, its CPU seconds, seconds inside the launcher's launch())."""
     cmd = [sys.executable, str(REPO / "tests/slurm/app/slurm_testapp.py"), "-m", f"x=range(0,{n})",
-           "cluster=slurm_loopback", "+cluster.additional.hold=true", f"hydra.sweep.dir={sweep}",
+           "cluster=slurm_loopback", "+cluster.additional_parameters.hold=true", f"hydra.sweep.dir={sweep}",
            f"hydra.searchpath=[file://{REPO}/conf]"]
     import json
     import re

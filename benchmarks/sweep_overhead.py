@@ -32,7 +32,10 @@ def in_process(tmp: Path) -> tuple[float, float, int]:
 
     from lomo_ablate.pipeline.naming import job_name_from_overrides
     from lomo_ablate.pipeline.store import Store
-    from lomo_ablate.pipeline.sweep import compose_jobs, expand_grid, print_dry_run, validate_jobs
+    from lomo_ablate.pipeline.compose import compose_jobs
+    from lomo_ablate.pipeline.dryrun import print_dry_run
+    from lomo_ablate.pipeline.grid import expand_grid
+    from lomo_ablate.pipeline.sweeper import validate_jobs
     from lomo_ablate.pipeline.validate import validate_config
 
     with initialize_config_dir(config_dir=str(REPO / "conf"), version_base="1.3"):
@@ -59,9 +62,10 @@ def write_finished_sweep(tmp: Path) -> int:
     from hydra.core.global_hydra import GlobalHydra
     from hydra.core.override_parser.overrides_parser import OverridesParser
 
-    from lomo_ablate.pipeline.app import config_hash, resolved_job_config
+    from lomo_ablate.pipeline.compose import compose_jobs
+    from lomo_ablate.pipeline.grid import expand_grid
+    from lomo_ablate.pipeline.jobconfig import job_config_hash
     from lomo_ablate.pipeline.naming import job_name_from_overrides
-    from lomo_ablate.pipeline.sweep import compose_jobs, expand_grid
     from lomo_ablate.utils import atomic_write_json
 
     GlobalHydra.instance().clear()
@@ -74,7 +78,7 @@ def write_finished_sweep(tmp: Path) -> int:
         for j, cfg in zip(jobs, configs):
             name = job_name_from_overrides(j, exclude)
             atomic_write_json(tmp / "multirun" / "adhoc" / name / "result.json",
-                              {"status": "done", "config_hash": config_hash(resolved_job_config(cfg)),
+                              {"status": "done", "config_hash": job_config_hash(cfg),
                                "job": name, "sweep": "adhoc", "axes": {}, "stages": {}, "metrics": {}})
     return len(jobs)
 

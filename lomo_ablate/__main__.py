@@ -30,7 +30,7 @@ def _app(cfg: DictConfig) -> None:
 
 def main() -> None:
     """Console entry (``lomo-ablate``): rewrites ``zip(...)=...`` arguments, then runs the Hydra app."""
-    from lomo_ablate.pipeline.sweep import SweepSpecError, rewrite_zip_arguments
+    from lomo_ablate.pipeline.grid import SweepSpecError, rewrite_zip_arguments
 
     register_resolvers()
     try:

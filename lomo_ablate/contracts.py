@@ -49,20 +49,33 @@ PROTOCOLS_PLOT = "protocols.png"
 # ---- job and sweep folders (pipeline -> report) ----
 RESULT = "result.json"
 GRID = "grid.json"                # the planned jobs of a sweep
-SUMMARY = "summary.json"          # the sweep's gathered results (one row per job)
-SUBMISSION = "submission.json"    # Slurm job ids of a submitted sweep
-STATUS = "status.json"            # collect's view of a submitted sweep
+MULTIRUN_CONFIG = "multirun.yaml" # <sweep_dir>/multirun.yaml: the sweep's master config (Hydra's name)
+SUMMARY = "summary.json"          # <sweep_dir>/summary.json: the sweep's gathered results (one row per job)
+SUBMISSION = "submission.json"    # <sweep_dir>/submission.json: Slurm job ids of a submitted sweep
+STATUS = "status.json"            # <sweep_dir>/status.json: collect's view of a submitted sweep
 REPORT_SUMMARY = "summary.json"   # results/<sweep>/summary.json: the report's headline numbers
+RUN_SUMMARY = "summary.json"      # <job_dir>/summary.json: the run logger's merged summary values
+RUN_METRICS = "metrics.jsonl"     # <job_dir>/metrics.jsonl: the run logger's per-step values
 
 #: The statuses a result.json may carry.
 RESULT_STATUSES = ("done", "failed", "running", "interrupted")
 
 
+#: Top-level keys of a job's config that do not change what the job computes (where it runs, where it logs,
+#: where its outputs go, dry-run estimates): left out of :func:`config_hash` AND of the job folder name
+#: (conf/config.yaml's ``hydra.job.config.override_dirname.exclude_keys`` reads this list through the
+#: ``${lomo.not_in_job:}`` resolver). So a second run of a done job with another logger or on another
+#: cluster finds it done, in the same folder, instead of overwriting its result.json.
+NOT_IN_JOB = ("sweep", "dry_run", "store_dir", "results_dir", "runs_dir", "multirun_dir", "sweep_name",
+              "cluster", "logger", "estimate")
+
+
 def config_hash(resolved: Mapping[str, Any]) -> str:
-    """The hash of a job's resolved config, as result.json records it (``utils.hashing.stable_hash``)."""
+    """The hash of a job's resolved config, as result.json records it (``utils.hashing.stable_hash``), over
+    every key but :data:`NOT_IN_JOB`: two configs that compute the same job have the same hash."""
     from lomo_ablate.utils.hashing import stable_hash
 
-    return stable_hash(resolved)
+    return stable_hash({k: v for k, v in resolved.items() if k not in NOT_IN_JOB})
 
 
 def load_result(job_dir: str | Path) -> dict[str, Any] | None:

@@ -19,7 +19,8 @@ import time
 from pathlib import Path
 from typing import Callable, Iterable, Sequence
 
-from lomo_ablate.pipeline.submit import latest_jobs, load_submission, read_result
+from lomo_ablate.contracts import STATUS, load_result
+from lomo_ablate.pipeline.submit import latest_jobs, load_submission
 from lomo_ablate.utils import atomic_write_json
 
 # Slurm states after which a job will not run again by itself
@@ -189,7 +190,7 @@ def collect(sweep_dir: str | Path, only: Sequence[str] | None = None) -> Collect
         jobs = {n: jobs[n] for n in only if n in jobs}
     states = slurm_states([j["job_id"] for j in jobs.values()])
     # squeue-only answers do not list finished jobs: a job it does not list has left the queue
-    out = [classify(e, read_result(e["job_dir"]), (states or {}).get(e["job_id"]), states is not None)
+    out = [classify(e, load_result(e["job_dir"]), (states or {}).get(e["job_id"]), states is not None)
            for e in jobs.values()]
     return CollectReport(sweep_dir, sorted(out, key=lambda j: j.name))
 
@@ -218,7 +219,7 @@ def watch(sweep_dir: str | Path, poll_s: float = 10.0, timeout_s: float | None =
                 bar.n = counts[0] + counts[1]
                 bar.set_postfix(done=counts[0], failed=counts[1], running=counts[2], queued=counts[3])
                 bar.refresh()
-                atomic_write_json(Path(sweep_dir) / "status.json", report.to_json())
+                atomic_write_json(Path(sweep_dir) / STATUS, report.to_json())
             if report.finished or (timeout_s is not None and time.monotonic() - start > timeout_s):
                 return report
             time.sleep(poll_s)
@@ -242,7 +243,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             report = watch(args.sweep_dir, poll_s=args.poll, timeout_s=args.timeout)
         else:
             report = collect(args.sweep_dir)
-            atomic_write_json(Path(report.sweep_dir) / "status.json", report.to_json())
+            atomic_write_json(Path(report.sweep_dir) / STATUS, report.to_json())
             for j in report.jobs:
                 if j.status == "failed":
                     print(f"FAILED {j.name} (Slurm job {j.job_id}): {j.reason}")

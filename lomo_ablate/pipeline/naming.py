@@ -1,12 +1,18 @@
 """Deterministic job names and folders: the same overrides give the same folder on every rank and
-every requeue (no timestamps, no job numbers)."""
+every requeue (no timestamps, no job numbers).
+
+The keys left out of a job folder name are ``hydra.job.config.override_dirname.exclude_keys``, which
+conf/config.yaml sets to ``${lomo.not_in_job:}``, i.e. ``contracts.NOT_IN_JOB``: the same keys that
+``contracts.config_hash`` leaves out, so two jobs share a folder exactly when they compute the same job.
+"""
 from __future__ import annotations
 
 import re
-from typing import Sequence
+from typing import Any, Sequence
 
 from omegaconf import OmegaConf
 
+from lomo_ablate.contracts import NOT_IN_JOB
 from lomo_ablate.utils import stable_hash
 
 DEFAULT_JOB = "default"
@@ -46,8 +52,17 @@ def job_name_from_overrides(overrides: Sequence[str] | None, exclude: Sequence[s
     return job_name(",".join(kept))
 
 
+def job_dir_name(cfg: Any, overrides: Sequence[str]) -> str:
+    """The job folder name Hydra will use for these overrides (``hydra.sweep.subdir``) under the master
+    config ``cfg`` (its ``hydra.job.config.override_dirname.exclude_keys``)."""
+    return job_name_from_overrides(overrides, list(cfg.hydra.job.config.override_dirname.exclude_keys))
+
+
 def register_resolvers() -> None:
-    """``${lomo.job_name:${hydra.overrides.task},${hydra.job.config.override_dirname.exclude_keys}}``."""
+    """``${lomo.job_name:${hydra.overrides.task},${hydra.job.config.override_dirname.exclude_keys}}`` and
+    ``${lomo.not_in_job:}`` (the list ``contracts.NOT_IN_JOB``)."""
+    if not OmegaConf.has_resolver("lomo.not_in_job"):
+        OmegaConf.register_new_resolver("lomo.not_in_job", lambda: list(NOT_IN_JOB))
     if not OmegaConf.has_resolver("lomo.job_name"):
         OmegaConf.register_new_resolver(
             "lomo.job_name", lambda overrides, exclude=None: job_name_from_overrides(

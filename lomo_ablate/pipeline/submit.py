@@ -27,35 +27,41 @@ import subprocess
 from pathlib import Path
 from typing import Any, Callable, Iterator, Mapping, Sequence
 
+from lomo_ablate.contracts import SUBMISSION, SUCCESS, load_result
 from lomo_ablate.utils import atomic_write_json, locked
-from lomo_ablate.utils.config import reject_unknown_keys
+from lomo_ablate.utils.config import ConfigError, config_from_dict
 
-SUBMISSION_FILE = "submission.json"
-RESULT_FILE = "result.json"
 CODE_DIR = ".code"
 # what a snapshot copies from the repository root (only what exists is copied)
 SNAPSHOT_PATHS = ("lomo_ablate", "hydra_plugins", "conf", "sweeps", "pyproject.toml")
 _SNAPSHOT_IGNORE = shutil.ignore_patterns("__pycache__", "*.pyc", "*.egg-info", ".pytest_cache")
 
-
-class ClusterConfigError(ValueError):
-    """A cluster config that cannot be submitted; the message names the key."""
+# keys of hydra-submitit-launcher's BaseQueueConf: submitit takes them unprefixed; every other Slurm key
+# goes to submitit as ``slurm_<key>`` (the stock launcher's rule)
+_BASE_KEYS = ("nodes", "tasks_per_node", "cpus_per_task", "gpus_per_node", "mem_gb", "timeout_min",
+              "stderr_to_stdout")
+_SLURM_KEYS = ("partition", "account", "qos", "comment", "constraint", "exclude", "gres", "cpus_per_gpu",
+               "gpus_per_task", "mem_per_gpu", "mem_per_cpu", "array_parallelism", "signal_delay_s", "setup",
+               "additional_parameters")
+_OPTIONAL = ("gpus_per_node", "cpus_per_task", "cpus_per_gpu", "gpus_per_task")  # integers that may be null
 
 
 @dataclasses.dataclass
 class ClusterConfig:
-    """Where and how the jobs of a sweep run (the ``cluster`` config group).
+    """Where and how the jobs of a sweep run (the ``cluster`` config group; docs/slurm.md).
 
-    ``kind``: ``local`` (Hydra's in-process launcher) or ``slurm``. For Slurm every resource is a key:
-    ``partition`` (required), ``account``, ``qos``, ``nodes``, ``gpus_per_node``, ``tasks_per_node``
-    (one task per GPU for distributed training), ``cpus_per_task``, ``mem_gb`` (per node),
-    ``time_min``, ``array_parallelism`` (most array tasks running at once), ``setup`` (shell lines run
-    in the batch script before the job: ``module load``, ``conda activate``), ``additional`` (any other
-    sbatch option, e.g. ``{constraint: h200}``). ``wait``: block until the array finishes (reporting
-    failures as they happen) or submit and exit. ``skip_done``: do not resubmit finished jobs.
-    ``snapshot``: run queued jobs on a copy of the code taken at submission. ``max_requeue``: how
-    often a preempted / timed-out job is requeued (submitit's ``max_num_timeout``); ``signal_delay_s``:
-    how long before the time limit the job gets USR2 to checkpoint.
+    ``kind``: ``local`` (Hydra's in-process launcher) or ``slurm``. The Slurm keys are those of
+    hydra-submitit-launcher's ``SlurmQueueConf``, with its names and meaning: ``partition`` (required),
+    ``account``, ``qos``, ``nodes``, ``gpus_per_node``, ``tasks_per_node`` (one task per GPU for distributed
+    training), ``cpus_per_task``, ``mem_gb`` (per node), ``timeout_min``, ``array_parallelism`` (most array
+    tasks running at once), ``setup`` (shell lines run in the batch script before the job), ``signal_delay_s``
+    (USR2 this long before the time limit, to checkpoint), ``max_num_timeout`` (how often a preempted /
+    timed-out job is requeued), ``additional_parameters`` (any other sbatch option, e.g. ``{constraint:
+    h200}``), and the rarer ``comment``, ``constraint``, ``exclude``, ``gres``, ``cpus_per_gpu``,
+    ``gpus_per_task``, ``mem_per_gpu``, ``mem_per_cpu``, ``stderr_to_stdout``. What the ``lomo_slurm``
+    launcher adds: ``wait`` (block until the array finishes, reporting failures as they happen, or submit and
+    exit), ``skip_done`` (do not resubmit finished jobs), ``snapshot`` (run queued jobs on a copy of the code
+    taken at submission), ``poll_s`` (seconds between polls while waiting).
     """
 
     kind: str = "local"
@@ -63,80 +69,72 @@ class ClusterConfig:
     account: str | None = None
     qos: str | None = None
     nodes: int = 1
-    gpus_per_node: int = 0
+    gpus_per_node: int | None = 0
     tasks_per_node: int = 1
-    cpus_per_task: int = 1
+    cpus_per_task: int | None = 1
     mem_gb: float | None = None
-    time_min: int = 60
+    timeout_min: int = 60
     array_parallelism: int = 64
-    setup: list[str] = dataclasses.field(default_factory=list)
-    additional: dict[str, Any] = dataclasses.field(default_factory=dict)
+    setup: list[str] | None = None
+    additional_parameters: dict[str, Any] = dataclasses.field(default_factory=dict)
+    signal_delay_s: int = 120
+    max_num_timeout: int = 3
+    comment: str | None = None
+    constraint: str | None = None
+    exclude: str | None = None
+    gres: str | None = None
+    cpus_per_gpu: int | None = None
+    gpus_per_task: int | None = None
+    mem_per_gpu: str | None = None
+    mem_per_cpu: str | None = None
+    stderr_to_stdout: bool = False
     wait: bool = True
     skip_done: bool = True
     snapshot: bool = True
-    max_requeue: int = 3
-    signal_delay_s: int = 120
     poll_s: float = 10.0
 
     KINDS = ("local", "slurm")
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any] | None, where: str = "cluster") -> "ClusterConfig":
-        """Builds a config from a plain mapping; an unknown key is an error naming it and the allowed
-        ones. ``where`` prefixes key names in messages (``cluster.partition``)."""
-        d = dict(d or {})
-        reject_unknown_keys(cls, d, where, ClusterConfigError)
-        if d.get("setup") is None:
-            d["setup"] = []
-        if d.get("additional") is None:
-            d["additional"] = {}
-        d["setup"] = [str(s) for s in d["setup"]]
-        d["additional"] = dict(d["additional"])
-        cfg = cls(**d)
-        cfg.validate(where)
-        return cfg
+        """Builds a config from a plain mapping (``utils.config.config_from_dict``): an unknown key or a
+        value of the wrong type is a :class:`ConfigError` naming it (``cluster.partition``). ``d`` may be
+        an OmegaConf node (the ``cluster`` node of a job's config)."""
+        if d is not None and not isinstance(d, dict) and type(d).__module__.startswith("omegaconf"):
+            from omegaconf import OmegaConf
+
+            d = OmegaConf.to_container(d, resolve=True)
+        return config_from_dict(cls, dict(d or {}), where)
 
     def validate(self, where: str = "cluster") -> None:
-        """Raises :class:`ClusterConfigError` naming the first bad key."""
+        """Raises :class:`ConfigError` naming the first bad key."""
         if self.kind not in self.KINDS:
-            raise ClusterConfigError(f"{where}.kind={self.kind!r}: expected one of {', '.join(self.KINDS)}")
-        ints = {"nodes": 1, "tasks_per_node": 1, "cpus_per_task": 1, "time_min": 1, "array_parallelism": 1,
-                "gpus_per_node": 0, "max_requeue": 0, "signal_delay_s": 0}
+            raise ConfigError(f"{where}.kind={self.kind!r}: expected one of {', '.join(self.KINDS)}")
+        ints = {"nodes": 1, "tasks_per_node": 1, "cpus_per_task": 1, "timeout_min": 1, "array_parallelism": 1,
+                "gpus_per_node": 0, "max_num_timeout": 0, "signal_delay_s": 0, "cpus_per_gpu": 1,
+                "gpus_per_task": 1}
         for key, low in ints.items():
             v = getattr(self, key)
+            if v is None and key in _OPTIONAL:  # null: submitit's / the partition's default
+                continue
             if isinstance(v, bool) or not isinstance(v, int) or v < low:
-                raise ClusterConfigError(f"{where}.{key}={v!r}: expected an integer >= {low}")
+                raise ConfigError(f"{where}.{key}={v!r}: expected an integer >= {low}")
         if self.mem_gb is not None and (isinstance(self.mem_gb, bool) or not self.mem_gb > 0):
-            raise ClusterConfigError(f"{where}.mem_gb={self.mem_gb!r}: expected a positive number or null")
+            raise ConfigError(f"{where}.mem_gb={self.mem_gb!r}: expected a positive number or null")
         if self.kind == "slurm" and not self.partition:
-            raise ClusterConfigError(
+            raise ConfigError(
                 f"{where}.partition is not set: a Slurm cluster needs a partition "
                 f"(e.g. `{where}.partition=gpu` on the command line, or set it in conf/cluster/<name>.yaml)")
 
     def executor_parameters(self, job_name: str) -> dict[str, Any]:
-        """The submitit ``AutoExecutor.update_parameters`` keywords of this config."""
-        params: dict[str, Any] = {
-            "name": job_name,
-            "nodes": self.nodes,
-            "tasks_per_node": self.tasks_per_node,
-            "cpus_per_task": self.cpus_per_task,
-            "timeout_min": self.time_min,
-            "slurm_partition": self.partition,
-            "slurm_array_parallelism": self.array_parallelism,
-            "slurm_signal_delay_s": self.signal_delay_s,
-        }
-        if self.gpus_per_node:
-            params["gpus_per_node"] = self.gpus_per_node
-        if self.mem_gb is not None:
-            params["mem_gb"] = self.mem_gb
-        if self.account:
-            params["slurm_account"] = self.account
-        if self.qos:
-            params["slurm_qos"] = self.qos
-        if self.setup:
-            params["slurm_setup"] = list(self.setup)
-        if self.additional:
-            params["slurm_additional_parameters"] = dict(self.additional)
+        """The submitit ``AutoExecutor.update_parameters`` keywords of this config (unset keys left out)."""
+        params: dict[str, Any] = {"name": job_name}
+        for key in _BASE_KEYS + _SLURM_KEYS:
+            value = getattr(self, key)
+            if value is None or (value in (0, False) and key in ("gpus_per_node", "stderr_to_stdout")) or \
+                    (key in ("setup", "additional_parameters") and not value):
+                continue
+            params[key if key in _BASE_KEYS else f"slurm_{key}"] = list(value) if key == "setup" else value
         return params
 
 
@@ -156,18 +154,9 @@ class SubmissionPlan:
     stale: list[dict] = dataclasses.field(default_factory=list)  # done jobs resubmitted: config changed
 
 
-def read_result(job_dir: str | Path) -> dict | None:
-    """The job's ``result.json`` or None (missing or unreadable: a half-written file counts as missing)."""
-    p = Path(job_dir) / RESULT_FILE
-    try:
-        return json.loads(p.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-
-
 def load_submission(sweep_dir: str | Path) -> dict:
     """``<sweep_dir>/submission.json`` (``{"submissions": [...]}``), or an empty record."""
-    p = Path(sweep_dir) / SUBMISSION_FILE
+    p = Path(sweep_dir) / SUBMISSION
     if not p.exists():
         return {"sweep_dir": str(Path(sweep_dir).resolve()), "submissions": []}
     try:
@@ -212,7 +201,7 @@ def plan_submission(jobs: Sequence[JobSpec], sweep_dir: str | Path, skip_done: b
     active = squeue_active(candidates) if candidates else set()
     to_submit, skipped, stale = [], [], []
     for job in jobs:
-        result = read_result(job.job_dir)
+        result = load_result(job.job_dir)
         prev = previous.get(job.name)
         if result is not None and result.get("status") == "done":
             if is_current is None or is_current(job, result):
@@ -263,10 +252,10 @@ def snapshot_code(sweep_dir: str | Path, repo_root: str | Path | None = None,
         raise FileNotFoundError(f"{root}: no lomo_ablate package to snapshot")
     digest = _tree_digest(root, present)
     dest = Path(sweep_dir).resolve() / CODE_DIR / digest
-    if (dest / "_SUCCESS").exists():
+    if (dest / SUCCESS).exists():
         return dest
     with locked(dest):
-        if (dest / "_SUCCESS").exists():
+        if (dest / SUCCESS).exists():
             return dest
         tmp = dest.with_name(f".{digest}.tmp-{os.getpid()}")
         shutil.rmtree(tmp, ignore_errors=True)
@@ -277,7 +266,7 @@ def snapshot_code(sweep_dir: str | Path, repo_root: str | Path | None = None,
                 shutil.copytree(src, tmp / rel, ignore=_SNAPSHOT_IGNORE)
             else:
                 shutil.copy2(src, tmp / rel)
-        (tmp / "_SUCCESS").write_text(f"{root}\n")
+        (tmp / SUCCESS).write_text(f"{root}\n")
         shutil.rmtree(dest, ignore_errors=True)
         os.replace(tmp, dest)
     return dest
@@ -324,7 +313,7 @@ def submit_jobs(fn: Callable[..., Any], jobs: Sequence[JobSpec], cluster: Cluste
 
     cluster.validate()
     if cluster.kind != "slurm":
-        raise ClusterConfigError(f"cluster.kind={cluster.kind!r}: submit_jobs submits to Slurm only")
+        raise ConfigError(f"cluster.kind={cluster.kind!r}: submit_jobs submits to Slurm only")
     sweep_dir = Path(sweep_dir).resolve()
     sweep_dir.mkdir(parents=True, exist_ok=True)
     plan = plan_submission(jobs, sweep_dir, cluster.skip_done, is_current)
@@ -333,7 +322,7 @@ def submit_jobs(fn: Callable[..., Any], jobs: Sequence[JobSpec], cluster: Cluste
     submitted: list[Any] = []
     if plan.to_submit:
         executor = submitit.AutoExecutor(folder=str(folder), cluster="slurm",
-                                         slurm_max_num_timeout=cluster.max_requeue)
+                                         slurm_max_num_timeout=cluster.max_num_timeout)
         executor.update_parameters(**cluster.executor_parameters(job_name))
         if fn_for_code is not None:
             fn = fn_for_code(code)
@@ -350,8 +339,8 @@ def submit_jobs(fn: Callable[..., Any], jobs: Sequence[JobSpec], cluster: Cluste
         "skipped": plan.skipped,
         "stale": plan.stale,
     }
-    with locked(sweep_dir / SUBMISSION_FILE):
+    with locked(sweep_dir / SUBMISSION):
         record = load_submission(sweep_dir)
         record["submissions"].append(entry)
-        atomic_write_json(sweep_dir / SUBMISSION_FILE, record)
+        atomic_write_json(sweep_dir / SUBMISSION, record)
     return submitted, entry

@@ -14,6 +14,8 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+from lomo_ablate.contracts import GRID, PREDICTIONS, RESULT
+
 SEED_AXES = ("seed",)
 NOT_JOBS = {"wandb", ".hydra", "report", "results", "__pycache__", ".submitit"}
 PREDICTION_KEYS = ("benchmark", "protocol", "item_id", "score")
@@ -54,9 +56,9 @@ class Job:
         if ev.get("path"):
             p = Path(ev["path"])
             candidates += [p] if p.is_absolute() else [self.path / p, self.path.parent / p, p]
-        candidates += [self.path / "predictions.jsonl"]
+        candidates += [self.path / PREDICTIONS]
         for c in candidates:
-            f = c / "predictions.jsonl" if c.suffix != ".jsonl" else c
+            f = c / PREDICTIONS if c.suffix != ".jsonl" else c
             if f.is_file():
                 return f
         return None
@@ -127,7 +129,7 @@ def planned_but_absent(sweep_dir: Path, present: set[str]) -> list[Job]:
     """Jobs the sweep planned (``<sweep_dir>/grid.json``, written by the pipeline's sweeper: a list of
     ``{"job": name, "overrides": [...]}``) that have no folder yet: ``missing``, "not started". An unreadable
     grid.json only loses this list."""
-    path = sweep_dir / "grid.json"
+    path = sweep_dir / GRID
     try:
         grid = json.loads(path.read_text(encoding="utf-8")) if path.exists() else []
         names = [str(g["job"]) for g in grid]
@@ -139,7 +141,7 @@ def planned_but_absent(sweep_dir: Path, present: set[str]) -> list[Job]:
 
 def load_job(job_dir: Path) -> Job:
     """One job folder; never raises for bad content (the job is ``invalid`` with the reason instead)."""
-    result = job_dir / "result.json"
+    result = job_dir / RESULT
     if not result.exists():
         return Job(name=job_dir.name, path=job_dir, status="missing", reason="no result.json yet")
     try:

@@ -21,6 +21,7 @@ from typing import Any, Callable, Sequence
 
 from tqdm import tqdm
 
+from lomo_ablate.contracts import MULTIRUN_CONFIG, REPORT_SUMMARY
 from lomo_ablate.report.load import CONSTANT_SHARE, Job, Sweep, load_sweep, natural_key
 from lomo_ablate.report.paper import compare_markdown, paper_tables_for
 from lomo_ablate.report.plots import make_plots
@@ -72,7 +73,7 @@ def report_sweep(sweep_dir: str | Path, results_dir: str | Path = "results", bas
     paper = {k: compare_markdown(k, t, tables) for k, t in paper_tables_for(sweep.name).items()} if tables else {}
     rejected = [r for a in arms for r in a.rejected]
     command = report_command(sweep.path, results_dir, baseline, name)
-    atomic_write_json(out / "summary.json", {
+    atomic_write_json(out / REPORT_SUMMARY, {
         "sweep": sweep.name, "sweep_dir": str(sweep.path), "command": command, "baseline": fixed,
         "config": dataclasses.asdict(cfg), "status": sweep.counts(),
         "jobs": [_job_row(j) for j in sweep.jobs],
@@ -100,7 +101,7 @@ def report_command(sweep_dir: Path, results_dir: str | Path, baseline: str | Non
 
 def sweep_command(sweep_dir: Path) -> str | None:
     """The Hydra command line that ran the sweep, from ``<sweep_dir>/multirun.yaml`` when Hydra wrote one."""
-    path = sweep_dir / "multirun.yaml"
+    path = sweep_dir / MULTIRUN_CONFIG
     if not path.exists():
         return None
     try:

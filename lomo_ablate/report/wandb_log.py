@@ -38,6 +38,7 @@ from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 from urllib.parse import urlparse
 
+from lomo_ablate.contracts import DATA, RUN_METRICS, RUN_SUMMARY
 from lomo_ablate.utils import atomic_write_json, stable_hash
 from lomo_ablate.utils.config import reject_unknown_keys
 
@@ -227,7 +228,7 @@ class RunLogger:
     def log(self, step: int, metrics: Mapping[str, Any]) -> None:
         """A point of a curve (training loss, learning rate...) at ``step``."""
         clean = {k: _jsonable(v) for k, v in metrics.items() if not is_secret_key(k)}
-        with (self.job_dir / "metrics.jsonl").open("a", encoding="utf-8") as f:
+        with (self.job_dir / RUN_METRICS).open("a", encoding="utf-8") as f:
             f.write(json.dumps({"step": int(step), **clean}, sort_keys=True) + "\n")
         self._wandb("log", lambda: self.run.log(dict(clean), step=int(step)))
 
@@ -236,7 +237,7 @@ class RunLogger:
         ``scores/probe/standard``, which W&B groups into a panel section per prefix); merged into
         summary.json."""
         clean = {k: _jsonable(v) for k, v in flatten_config(metrics, sep="/").items()}
-        path = self.job_dir / "summary.json"
+        path = self.job_dir / RUN_SUMMARY
         merged = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
         merged.update(clean)
         atomic_write_json(path, merged)
@@ -298,7 +299,7 @@ class RunLogger:
         (``<image>`` marks where the image sits), so a dashboard shows what the model saw. Returns the count."""
         curated_dir = Path(curated_dir)
         items: list[tuple[Any, str]] = []
-        with (curated_dir / "data.jsonl").open(encoding="utf-8") as f:
+        with (curated_dir / DATA).open(encoding="utf-8") as f:
             for line in f:
                 if len(items) >= limit:
                     break

@@ -1,12 +1,12 @@
-"""Grid expansion (product, zip, baselines), the zip(...) command-line syntax and job folder names."""
+"""Grid expansion (product, zip, baselines) and the zip(...) command-line syntax (pipeline/grid.py)."""
 from __future__ import annotations
 
 import pytest
 from hydra.core.override_parser.overrides_parser import OverridesParser
-from hypothesis import example, given, strategies as st
+from hypothesis import given, strategies as st
 
-from lomo_ablate.pipeline.naming import MAX_NAME, job_name, job_name_from_overrides
-from lomo_ablate.pipeline.sweep import SweepSpecError, expand_grid, rewrite_zip_arguments
+from lomo_ablate.pipeline.grid import SweepSpecError, check_unique_names, expand_grid, rewrite_zip_arguments
+from lomo_ablate.pipeline.naming import job_name_from_overrides
 
 
 def parse(*args):
@@ -60,31 +60,12 @@ def test_malformed_zip_is_rejected_with_the_expected_form():
         rewrite_zip_arguments(["zip(model,trainer.lr)=[tiny,q]"])
 
 
-def test_job_names_are_deterministic_and_ignore_where_the_job_runs():
-    a = job_name_from_overrides(["position=middle", "rewrite_ratio=0.5", "cluster.partition=gpu", "sweep=x"],
-                                exclude=["cluster", "sweep"])
-    b = job_name_from_overrides(["position=middle", "rewrite_ratio=0.5"], exclude=["cluster", "sweep"])
-    assert a == b == "position=middle,rewrite_ratio=0.5"
-    assert job_name_from_overrides([], []) == "default"
-
-
 def test_swept_axes_come_first_in_job_names_and_long_values_are_hashed():
     jobs = expand_grid(parse("trainer.max_steps=2", "eval.protocols=[standard,rendered,rendered_0.33,x]",
                              "rewrite_ratio=0,0.5"))
     names = [job_name_from_overrides(j) for j in jobs]
     assert [n.split(",")[0] for n in names] == ["rewrite_ratio=0", "rewrite_ratio=0.5"]
     assert all("eval.protocols=~" in n for n in names) and len(set(names)) == 2
-
-
-@example(".")
-@example("..")
-@example("a/b")
-@example(".hidden")
-@given(st.text(min_size=1, max_size=400))
-def test_job_name_is_always_one_safe_path_component(s):
-    name = job_name(s)
-    assert name and "/" not in name and not name.startswith(".") and len(name) <= MAX_NAME
-    assert job_name(s) == name
 
 
 @given(st.lists(st.integers(1, 4), min_size=0, max_size=3), st.integers(1, 4), st.integers(0, 3))
@@ -104,3 +85,8 @@ def test_grid_size_is_the_product_times_the_pairing_plus_baselines(sizes, pair_l
         assert sorted(keys) == sorted([f"a{i}" for i in range(len(sizes))] + ["x", "y"])
         x, y = next(o for o in j if o.startswith("x=")), next(o for o in j if o.startswith("y="))
         assert y == f"y=y{x.split('=')[1]}"  # zipped, never crossed
+
+
+def test_two_jobs_in_one_folder_are_refused_naming_both():
+    with pytest.raises(SweepSpecError, match="same folder 'a=1'"):
+        check_unique_names(["a=1", "a=1"], [["a=1"], ["a=1", "logger=none"]])

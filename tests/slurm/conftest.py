@@ -48,8 +48,9 @@ def slurm_cluster():
         pytest.skip(reason)
     old = os.environ.get("SLURM_CONF")
     os.environ["SLURM_CONF"] = str(SLURM_CONF)
+    # passed on as is, PYTHONPATH included: the subprocesses (the test app, collect, the Slurm jobs) import
+    # the code this test process imports (the launcher puts the code snapshot before it)
     env = dict(os.environ)
-    env.pop("PYTHONPATH", None)
     try:
         yield env
     finally:

@@ -9,28 +9,29 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from lomo_ablate.pipeline.collect import classify, parse_job_states
-from lomo_ablate.pipeline.submit import (ClusterConfig, ClusterConfigError, JobSpec, plan_submission,
-                                         snapshot_code)
+from lomo_ablate.pipeline.compose import cheap_job_subdir, job_dir_needs_compose, repoint_search_path
+from lomo_ablate.pipeline.submit import ClusterConfig, JobSpec, plan_submission, snapshot_code
 from lomo_ablate.utils import atomic_write_json
+from lomo_ablate.utils.config import ConfigError
 
 REPO = Path(__file__).resolve().parents[2]
 
 
 def test_unknown_cluster_key_names_it_and_the_allowed_ones():
-    with pytest.raises(ClusterConfigError) as e:
+    with pytest.raises(ConfigError) as e:
         ClusterConfig.from_dict({"kind": "slurm", "partition": "p", "gpus": 8})
     assert "cluster.gpus" in str(e.value) and "gpus_per_node" in str(e.value)
 
 
-@pytest.mark.parametrize("key, value", [("nodes", 0), ("tasks_per_node", "2"), ("time_min", -1),
+@pytest.mark.parametrize("key, value", [("nodes", 0), ("tasks_per_node", "2"), ("timeout_min", -1),
                                         ("mem_gb", 0), ("kind", "pbs"), ("array_parallelism", True)])
 def test_bad_values_are_rejected_naming_the_key(key, value):
-    with pytest.raises(ClusterConfigError, match=f"cluster.{key}"):
+    with pytest.raises(ConfigError, match=f"cluster.{key}"):
         ClusterConfig.from_dict({"kind": "slurm", "partition": "p", key: value})
 
 
 def test_slurm_without_partition_is_rejected_naming_the_key():
-    with pytest.raises(ClusterConfigError, match=r"cluster\.partition is not set"):
+    with pytest.raises(ConfigError, match=r"cluster\.partition is not set"):
         ClusterConfig.from_dict({"kind": "slurm"})
     assert ClusterConfig.from_dict({"kind": "local"}).partition is None  # local needs none
 
@@ -38,13 +39,15 @@ def test_slurm_without_partition_is_rejected_naming_the_key():
 def test_every_resource_reaches_submitit():
     c = ClusterConfig.from_dict({"kind": "slurm", "partition": "gpu", "account": "proj", "qos": "high",
                                  "nodes": 2, "gpus_per_node": 8, "tasks_per_node": 8, "cpus_per_task": 12,
-                                 "mem_gb": 960, "time_min": 90, "array_parallelism": 4,
-                                 "setup": ["module load cuda"], "additional": {"constraint": "h200"}})
+                                 "mem_gb": 960, "timeout_min": 90, "array_parallelism": 4,
+                                 "setup": ["module load cuda"], "additional_parameters": {"constraint": "h200"},
+                                 "gres": "gpu:8"})
     p = c.executor_parameters("lomo")
     assert p == {"name": "lomo", "nodes": 2, "gpus_per_node": 8, "tasks_per_node": 8, "cpus_per_task": 12,
                  "mem_gb": 960, "timeout_min": 90, "slurm_partition": "gpu", "slurm_account": "proj",
                  "slurm_qos": "high", "slurm_array_parallelism": 4, "slurm_signal_delay_s": 120,
-                 "slurm_setup": ["module load cuda"], "slurm_additional_parameters": {"constraint": "h200"}}
+                 "slurm_setup": ["module load cuda"], "slurm_additional_parameters": {"constraint": "h200"},
+                 "slurm_gres": "gpu:8"}
     # and submitit accepts them (its own validation of parameter names and types)
     import submitit
 
@@ -76,7 +79,7 @@ def test_local_group_keeps_hydras_in_process_launcher():
 def test_generic_slurm_group_without_partition_fails_validation(monkeypatch):
     monkeypatch.delenv("LOMO_SLURM_PARTITION", raising=False)
     cfg = _compose_cluster("slurm")
-    with pytest.raises(ClusterConfigError, match="cluster.partition"):
+    with pytest.raises(ConfigError, match="cluster.partition"):
         ClusterConfig.from_dict(cfg.cluster)
 
 
@@ -175,8 +178,6 @@ def test_queued_jobs_compose_their_config_from_the_snapshot(tmp_path, form):
     from hydra._internal.utils import create_config_search_path
     from hydra.types import HydraContext, RunMode
 
-    from hydra_plugins.lomo_ablate_launcher.launcher import repoint_search_path
-
     repo = tmp_path / "repo"
     _write_pkg(repo, "")
     (repo / "conf").mkdir()
@@ -200,7 +201,6 @@ def test_cheap_job_folder_equals_the_composed_one(subdir):
     from omegaconf import open_dict
 
     import lomo_ablate.pipeline  # noqa: F401  (the lomo.job_name resolver)
-    from hydra_plugins.lomo_ablate_launcher.launcher import cheap_job_subdir, job_dir_needs_compose
 
     hydra_over = [f"hydra.sweep.subdir='{subdir}'", f"hydra.searchpath=[file://{REPO}/conf]"]
     with initialize_config_dir(config_dir=str(REPO / "tests/slurm/app/conf"), version_base=None):
@@ -217,8 +217,6 @@ def test_cheap_job_folder_equals_the_composed_one(subdir):
 def test_a_folder_that_depends_on_the_config_is_composed():
     from omegaconf import OmegaConf
 
-    from hydra_plugins.lomo_ablate_launcher.launcher import job_dir_needs_compose
-
     cfg = OmegaConf.create({"hydra": {"sweep": {"dir": "out", "subdir": "${model.name}_${hydra.job.num}"}}})
     assert job_dir_needs_compose(cfg)
 
@@ -231,3 +229,68 @@ def test_a_done_job_whose_config_changed_is_resubmitted_with_the_reason(tmp_path
     assert [j.name for j in plan.to_submit] == ["x=1"]
     assert [s["name"] for s in plan.skipped] == ["x=0"]
     assert [s["name"] for s in plan.stale] == ["x=1"] and "config_hash differs" in plan.stale[0]["reason"]
+
+
+def test_the_launcher_config_is_the_stock_slurm_config_plus_what_lomo_slurm_adds():
+    import dataclasses
+
+    from hydra_plugins.hydra_submitit_launcher.config import SlurmQueueConf
+
+    from hydra_plugins.lomo_ablate.launcher import LomoSlurmLauncherConf
+
+    stock = {f.name for f in dataclasses.fields(SlurmQueueConf)}
+    ours = {f.name for f in dataclasses.fields(LomoSlurmLauncherConf)}
+    # (by name: Hydra's plugin scan executes plugin modules again, making new class objects)
+    assert ("hydra_plugins.hydra_submitit_launcher.config", "SlurmQueueConf") in \
+        [(c.__module__, c.__name__) for c in LomoSlurmLauncherConf.__mro__]
+    assert ours - stock == {"wait", "skip_done", "snapshot", "poll_s"}
+    # one vocabulary: every launcher key is a ClusterConfig key of the same name (the cluster node's)
+    assert ours - {"_target_", "submitit_folder", "name"} <= {f.name for f in dataclasses.fields(ClusterConfig)}
+
+
+def test_cluster_keys_reach_the_launcher_under_the_stock_names(monkeypatch):
+    from hydra.utils import instantiate
+
+    monkeypatch.delenv("LOMO_SLURM_PARTITION", raising=False)
+    cfg = _compose_cluster("slurm_h200", "cluster.partition=h200", "cluster.nodes=2", "cluster.timeout_min=90",
+                           "+cluster.additional_parameters.constraint=h200")
+    launcher = cfg.hydra.launcher
+    assert (launcher.partition, launcher.nodes, launcher.gpus_per_node, launcher.timeout_min) == ("h200", 2, 8, 90)
+    params = instantiate(launcher).cluster.executor_parameters("lomo")
+    assert params["slurm_partition"] == "h200" and params["timeout_min"] == 90 and params["tasks_per_node"] == 8
+    assert params["slurm_additional_parameters"] == {"constraint": "h200"}
+    assert params["slurm_signal_delay_s"] == 300
+
+
+def test_an_unknown_cluster_key_is_named_by_the_launcher_before_submission(monkeypatch):
+    """A key the launcher does not read (e.g. the old name time_min) would be ignored silently."""
+    from hydra.utils import instantiate
+
+    cfg = _compose_cluster("slurm_loopback", "+cluster.time_min=5")
+    launcher = instantiate(cfg.hydra.launcher)
+    with pytest.raises(ConfigError, match=r"cluster\.time_min.*timeout_min"):
+        launcher.setup(hydra_context=None, task_function=None, config=cfg)
+
+
+def test_a_done_job_run_again_with_another_logger_is_not_resubmitted(tmp_path):
+    """The launcher's skip-done check hashes like the job (pipeline.jobconfig): logger and cluster keys
+    do not make a done job stale."""
+    from hydra.core.global_hydra import GlobalHydra
+    from hydra.types import HydraContext
+    from hydra.utils import instantiate
+
+    from lomo_ablate.pipeline.jobconfig import job_config_hash
+
+    GlobalHydra.instance().clear()
+    with initialize_config_dir(config_dir=str(REPO / "conf"), version_base="1.3"):
+        master = compose("config", overrides=["cluster=slurm_loopback"], return_hydra_config=True)
+        first = compose("config", overrides=["cluster=slurm_loopback", "seed=1"], return_hydra_config=True)
+        launcher = instantiate(master.hydra.launcher)
+        launcher.setup(hydra_context=HydraContext(config_loader=GlobalHydra.instance().config_loader(),
+                                                  callbacks=None), task_function=None, config=master)
+        done = {"status": "done", "config_hash": job_config_hash(first)}
+        same = JobSpec(name="seed=1", job_dir=tmp_path, args=(["cluster=slurm_loopback", "seed=1", "logger=none", "cluster.poll_s=5"],))
+        changed = JobSpec(name="seed=1", job_dir=tmp_path, args=(["cluster=slurm_loopback", "seed=1", "trainer.lr=0.5"],))
+        assert launcher._is_current(same, done)
+        assert not launcher._is_current(changed, done)
+    GlobalHydra.instance().clear()

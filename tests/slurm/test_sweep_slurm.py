@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from lomo_ablate.pipeline.submit import read_result
+from lomo_ablate.contracts import load_result
 
 from slurm_helpers import APP, REPO, collect_cli, run_app
 
@@ -104,7 +104,7 @@ def test_waiting_sweep_reports_a_failure_as_soon_as_it_is_seen(slurm_cluster, tm
         for line in proc.stdout:
             if line.startswith("FAILED x=1"):
                 # seen while x=2 is still running
-                assert (read_result(sweep / "x=2") or {}).get("status") != "done"
+                assert (load_result(sweep / "x=2") or {}).get("status") != "done"
                 log = line.split("log ")[1].split()[0].rstrip(";")
                 assert Path(log).exists()
                 break

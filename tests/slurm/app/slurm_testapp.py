@@ -15,7 +15,7 @@ from hydra.core.hydra_config import HydraConfig
 
 import lomo_ablate
 from lomo_ablate.distributed import DistributedEnvironment
-from lomo_ablate.pipeline.app import config_hash, resolved_job_config
+from lomo_ablate.pipeline.jobconfig import job_config_hash
 from lomo_ablate.utils import atomic_write_json
 
 
@@ -49,7 +49,7 @@ def main(cfg):
                                "restart_count": os.environ.get("SLURM_RESTART_COUNT", "0")})
     atomic_write_json(progress_file, progress)
     result = {"job": job_dir.name, "axes": {"x": cfg.x}, "status": "running", "stages": {}, "metrics": {},
-              "config_hash": config_hash(resolved_job_config(cfg))}
+              "config_hash": job_config_hash(cfg)}
     atomic_write_json(job_dir / "result.json", result)
     for step in range(progress["step"], cfg.steps):
         time.sleep(cfg.step_s * (10 if cfg.x == cfg.slow_on else 1))

@@ -1,4 +1,4 @@
-"""Hydra plugins of lomo-ablate: make the repository's ``sweeps/`` folder the ``sweep`` config group.
+"""Search path plugin: the repository's ``sweeps/`` folder is the ``sweep`` config group.
 
 ``sweeps/position.yaml`` is selected with ``sweep=position`` (``python -m lomo_ablate -m sweep=position``).
 The folder is called ``sweeps/`` (one file per paper experiment) while the group is called ``sweep``
@@ -89,46 +89,3 @@ class LomoAblateSearchPathPlugin(SearchPathPlugin):
 
     def manipulate_search_path(self, search_path: ConfigSearchPath) -> None:
         search_path.append(provider="lomo-ablate-sweeps", path=f"lomo-sweeps://{sweeps_dir()}")
-
-
-# ---- the `lomo` sweeper (hydra/sweeper=lomo; conf/config.yaml selects it) ----
-import dataclasses  # noqa: E402
-from typing import Any, Dict  # noqa: E402
-
-from hydra.core.config_store import ConfigStore  # noqa: E402
-from hydra.plugins.sweeper import Sweeper  # noqa: E402
-
-
-@dataclasses.dataclass
-class LomoSweeperConf:
-    """``hydra.sweeper`` of the lomo sweeper (see lomo_ablate/pipeline/sweep.py for the grid syntax)."""
-
-    _target_: str = "hydra_plugins.lomo_ablate_searchpath.LomoSweeper"
-    params: Optional[Dict[str, str]] = None          # key: "a,b,c" -> product, like the basic sweeper
-    paired: Dict[str, Any] = dataclasses.field(default_factory=dict)  # name: {key: [..], key2: [..]} zipped
-    baselines: List[Any] = dataclasses.field(default_factory=list)    # extra jobs: [[k=v, ...], ...]
-    max_parallel: Optional[int] = None               # jobs per launcher batch (local concurrency limit)
-    max_batch_size: Optional[int] = None             # the basic sweeper's name for the same thing
-
-
-ConfigStore.instance().store(group="hydra/sweeper", name="lomo", node=LomoSweeperConf, provider="lomo_ablate")
-
-
-class LomoSweeper(Sweeper):
-    """Thin plugin shell (Hydra only instantiates plugins defined under hydra_plugins/) around
-    :class:`lomo_ablate.pipeline.sweep.LomoSweeperImpl`."""
-
-    def __init__(self, **kwargs: Any) -> None:
-        from lomo_ablate.pipeline.sweep import LomoSweeperImpl
-
-        super().__init__()
-        self.impl = LomoSweeperImpl(**kwargs)
-
-    def setup(self, *, hydra_context: Any, task_function: Any, config: Any) -> None:
-        self.impl.setup(hydra_context=hydra_context, task_function=task_function, config=config)
-
-    def sweep(self, arguments: List[str]) -> Any:
-        return self.impl.sweep(arguments)
-
-
-from lomo_ablate.pipeline import naming as _naming  # noqa: E402,F401  (registers ${lomo.job_name:})

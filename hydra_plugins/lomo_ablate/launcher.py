@@ -1,9 +1,11 @@
 """``hydra/launcher=lomo_slurm`` — selected by ``cluster=slurm*`` (conf/cluster/).
 
 Subclasses hydra-submitit-launcher's ``SlurmLauncher``; the work is done by plain functions in
-``lomo_ablate.pipeline.submit`` (submission) and ``lomo_ablate.pipeline.collect`` (watching):
+``lomo_ablate.pipeline.submit`` (submission), ``lomo_ablate.pipeline.collect`` (watching) and
+``lomo_ablate.pipeline.compose`` (job folders without composing, composing from the snapshot):
 
-1. the cluster config is validated before anything happens (a missing partition is named);
+1. the cluster config (hydra-submitit-launcher's ``SlurmQueueConf`` keys plus ``wait``, ``skip_done``,
+   ``snapshot``, ``poll_s``) is validated before anything happens (a missing partition is named);
 2. each job's folder is computed from its overrides (composing its config only when hydra.sweep.subdir
    depends on more than the overrides); with the code snapshot, jobs import the package and compose their
    config from ``<sweep_dir>/.code/<hash>/``, i.e. as they were when submitted;
@@ -16,78 +18,46 @@ Subclasses hydra-submitit-launcher's ``SlurmLauncher``; the work is done by plai
 import copy
 import logging
 import os
-import re
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Optional, Sequence
+from typing import Any, Dict, List, Optional, Sequence
 
 from hydra.core.config_store import ConfigStore
 from hydra.core.singleton import Singleton
 from hydra.core.utils import JobReturn, JobStatus, filter_overrides
+from hydra_plugins.hydra_submitit_launcher.config import SlurmQueueConf
 from hydra_plugins.hydra_submitit_launcher.submitit_launcher import SlurmLauncher
 from omegaconf import DictConfig, OmegaConf, open_dict
+
+from lomo_ablate.contracts import SUBMISSION
 
 log = logging.getLogger(__name__)
 
 
 @dataclass
-class LomoSlurmLauncherConf:
-    _target_: str = "hydra_plugins.lomo_ablate_launcher.launcher.LomoSlurmLauncher"
-    # the `cluster` node of the app's config (lomo_ablate.pipeline.submit.ClusterConfig)
-    cluster: Dict[str, Any] = field(default_factory=dict)
-    submitit_folder: str = "${hydra.sweep.dir}/.submitit/%j"
+class LomoSlurmLauncherConf(SlurmQueueConf):
+    """hydra-submitit-launcher's ``SlurmQueueConf`` (same keys: ``partition``, ``timeout_min``,
+    ``gpus_per_node``, ``cpus_per_task``, ``mem_gb``, ``array_parallelism``, ``additional_parameters``,
+    ``setup``, ``max_num_timeout``...) plus what this launcher adds. conf/cluster/slurm.yaml sets every key
+    from the ``cluster`` node (``cluster.partition=gpu`` on the command line)."""
+
+    _target_: str = "hydra_plugins.lomo_ablate.launcher.LomoSlurmLauncher"
+    # block until the array finishes, printing failures as they happen (else submit and exit)
+    wait: bool = True
+    # skip jobs whose result.json says done for the same config hash, and jobs still queued or running
+    skip_done: bool = True
+    # queued jobs run <sweep_dir>/.code/<hash>/, the code as it was at submission
+    snapshot: bool = True
+    # seconds between polls while waiting
+    poll_s: float = 10.0
 
 
 ConfigStore.instance().store(group="hydra/launcher", name="lomo_slurm", node=LomoSlurmLauncherConf,
                              provider="lomo_ablate")
 
-
-_JOB_ONLY = ("hydra.job.", "hydra.overrides.")
-
-
-def job_dir_needs_compose(config: DictConfig) -> bool:
-    """Whether the job folder (``hydra.sweep.dir/hydra.sweep.subdir``) depends on more than the job's
-    overrides (``hydra.job.*``, ``hydra.overrides.*``). If not — the usual case, and the pipeline's — it
-    is computed without composing the job's config, which costs Hydra ~0.25 s per job."""
-    raw = OmegaConf.to_container(config.hydra.sweep, resolve=False)
-    text = f"{raw.get('dir', '')} {raw.get('subdir', '')}"
-    refs = re.findall(r"\$\{([\w.]+)\}", text)
-    return any(not r.startswith(_JOB_ONLY) for r in refs) or "${now:" in text
-
-
-def make_job_subdir(config: DictConfig) -> Callable[[Sequence[str], int], str]:
-    """A function ``(overrides, job_num) -> hydra.sweep.subdir`` of one job, from the master config and
-    the job's overrides: it fills ``hydra.job.override_dirname`` and ``hydra.overrides.task`` the way
-    Hydra's config loader does (valid when :func:`job_dir_needs_compose` is false)."""
-    from hydra._internal.config_loader_impl import get_overrides_dirname
-    from hydra.core.override_parser.overrides_parser import OverridesParser
-
-    parser = OverridesParser.create()
-    od = config.hydra.job.config.override_dirname
-    kv_sep, item_sep, exclude = od.kv_sep, od.item_sep, list(od.exclude_keys)
-    hydra_overrides = list(OmegaConf.to_container(config.hydra.overrides, resolve=False).get("hydra", []))
-    cfg = OmegaConf.create({"hydra": {
-        "job": OmegaConf.to_container(config.hydra.job, resolve=False),
-        "overrides": {"hydra": hydra_overrides, "task": []},
-        "sweep": {"subdir": OmegaConf.to_container(config.hydra.sweep, resolve=False)["subdir"]}}})
-
-    def subdir(overrides: Sequence[str], job_num: int) -> str:
-        parsed = parser.parse_overrides(list(overrides))
-        app = [o for o in parsed if not o.is_hydra_override()]
-        cfg.hydra.overrides.hydra = hydra_overrides + [o.input_line for o in parsed if o.is_hydra_override()]
-        cfg.hydra.overrides.task = [o.input_line for o in app]
-        cfg.hydra.job.override_dirname = get_overrides_dirname(overrides=app, kv_sep=kv_sep, item_sep=item_sep,
-                                                               exclude_keys=exclude)
-        cfg.hydra.job.num = job_num
-        return str(cfg.hydra.sweep.subdir)
-
-    return subdir
-
-
-def cheap_job_subdir(config: DictConfig, overrides: Sequence[str], idx: int) -> str:
-    """``hydra.sweep.subdir`` of one job without composing its config (see :func:`make_job_subdir`)."""
-    return make_job_subdir(config)(overrides, idx)
+# launcher keys that are not cluster settings (ClusterConfig): where submitit writes, the job name
+_NOT_CLUSTER = ("submitit_folder", "name")
 
 
 class SweepPayloadJob:
@@ -119,40 +89,26 @@ class SweepPayloadJob:
         return submitit.helpers.DelayedSubmission(self, *args, **kwargs)
 
 
-def repoint_search_path(hydra_context: Any, repo_root: Path, snapshot: Path) -> Any:
-    """A copy of ``hydra_context`` whose config search path reads the snapshot's copy of every config
-    folder that lies in the checkout (``<repo>/conf`` -> ``<snapshot>/conf``), so a queued job composes
-    its config from the files as they were at submission. Folders not in the snapshot stay as they are."""
-    from hydra._internal.config_loader_impl import ConfigLoaderImpl
-    from hydra._internal.config_search_path_impl import ConfigSearchPathImpl
-    from hydra.types import HydraContext
-
-    old = hydra_context.config_loader.get_search_path()
-    new = ConfigSearchPathImpl()
-    root = str(repo_root.resolve()).rstrip("/") + "/"
-    for el in old.get_path():
-        path = el.path
-        scheme, sep, rest = path.partition("://")
-        if not sep:  # a bare path (an absolute config_path in @hydra.main) is a file:// one
-            scheme, rest = "", path
-        if scheme in ("", "file") or rest.startswith("/"):
-            rest_abs = os.path.normpath(rest)
-            rel = rest_abs[len(root):] if (rest_abs + "/").startswith(root) else None
-            if rel is not None and (snapshot / rel).exists():
-                path = f"{scheme}://{snapshot / rel}" if sep else str(snapshot / rel)
-        new.append(el.provider, path)
-    return HydraContext(config_loader=ConfigLoaderImpl(config_search_path=new), callbacks=hydra_context.callbacks)
-
-
 class LomoSlurmLauncher(SlurmLauncher):
-    def __init__(self, cluster: Any = None, submitit_folder: str = "${hydra.sweep.dir}/.submitit/%j") -> None:
+    def __init__(self, **params: Any) -> None:
         from lomo_ablate.pipeline.submit import ClusterConfig
 
-        if OmegaConf.is_config(cluster):
-            cluster = OmegaConf.to_container(cluster, resolve=True)
-        super().__init__(submitit_folder=submitit_folder)
-        # validated here: a bad cluster group fails before any job is composed or submitted
-        self.cluster = ClusterConfig.from_dict(cluster or {"kind": "slurm"})
+        super().__init__(**params)
+        # validated here: a bad cluster group fails before any job is composed or submitted. Keys are
+        # named cluster.<key>: the cluster group sets hydra.launcher.<key> from cluster.<key>
+        self.cluster = ClusterConfig.from_dict(
+            {"kind": "slurm", **{k: v for k, v in self.params.items() if k not in _NOT_CLUSTER}}, where="cluster")
+
+    def setup(self, *, hydra_context: Any, task_function: Any, config: DictConfig) -> None:
+        from lomo_ablate.pipeline.submit import ClusterConfig
+        from lomo_ablate.utils.config import reject_unknown_keys
+
+        super().setup(hydra_context=hydra_context, task_function=task_function, config=config)
+        # a key of the cluster node the launcher does not know (an old name, +cluster.time_min=...) would be
+        # ignored silently: name it instead
+        node = config.get("cluster")
+        if OmegaConf.is_dict(node):
+            reject_unknown_keys(ClusterConfig, dict(node), "cluster")
 
     def __call__(self, *args: Any, **kwargs: Any) -> JobReturn:
         import lomo_ablate.pipeline  # noqa: F401  (registers the job-name resolver used by hydra.sweep.subdir)
@@ -166,6 +122,7 @@ class LomoSlurmLauncher(SlurmLauncher):
 
         node = self
         if snapshot is not None:
+            from lomo_ablate.pipeline.compose import repoint_search_path
             from lomo_ablate.pipeline.submit import find_repo_root
 
             node = copy.copy(self)
@@ -187,11 +144,12 @@ class LomoSlurmLauncher(SlurmLauncher):
         if "config_hash" not in result:
             return True
         try:
-            from lomo_ablate.pipeline.app import config_hash, resolved_job_config
+            from lomo_ablate.pipeline.compose import load_job_config
+            from lomo_ablate.pipeline.jobconfig import job_config_hash
 
             assert self.hydra_context is not None and self.config is not None
-            cfg = self.hydra_context.config_loader.load_sweep_config(self.config, list(job.args[0]))
-            return config_hash(resolved_job_config(cfg)) == result["config_hash"]
+            cfg = load_job_config(self.hydra_context.config_loader, self.config, job.args[0])
+            return job_config_hash(cfg) == result["config_hash"]
         except Exception as e:  # noqa: BLE001
             log.warning(f"{job.name}: cannot check its config hash here ({type(e).__name__}: {e}); resubmitting")
             return False
@@ -199,11 +157,10 @@ class LomoSlurmLauncher(SlurmLauncher):
     def launch(self, job_overrides: Sequence[Sequence[str]], initial_job_idx: int) -> Sequence[JobReturn]:
         import lomo_ablate.pipeline  # noqa: F401  (job-name resolver)
         from lomo_ablate.pipeline import collect
+        from lomo_ablate.pipeline.compose import job_dir_needs_compose, load_job_config, make_job_subdir
         from lomo_ablate.pipeline.submit import JobSpec, submit_jobs
 
         assert self.config is not None and self.hydra_context is not None
-        if self.cluster.kind != "slurm":
-            raise ValueError("hydra/launcher=lomo_slurm needs cluster.kind=slurm (use cluster=local to run here)")
         sweep_dir = Path(str(self.config.hydra.sweep.dir)).resolve()
         t0 = time.perf_counter()
         compose = job_dir_needs_compose(self.config)
@@ -212,7 +169,7 @@ class LomoSlurmLauncher(SlurmLauncher):
         for k, overrides in enumerate(job_overrides):
             idx = initial_job_idx + k
             if compose:
-                cfg = self.hydra_context.config_loader.load_sweep_config(self.config, list(overrides))
+                cfg = load_job_config(self.hydra_context.config_loader, self.config, overrides)
                 with open_dict(cfg.hydra.job) as job:
                     job.num = idx
                 subdir = str(cfg.hydra.sweep.subdir)
@@ -236,7 +193,7 @@ class LomoSlurmLauncher(SlurmLauncher):
             log.info(f"resubmitting {s['name']}: {s['reason']}")
         if jobs:
             log.info(f"submitted {len(jobs)} job(s) as array {entry['array_id']} in {time.perf_counter() - t0:.2f} s "
-                     f"(job folders {t1 - t0:.2f} s; record: {sweep_dir}/submission.json)")
+                     f"(job folders {t1 - t0:.2f} s; record: {sweep_dir}/{SUBMISSION})")
         by_name = {s.name: s for s in specs}
         if not self.cluster.wait:
             log.info(f"not waiting (cluster.wait=false); later: python -m lomo_ablate.pipeline.collect {sweep_dir}")

@@ -1,0 +1,75 @@
+"""The end of a multirun: gather every job's result.json into the sweep's summary.json, then the report.
+
+``conf/config.yaml`` registers :class:`ReportCallback` under ``hydra.callbacks.report``; the ``lomo``
+sweeper calls it itself when a job failed (Hydra skips ``on_multirun_end`` when the sweep raises).
+"""
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+from typing import Any
+
+from hydra.experimental.callback import Callback
+from omegaconf import DictConfig, OmegaConf
+
+from lomo_ablate import contracts
+from lomo_ablate.utils import atomic_write_json
+
+log = logging.getLogger("lomo_ablate.sweep")
+
+
+def waits_for_jobs(config: DictConfig) -> bool:
+    """False when the launcher submits and exits (``cluster.wait=false``): the jobs have not run yet."""
+    wait = OmegaConf.select(config, "hydra.launcher.wait", default=None)
+    if wait is None:
+        wait = (config.get("cluster") or {}).get("wait", True)
+    return wait is not False
+
+
+class ReportCallback(Callback):
+    """Hydra callback: after a multirun, gathers the job results (``<sweep_dir>/summary.json``) and runs
+    the report (``lomo_ablate.report.report_sweep``) when it is installed."""
+
+    def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
+        if config.get("dry_run"):
+            return
+        sweep_dir = Path(config.hydra.sweep.dir)
+        if not waits_for_jobs(config):
+            # submit-and-exit: the jobs have not run yet; `collect --wait --report` makes the report later
+            print(f"[lomo-ablate] submitted; collect with `python -m lomo_ablate.pipeline.collect {sweep_dir} "
+                  "--wait --report`", flush=True)
+            return
+        rows = gather(sweep_dir)
+        counts: dict[str, int] = {}
+        for r in rows:
+            counts[r["status"]] = counts.get(r["status"], 0) + 1
+        print(f"[lomo-ablate] sweep {sweep_dir}: {len(rows)} job(s) {counts}", flush=True)
+        try:
+            from lomo_ablate.report import report_sweep
+        except ImportError:
+            return
+        try:
+            out = report_sweep(sweep_dir, config.results_dir)
+        except Exception as e:  # noqa: BLE001  (the jobs' results stay; the report can be re-run alone)
+            log.exception("report of %s failed", sweep_dir)
+            print(f"[lomo-ablate] report FAILED: {type(e).__name__}: {e}; re-run with "
+                  f"`python -m lomo_ablate.report {sweep_dir}`", file=sys.stderr, flush=True)
+            return
+        print(f"[lomo-ablate] report: {out}", flush=True)
+
+
+def gather(sweep_dir: str | Path) -> list[dict[str, Any]]:
+    """The ``result.json`` of every job folder of a sweep, summarised (written to ``contracts.SUMMARY``)."""
+    rows = []
+    for p in sorted(Path(sweep_dir).glob(f"*/{contracts.RESULT}")):
+        r = contracts.load_result(p.parent)
+        if r is None:
+            rows.append({"job": p.parent.name, "status": "unreadable",
+                         "error": f"{p}: not a JSON object (invalid or half-written)"})
+            continue
+        rows.append({"job": r.get("job"), "status": r.get("status"), "axes": r.get("axes"),
+                     "overall": (r.get("metrics") or {}).get("overall")})
+    if rows:
+        atomic_write_json(Path(sweep_dir) / contracts.SUMMARY, rows)
+    return rows
