@@ -16,6 +16,10 @@
 
 Outputs are byte-identical for any ``workers``: shard boundaries depend on ``shard_size`` only, every
 random draw comes from (seed, source, line, copy), and files are concatenated in shard order.
+
+(Over 400 lines on purpose: the per-shard worker, the shard files' done markers and the run that
+resumes and concatenates them share one file layout; kept together, the byte-identity argument above is
+checkable in one place.)
 """
 from __future__ import annotations
 

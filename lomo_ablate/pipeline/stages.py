@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import logging
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
@@ -36,9 +35,8 @@ from lomo_ablate import contracts as C
 from lomo_ablate.pipeline.config import BUILTIN
 from lomo_ablate.pipeline.registry import Registry, Stage, StageContext, StagePlan
 from lomo_ablate.pipeline.store import Store
+from lomo_ablate.utils.fs import atomic_write_json
 from lomo_ablate.utils.hashing import file_fingerprint
-
-log = logging.getLogger(__name__)
 
 # Bump a stage's salt when its code changes what it produces: every key downstream changes with it.
 SALTS = {"data": "data-1", "curate": "curate-1", "read": "read-1", "train": "train-1", "evaluate": "evaluate-1"}
@@ -199,8 +197,6 @@ def pretrain_reading(out_dir: str | Path, model: Any, render: Any, trainer: Any,
     device = "cuda" if trainer.device == "cuda" else "cpu"
     metrics = {"steps": result.steps, "final_loss": result.final_loss,
                "transcription": transcription_metrics(result.final_dir, cfg, render, device=device)}
-    from lomo_ablate.utils.fs import atomic_write_json
-
     atomic_write_json(out_dir / C.READING, metrics)
     return ReadingResult(Path(result.final_dir), metrics)
 
