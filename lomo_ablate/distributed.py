@@ -88,13 +88,24 @@ class DistributedEnvironment:
         return cls(rank=0, world_size=1, local_rank=0, local_world_size=1,
                    master_addr="127.0.0.1", master_port=29500, source="single")
 
+    def variables(self) -> dict[str, str]:
+        """The torchrun-style variables of this environment (what torch.distributed and DeepSpeed read)."""
+        return {"RANK": str(self.rank), "WORLD_SIZE": str(self.world_size), "LOCAL_RANK": str(self.local_rank),
+                "LOCAL_WORLD_SIZE": str(self.local_world_size), "MASTER_ADDR": self.master_addr,
+                "MASTER_PORT": str(self.master_port)}
+
     def export(self) -> None:
-        """Sets the torchrun-style variables (what torch.distributed and DeepSpeed read)."""
-        os.environ.update(
-            RANK=str(self.rank), WORLD_SIZE=str(self.world_size), LOCAL_RANK=str(self.local_rank),
-            LOCAL_WORLD_SIZE=str(self.local_world_size), MASTER_ADDR=self.master_addr,
-            MASTER_PORT=str(self.master_port),
-        )
+        """Sets the torchrun-style variables. A variable already set to another value is not overwritten
+        (as dinov2 does): the process was started for another job layout, and silently replacing it would
+        make this rank rendezvous with the wrong peers. Raises :class:`DistributedSetupError` naming it."""
+        wanted = self.variables()
+        clash = {k: os.environ[k] for k, v in wanted.items() if k in os.environ and os.environ[k] != v}
+        if clash:
+            raise DistributedSetupError(
+                "refusing to overwrite environment variable(s) already set to other values: "
+                + ", ".join(f"{k}={clash[k]!r} (this job: {wanted[k]!r})" for k in sorted(clash))
+                + f"; detected from {self.source}. Unset them or start the process with consistent values")
+        os.environ.update(wanted)
 
 
 def _check_rank(rank: int, world: int, what: str) -> None:

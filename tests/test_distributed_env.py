@@ -108,3 +108,22 @@ def test_export_sets_the_variables_torch_reads(monkeypatch):
     assert os.environ["MASTER_ADDR"] == "gpu003" and os.environ["LOCAL_RANK"] == "5"
     # and reading them back as torchrun variables gives the same environment
     assert DistributedEnvironment.detect(dict(os.environ)).rank == 5
+
+
+def test_export_refuses_to_overwrite_a_variable_set_to_another_value(monkeypatch):
+    """A process started for one layout (MASTER_PORT from the launcher) must not silently rendezvous
+    elsewhere: export names the clashing variable and both values, and changes nothing."""
+    import os
+
+    for k in (*TORCHRUN, "LOCAL_WORLD_SIZE"):
+        monkeypatch.delenv(k, raising=False)
+    monkeypatch.setenv("MASTER_PORT", "12345")
+    env = DistributedEnvironment.detect(SLURM)  # Slurm's own port, derived from the job id
+    with pytest.raises(DistributedSetupError, match=r"MASTER_PORT='12345' \(this job: '2\d+'\)"):
+        env.export()
+    assert "RANK" not in os.environ and os.environ["MASTER_PORT"] == "12345"
+    # the same values again are fine (a second train() in one process re-exports its environment)
+    monkeypatch.delenv("MASTER_PORT")
+    env.export()
+    env.export()
+    assert os.environ["RANK"] == "5"

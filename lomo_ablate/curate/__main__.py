@@ -16,6 +16,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from lomo_ablate.curate.config import ConfigError, CurateConfig
 from lomo_ablate.curate.run import curate
+from lomo_ablate.utils import locked
 
 CONF_DIR = str(Path(__file__).resolve().parents[2] / "conf")
 log = logging.getLogger("lomo_ablate.curate")
@@ -32,9 +33,11 @@ def run_app(cfg: DictConfig) -> int:
     curate_dict["gallery"] = cfg.gallery
     try:
         ccfg = CurateConfig.from_dict(curate_dict)
-        summary = curate(cfg.input, cfg.output, ccfg, multimodal_input=cfg.get("multimodal_input") or None,
-                         seed=int(cfg.seed), workers=int(cfg.workers), progress=True,
-                         overwrite=bool(cfg.get("overwrite", False)))
+        # the output folder is this app's: one curation into it at a time (in the pipeline, the store locks)
+        with locked(Path(cfg.output).resolve()):
+            summary = curate(cfg.input, cfg.output, ccfg, multimodal_input=cfg.get("multimodal_input") or None,
+                             seed=int(cfg.seed), workers=int(cfg.workers), progress=True,
+                             overwrite=bool(cfg.get("overwrite", False)))
     except (ConfigError, FileNotFoundError, FileExistsError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

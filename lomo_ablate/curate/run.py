@@ -1,18 +1,25 @@
 """The curation run: plan → shards (parallel, resumable) → one self-contained output directory.
 
-1. Inputs are fingerprinted; the run's key is a hash of (config minus ``workers``, seed, input fingerprints).
-   ``OUT/_SUCCESS`` with the same key in ``OUT/manifest.json`` → nothing is redone (a cache hit).
+1. Inputs are fingerprinted; ``manifest.json`` records what a folder holds, summed up as its ``config_hash``
+   (config minus ``workers``, seed, input fingerprints, format version). A finished ``OUT`` whose manifest
+   has the same ``config_hash`` is returned as it is (``cached``); a finished one of another config is
+   refused unless ``overwrite``. Caching *across* folders is not curation's: the pipeline's store gives each
+   curation its own folder (``lomo_ablate.pipeline.store``); curation only resumes inside the one it is given.
 2. Each pool is indexed in one streaming pass (record count + byte offset of every shard start); the mix
    plan says how many instances each pool gives (:mod:`lomo_ablate.curate.mix`).
 3. Shards of ``shard_size`` input records are processed by ``workers`` spawn-started processes. A shard reads
    its lines from its byte offset, parses, rewrites (localize → render in batches → distort → assemble),
-   writes its images straight into ``OUT/images/`` and its records into ``OUT/.work-<key>/``; its
+   writes its images straight into ``OUT/images/`` and its records into ``OUT/.work/``; its
    ``.stats.json`` is written last and marks it done, so an interrupted run redoes only unfinished shards.
 4. Shards are concatenated in order into ``data.jsonl``/``rejected.jsonl``; counts are summed and checked
    (``read == written + rejected``); manifest, dataset_info, optional gallery, then ``_SUCCESS``.
 
 Outputs are byte-identical for any ``workers``: shard boundaries depend on ``shard_size`` only, every
 random draw comes from (seed, source, line, copy), and files are concatenated in shard order.
+
+(Over 400 lines on purpose: the per-shard worker, the shard files' done markers and the run that
+resumes and concatenates them share one file layout; kept together, the byte-identity argument above is
+checkable in one place.)
 """
 from __future__ import annotations
 
@@ -35,7 +42,8 @@ from lomo_ablate.curate.io import (DATASET_INFO, Rejection, Sample, as_jsonl, du
                                    index_jsonl, parse_record, read_lines)
 from lomo_ablate.curate.localize import locate_spans
 from lomo_ablate.curate.mix import copies, plan_mix, should_rewrite, unit_hash
-from lomo_ablate.utils import atomic_write_json, atomic_write_text, locked, stable_hash
+from lomo_ablate import contracts as C
+from lomo_ablate.utils import atomic_write_json, atomic_write_text, stable_hash
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +51,10 @@ log = logging.getLogger(__name__)
 CURATE_FORMAT_VERSION = 1
 TEXT, MULTIMODAL = "text", "multimodal"
 RENDER_CHUNK = 64
+#: The folder inside ``OUT`` that holds the shards of an unfinished run (removed when it finishes).
+WORK = ".work"
+#: What a curation output folder may hold (anything else: a foreign folder, never cleared).
+_OURS = (C.DATA, C.REJECTED, C.MANIFEST, C.DATASET_INFO, C.SUCCESS, C.IMAGES_DIR, C.GALLERY)
 
 
 @dataclass
@@ -59,11 +71,11 @@ class CurateSummary:
 
     @property
     def data_path(self) -> Path:
-        return self.output_dir / "data.jsonl"
+        return self.output_dir / C.DATA
 
     @property
     def manifest_path(self) -> Path:
-        return self.output_dir / "manifest.json"
+        return self.output_dir / C.MANIFEST
 
 
 @dataclass
@@ -356,41 +368,53 @@ def _concat(parts: list[Path], dest: Path) -> None:
     os.replace(tmp, dest)
 
 
-def run_key(cfg: CurateConfig, seed: int, fingerprints: dict[str, str | None]) -> str:
-    """The content key of a run: config (minus workers), seed, input fingerprints, format version."""
+def _config_hash(cfg: CurateConfig, seed: int, fingerprints: dict[str, str | None]) -> str:
+    """The manifest's ``config_hash``: config (minus workers), seed, input fingerprints, format version."""
     c = cfg.to_dict()
     c.pop("workers")
-    return stable_hash({"config": c, "seed": seed, "inputs": fingerprints, "format": CURATE_FORMAT_VERSION})
+    return C.config_hash({"config": c, "seed": seed, "inputs": fingerprints, "format": CURATE_FORMAT_VERSION})
 
 
-def _prepare_out(out: Path, key: str, overwrite: bool) -> None:
-    """Refuse to clobber a foreign folder; clear a finished or partial run of another key."""
-    if not out.exists():
+def _finished_hash(out: Path) -> str | None:
+    """The ``config_hash`` of a finished curation in ``out`` (None: not finished)."""
+    if not (out / C.SUCCESS).exists():
+        return None
+    try:
+        return json.loads((out / C.MANIFEST).read_text()).get("config_hash")
+    except (OSError, ValueError):
+        return None
+
+
+def _clear(out: Path, names: Any) -> None:
+    for name in names:
+        p = out / name
+        if p.is_dir():
+            shutil.rmtree(p)
+        elif p.exists():
+            p.unlink()
+
+
+def _prepare_out(out: Path, chash: str, overwrite: bool) -> None:
+    """Refuse a foreign folder and (unless ``overwrite``) a finished curation of another config; clear an
+    unfinished run of another config; keep an unfinished run of this one (it resumes)."""
+    if not out.exists() or not any(out.iterdir()):
         return
-    manifest = out / "manifest.json"
-    works = [p for p in out.glob(".work-*") if p.is_dir()]
-    ours = {"data.jsonl", "rejected.jsonl", "manifest.json", "dataset_info.json", "_SUCCESS", "images",
-            "gallery.png"}
     entries = {p.name for p in out.iterdir()}
-    if not entries:
-        return
-    if (out / "_SUCCESS").exists():
-        old = json.loads(manifest.read_text()).get("config_hash") if manifest.exists() else None
+    works = {n for n in entries if n.startswith(WORK)}
+    if (out / C.SUCCESS).exists():
         if not overwrite:
-            raise FileExistsError(f"{out} already holds a finished curation with config_hash={old}, not {key}; "
-                                  f"pass overwrite=True (CLI: overwrite=true) or choose another output")
-    elif not works and not entries <= ours:
+            raise FileExistsError(f"{out} already holds a finished curation with config_hash={_finished_hash(out)}, "
+                                  f"not {chash}; pass overwrite=True (CLI: overwrite=true) or choose another output")
+        _clear(out, [*_OURS, *works])
+        return
+    if not works and not entries <= set(_OURS):
         raise FileExistsError(f"{out} is not empty and is not a curation output folder: {sorted(entries)[:5]}")
-    for w in works:
-        if w.name != f".work-{key}":
-            shutil.rmtree(w)
-    if (out / "_SUCCESS").exists() or any(w.name != f".work-{key}" for w in works):
-        for name in ours:
-            p = out / name
-            if p.is_dir():
-                shutil.rmtree(p)
-            elif p.exists():
-                p.unlink()
+    try:
+        started = (out / WORK / "config_hash").read_text().strip()
+    except OSError:
+        started = None
+    if started != chash:  # an unfinished run of another config (or of an older version): start over
+        _clear(out, [*_OURS, *works])
 
 
 def curate(text_input: str | Path, output_dir: str | Path, cfg: CurateConfig | None = None,
@@ -414,81 +438,78 @@ def curate(text_input: str | Path, output_dir: str | Path, cfg: CurateConfig | N
         if not p.exists():
             raise FileNotFoundError(f"{name} input not found: {p}")
     fps = {name: fingerprint(p) for name, p in inputs.items()}
-    key = run_key(cfg, seed, {TEXT: fps[TEXT], MULTIMODAL: fps.get(MULTIMODAL)})
+    chash = _config_hash(cfg, seed, {TEXT: fps[TEXT], MULTIMODAL: fps.get(MULTIMODAL)})
+    manifest_path = out / C.MANIFEST
+    if _finished_hash(out) == chash:
+        manifest = json.loads(manifest_path.read_text())
+        log.info("curate: %s is already done (config_hash=%s)", out, chash)
+        return CurateSummary(out, chash, True, manifest["counts"], manifest.get("wall_seconds", 0.0),
+                             manifest.get("warnings", []), manifest.get("mix", {}))
+    _prepare_out(out, chash, overwrite)
+    work = out / WORK
+    work.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(work / "config_hash", chash + "\n")
+    jsonl = {name: as_jsonl(p, work, name) for name, p in inputs.items()}
+    index = {name: index_jsonl(p, cfg.shard_size) for name, p in jsonl.items()}
+    plan = plan_mix(index[TEXT].records, index[MULTIMODAL].records if MULTIMODAL in index else 0, cfg.mix)
+    warnings = [plan.warning] if plan.warning else []
+    for w in warnings:
+        log.warning("curate: %s", w)
+    selected = {TEXT: plan.text_selected, MULTIMODAL: plan.multimodal_selected}
+    tasks: list[ShardTask] = []
+    for name in (TEXT, MULTIMODAL):
+        if name not in index:
+            continue
+        idx = index[name]
+        for offset, line, ordinal in idx.shard_starts:
+            tasks.append(ShardTask(len(tasks), name, str(jsonl[name]), str(inputs[name].parent if
+                                   inputs[name].is_file() else inputs[name]), offset, line, ordinal,
+                                   min(cfg.shard_size, idx.records - ordinal), idx.records, selected[name],
+                                   str(out), str(work), seed, cfg))
+    done = {t.index: _shard_done(work, t.stem) for t in tasks}
+    todo = [t for t in tasks if done[t.index] is None]
+    if len(todo) < len(tasks):
+        log.info("curate: resuming, %d of %d shards already done", len(tasks) - len(todo), len(tasks))
+    _run_tasks(todo, workers, progress, total=plan.text_selected + plan.multimodal_selected,
+               done_records=sum(s["read"] for s in done.values() if s is not None))
 
-    with locked(out):
-        manifest_path = out / "manifest.json"
-        if (out / "_SUCCESS").exists() and manifest_path.exists():
-            manifest = json.loads(manifest_path.read_text())
-            if manifest.get("config_hash") == key:
-                log.info("curate: %s is already done (config_hash=%s)", out, key)
-                return CurateSummary(out, key, True, manifest["counts"], manifest.get("wall_seconds", 0.0),
-                                     manifest.get("warnings", []), manifest.get("mix", {}))
-        _prepare_out(out, key, overwrite)
-        work = out / f".work-{key}"
-        work.mkdir(parents=True, exist_ok=True)
+    counts: dict[str, Any] = {}
+    for t in tasks:
+        stats = _shard_done(work, t.stem)
+        if stats is None:
+            raise RuntimeError(f"curate: shard {t.stem} in {work} did not finish intact")
+        _merge(counts, stats)
+    counts["rejected_total"] = sum(counts.get("rejected", {}).values())
+    counts["blank_lines"] = sum(i.blank_lines for i in index.values())
+    counts = _sorted_counts(counts)
+    if counts["read"] != counts["written"] + counts["rejected_total"]:
+        raise AssertionError(f"curate accounting broken: read={counts['read']} written={counts['written']} "
+                             f"rejected={counts['rejected_total']}")
+    _concat([work / f"{t.stem}.jsonl" for t in tasks], out / C.DATA)
+    _concat([work / f"{t.stem}.rejected.jsonl" for t in tasks], out / C.REJECTED)
+    (out / C.IMAGES_DIR).mkdir(exist_ok=True)
+    atomic_write_json(out / C.DATASET_INFO, DATASET_INFO)
+    if cfg.gallery:
+        from lomo_ablate.curate.gallery import write_gallery
 
-        jsonl = {name: as_jsonl(p, work, name) for name, p in inputs.items()}
-        index = {name: index_jsonl(p, cfg.shard_size) for name, p in jsonl.items()}
-        plan = plan_mix(index[TEXT].records, index[MULTIMODAL].records if MULTIMODAL in index else 0, cfg.mix)
-        warnings = [plan.warning] if plan.warning else []
-        for w in warnings:
-            log.warning("curate: %s", w)
-        selected = {TEXT: plan.text_selected, MULTIMODAL: plan.multimodal_selected}
-        tasks: list[ShardTask] = []
-        for name in (TEXT, MULTIMODAL):
-            if name not in index:
-                continue
-            idx = index[name]
-            for offset, line, ordinal in idx.shard_starts:
-                tasks.append(ShardTask(len(tasks), name, str(jsonl[name]), str(inputs[name].parent if
-                                       inputs[name].is_file() else inputs[name]), offset, line, ordinal,
-                                       min(cfg.shard_size, idx.records - ordinal), idx.records, selected[name],
-                                       str(out), str(work), seed, cfg))
-        done = {t.index: _shard_done(work, t.stem) for t in tasks}
-        todo = [t for t in tasks if done[t.index] is None]
-        if len(todo) < len(tasks):
-            log.info("curate: resuming, %d of %d shards already done", len(tasks) - len(todo), len(tasks))
-        _run_tasks(todo, workers, progress, total=plan.text_selected + plan.multimodal_selected,
-                   done_records=sum(s["read"] for s in done.values() if s is not None))
-
-        counts: dict[str, Any] = {}
-        for t in tasks:
-            stats = _shard_done(work, t.stem)
-            if stats is None:
-                raise RuntimeError(f"curate: shard {t.stem} in {work} did not finish intact")
-            _merge(counts, stats)
-        counts["rejected_total"] = sum(counts.get("rejected", {}).values())
-        counts["blank_lines"] = sum(i.blank_lines for i in index.values())
-        counts = _sorted_counts(counts)
-        if counts["read"] != counts["written"] + counts["rejected_total"]:
-            raise AssertionError(f"curate accounting broken: read={counts['read']} written={counts['written']} "
-                                 f"rejected={counts['rejected_total']}")
-        _concat([work / f"{t.stem}.jsonl" for t in tasks], out / "data.jsonl")
-        _concat([work / f"{t.stem}.rejected.jsonl" for t in tasks], out / "rejected.jsonl")
-        (out / "images").mkdir(exist_ok=True)
-        atomic_write_json(out / "dataset_info.json", DATASET_INFO)
-        if cfg.gallery:
-            from lomo_ablate.curate.gallery import write_gallery
-
-            write_gallery(out, n=cfg.gallery_samples)
-        wall = round(time.perf_counter() - t0, 3)
-        manifest = {
-            "config_hash": key,
-            "config": {**cfg.to_dict(), "workers": None},
-            "seed": seed,
-            "inputs": {name: {"path": str(p), "fingerprint": fps[name], "records": index[name].records}
-                       for name, p in inputs.items()},
-            "mix": plan.to_dict(),
-            "counts": counts,
-            "warnings": warnings,
-            "versions": _versions(),
-            "wall_seconds": wall,
-        }
-        atomic_write_json(manifest_path, manifest)
-        atomic_write_text(out / "_SUCCESS", key + "\n")
-        shutil.rmtree(work, ignore_errors=True)
-    return CurateSummary(out, key, False, counts, wall, warnings, plan.to_dict())
+        write_gallery(out, n=cfg.gallery_samples)
+    wall = round(time.perf_counter() - t0, 3)
+    manifest = {
+        "config_hash": chash,
+        "config": {**cfg.to_dict(), "workers": None},
+        "seed": seed,
+        "inputs": {name: {"path": str(p), "fingerprint": fps[name], "records": index[name].records}
+                   for name, p in inputs.items()},
+        "mix": plan.to_dict(),
+        "counts": counts,
+        "warnings": warnings,
+        "versions": _versions(),
+        "wall_seconds": wall,
+    }
+    atomic_write_json(manifest_path, manifest)
+    atomic_write_text(out / C.SUCCESS, chash + "\n")
+    shutil.rmtree(work, ignore_errors=True)
+    return CurateSummary(out, chash, False, counts, wall, warnings, plan.to_dict())
 
 
 def _worker_init() -> None:
@@ -520,4 +541,4 @@ def _run_tasks(tasks: list[ShardTask], workers: int, progress: bool, total: int,
         bar.close()
 
 
-__all__ = ["CurateSummary", "ShardTask", "curate", "process_shard", "record_rng", "run_key"]
+__all__ = ["CurateSummary", "ShardTask", "curate", "process_shard", "record_rng"]

@@ -2,7 +2,8 @@
 
 Plain-Python entry points (no Hydra needed):
 
-* :func:`lomo_ablate.pipeline.app.run_job` — curate -> train -> evaluate for one resolved config;
+* :func:`lomo_ablate.pipeline.app.run_job` — every registered stage for one resolved config;
+* :data:`lomo_ablate.pipeline.stages.REGISTRY` — the stages (:mod:`lomo_ablate.pipeline.registry`);
 * :class:`lomo_ablate.pipeline.store.Store` — ``<store>/<stage>/<key>/`` with locking;
 * :func:`lomo_ablate.pipeline.validate.validate_config` — every check made before anything runs;
 * :func:`lomo_ablate.pipeline.stages.plan` — the stage keys of a config (what is cached).

@@ -1,13 +1,15 @@
-"""One job: validate -> data -> curate -> train -> evaluate, each through the store; ``result.json``.
+"""One job: validate, then every stage of the registry (data -> curate -> (read) -> train -> evaluate) through
+the store; ``result.json``.
 
 ``run_job(cfg, job_dir)`` is the plain-Python entry (the Hydra app calls it with the job folder Hydra
 chose). Only rank 0 of a multi-task job writes the job folder, ``result.json`` and W&B; every rank
-computes the same deterministic job folder and store keys, so a requeued job finds what it left.
+computes the same deterministic job folder and store keys, so a requeued job finds what it left. Which
+stages run, in which order, how they resume and which ranks run them is the registry's
+(:mod:`lomo_ablate.pipeline.registry`); this module only drives it.
 """
 from __future__ import annotations
 
 import logging
-import sys
 import time
 import traceback
 from pathlib import Path
@@ -15,69 +17,76 @@ from typing import Any, Mapping, Sequence
 
 from omegaconf import DictConfig, OmegaConf
 
+from lomo_ablate.contracts import DATA, RESULT, config_hash, is_done_for, load_result, save_result
 from lomo_ablate.distributed import DistributedEnvironment
 from lomo_ablate.pipeline import stages as st
-from lomo_ablate.pipeline.store import Store
+from lomo_ablate.pipeline.jobconfig import resolved_job_config
+from lomo_ablate.pipeline.registry import Registry, Stage, StageContext, StagePlan
+from lomo_ablate.pipeline.store import Store, StoreResult
 from lomo_ablate.pipeline.validate import ConfigValidationError, validate_config
-from lomo_ablate.utils import atomic_write_json, stable_hash
+from lomo_ablate.utils.logging import ALL_RANKS, console, rank_zero_logging
 
 log = logging.getLogger("lomo_ablate.pipeline")
-RESULT = "result.json"
-RESUMABLE = ("curate", "read", "train")  # stages that resume from their kept work folder after a kill
 
 
 class StageFailed(RuntimeError):
     """A stage raised; the message names the stage, the job and its log file."""
 
 
-def config_hash(resolved: Mapping[str, Any]) -> str:
-    return stable_hash(resolved)
-
-
-def resolved_job_config(cfg: DictConfig) -> dict[str, Any]:
-    """The job's config, resolved, without Hydra's own node (what result.json records and hashes)."""
-    view = OmegaConf.masked_copy(cfg, [k for k in cfg.keys() if k != "hydra"])
-    return OmegaConf.to_container(view, resolve=True)
-
-
 def run_job(cfg: DictConfig, job_dir: str | Path, axes: Mapping[str, Any] | None = None,
             sweep: str | None = None, job: str | None = None, log_path: str | Path | None = None,
-            env: DistributedEnvironment | None = None) -> dict[str, Any]:
+            env: DistributedEnvironment | None = None, registry: Registry | None = None) -> dict[str, Any]:
     """Runs (or finds in the store) every stage of the job ``cfg`` and returns its result.json content.
 
     ``axes``: the job's override values (``{"position": "middle"}``); ``sweep``/``job``: names recorded in
-    result.json. A job whose result.json says ``done`` for the same config hash returns at once."""
+    result.json. A job whose result.json says ``done`` for the same config hash returns at once.
+    ``registry``: the stages to run (default: the pipeline's, :data:`lomo_ablate.pipeline.stages.REGISTRY`)."""
     env = env or DistributedEnvironment.detect()
-    job_dir = Path(job_dir)
+    with rank_zero_logging(env.rank):  # ranks > 0 log nothing but their failures
+        return _run_job(cfg, Path(job_dir), axes, sweep, job, log_path, env, registry or st.REGISTRY)
+
+
+def _run_job(cfg: DictConfig, job_dir: Path, axes: Mapping[str, Any] | None, sweep: str | None,
+             job: str | None, log_path: str | Path | None, env: DistributedEnvironment,
+             registry: Registry) -> dict[str, Any]:
     resolved = resolved_job_config(cfg)
     chash = config_hash(resolved)
-    result_path = job_dir / RESULT
-    previous = _read_json(result_path)
-    if previous.get("status") == "done" and previous.get("config_hash") == chash:
-        log.info("job %s already done (%s): nothing to do", job or job_dir.name, result_path)
+    previous = load_result(job_dir)
+    if is_done_for(previous, chash):
+        log.info("job %s already done (%s): nothing to do", job or job_dir.name, job_dir / RESULT)
         return previous
-    validate_config(cfg, where=str(job or job_dir.name))
+    validate_config(cfg, where=str(job or job_dir.name), registry=registry)
     store = Store(cfg.store_dir)
     result: dict[str, Any] = {
         "sweep": sweep or cfg.get("sweep_name"), "job": job or job_dir.name, "axes": dict(axes or {}),
         "config": resolved, "config_hash": chash, "status": "running", "stages": {}, "metrics": {},
         "world_size": env.world_size, "log": str(log_path) if log_path else None,
     }
-    writer = _Writer(result_path, result, enabled=env.is_main)
-    writer.write()
-    logger = _open_logger(cfg, job_dir, result, chash) if env.is_main else None
+    # a finished result.json (of another config) stays on disk until this run has a final status: a run
+    # killed half-way must not leave a permanent "running" where a finished job was
+    writer = _Writer(job_dir, result, enabled=env.is_main,
+                     final_only=bool(previous) and previous.get("status") == "done")
+    logger = None
     paths: dict[str, Path] = {}
-    current = "validate"
+    current = "logger"
     try:
-        for p in st.plan(cfg):
+        writer.write()
+        logger = _open_logger(cfg, job_dir, result, chash) if env.is_main else None
+        plans = registry.plan(cfg)
+        last_every_rank = max((i for i, p in enumerate(plans) if not registry[p.name].rank0_only), default=-1)
+        for i, p in enumerate(plans):
+            if not env.is_main and i > last_every_rank:
+                break  # what is left (evaluation) and the job folder are rank 0's
             current = p.name
-            paths[p.name] = _run_stage(p, cfg, store, paths, env, result, writer, logger)
-            if not env.is_main and p.name == "train":
-                break  # evaluation and the job folder are rank 0's
+            paths[p.name] = _run_stage(registry[p.name], p, cfg, store, paths, env, result, writer, logger)
         if env.is_main:
-            result["metrics"] = st.read_metrics(paths["evaluate"], paths.get("read"))
+            current = "metrics"
+            for p in plans:
+                stage = registry[p.name]
+                if stage.metrics is not None:
+                    result["metrics"].update(stage.metrics(paths[p.name]))
             result["status"] = "done"
-            writer.write()
+            writer.write(final=True)
             if logger is not None:
                 logger.summary(_summary_metrics(result["metrics"]))
                 _log_tables(logger, result["metrics"], paths.get("curate"))
@@ -87,7 +96,7 @@ def run_job(cfg: DictConfig, job_dir: str | Path, axes: Mapping[str, Any] | None
         # KeyboardInterrupt: the job is interrupted, not failed, and resumes from its work folders.
         result["status"] = "interrupted"
         result["error"] = {"stage": current, "type": type(e).__name__, "message": str(e)}
-        writer.write()
+        writer.write(final=True)
         if logger is not None:
             logger.finish(exit_code=0)
         raise
@@ -95,21 +104,21 @@ def run_job(cfg: DictConfig, job_dir: str | Path, axes: Mapping[str, Any] | None
         result["status"] = "failed"
         result["error"] = {"stage": current, "type": type(e).__name__, "message": str(e),
                            "traceback": traceback.format_exc(limit=20)}
-        writer.write()
+        writer.write(final=True)
         if logger is not None:
             logger.finish(exit_code=1)
         where = f"; log: {log_path}" if log_path else ""
         msg = f"job {result['job']} FAILED in stage {current}: {type(e).__name__}: {e}{where}"
-        log.error(msg)
-        print(f"[lomo-ablate] {msg}", file=sys.stderr, flush=True)
+        log.error(msg, extra=ALL_RANKS)
+        console().error(msg, extra=ALL_RANKS)
         if isinstance(e, Exception):
             raise StageFailed(msg) from e
         raise
-    log.info("job %s done: %s", result["job"], result_path)
+    log.info("job %s done: %s", result["job"], job_dir / RESULT)
     return result
 
 
-def _run_stage(p: st.StagePlan, cfg: DictConfig, store: Store, paths: dict[str, Path],
+def _run_stage(stage: Stage, p: StagePlan, cfg: DictConfig, store: Store, paths: dict[str, Path],
                env: DistributedEnvironment, result: dict, writer: "_Writer", logger: Any) -> Path:
     """One stage through the store; records status/seconds/key/path in ``result``."""
     entry = {"status": "running", "key": p.key, "path": str(store.path(p.name, p.key).resolve())}
@@ -117,83 +126,35 @@ def _run_stage(p: st.StagePlan, cfg: DictConfig, store: Store, paths: dict[str, 
     writer.write()
     t0 = time.perf_counter()
     log.info("stage %s (key %s)", p.name, p.key)
-    if p.name == "train" and env.is_distributed:
-        cached = store.is_done(p.name, p.key)
-        out = _train_distributed(p, cfg, store, paths, env, logger)
-    elif not env.is_main and p.name in ("data", "curate", "read"):
-        out = _wait_for(store, p)  # rank 0 builds the data (and the tiny model's reader); the others use it
-        cached = True
+    log_fn = (lambda step, metrics: logger.log(step, metrics)) if logger is not None else None
+
+    def compute(out: Path) -> Any:
+        return stage.run(StageContext(cfg=cfg, out=out, inputs=dict(paths), log_fn=log_fn))
+
+    res: StoreResult
+    if not stage.rank0_only and env.is_distributed:
+        res = store.get_or_compute_on_every_rank(p.name, p.inputs, compute, is_main=env.is_main)
+    elif not env.is_main:
+        res = store.wait_for(p.name, p.inputs)  # rank 0 builds it; the other ranks use it
     else:
-        compute = _compute_fn(p.name, cfg, paths, logger)
-        res = store.get_or_compute(p.name, p.inputs, compute, resumable=p.name in RESUMABLE)
-        out, cached = res.path, res.cached
-    entry.update(status="cached" if cached else "done", seconds=round(time.perf_counter() - t0, 3))
+        res = store.get_or_compute(p.name, p.inputs, compute, resumable=stage.resumable)
+    entry.update(status="cached" if res.cached else "done", seconds=round(time.perf_counter() - t0, 3))
     writer.write()
     if logger is not None:
-        logger.summary({f"stage/{p.name}/seconds": entry["seconds"], f"stage/{p.name}/cached": cached})
-    return out
-
-
-def _compute_fn(name: str, cfg: DictConfig, paths: dict[str, Path], logger: Any):
-    log_fn = (lambda step, metrics: logger.log(step, metrics)) if logger is not None else None
-    if name == "data":
-        return lambda out: st.run_data(out, cfg)
-    if name == "curate":
-        return lambda out: st.run_curate(out, cfg, paths.get("data"))
-    if name == "read":
-        return lambda out: st.run_read(out, cfg)
-    if name == "train":
-        return lambda out: st.run_train(out, cfg, paths["curate"], log_fn=log_fn, reader=_reader(paths))
-    if name == "evaluate":
-        return lambda out: st.run_evaluate(out, cfg, paths["train"] / "final")
-    raise ValueError(f"unknown stage {name!r}; allowed: {', '.join(st.STAGES)}")
-
-
-def _train_distributed(p: st.StagePlan, cfg: DictConfig, store: Store, paths: dict[str, Path],
-                       env: DistributedEnvironment, logger: Any) -> Path:
-    """Every rank trains into the same deterministic work folder; rank 0 moves it into the store."""
-    import os
-
-    from lomo_ablate.pipeline.store import _finish
-    from lomo_ablate.utils import locked
-
-    final = store.path(p.name, p.key)
-    if store.is_done(p.name, p.key):
-        return final
-    work = store.work_path(p.name, p.key)
-    work.mkdir(parents=True, exist_ok=True)
-    log_fn = (lambda step, metrics: logger.log(step, metrics)) if logger is not None else None
-    st.run_train(work, cfg, paths["curate"], log_fn=log_fn, reader=_reader(paths))
-    if env.is_main:
-        with locked(store.lock_path(p.name, p.key)):
-            if not store.is_done(p.name, p.key):
-                _finish(work, p.name, p.key, p.inputs)
-                os.replace(work, final)
-    return final
-
-
-def _reader(paths: dict[str, Path]) -> Path | None:
-    return st.reader_dir(paths["read"]) if "read" in paths else None
-
-
-def _wait_for(store: Store, p: st.StagePlan, timeout_s: float = 24 * 3600) -> Path:
-    t0 = time.monotonic()
-    while not store.is_done(p.name, p.key):
-        if time.monotonic() - t0 > timeout_s:
-            raise TimeoutError(f"stage {p.name} ({store.path(p.name, p.key)}) not done after {timeout_s} s")
-        time.sleep(2.0)
-    return store.path(p.name, p.key)
+        logger.summary({f"stage/{p.name}/seconds": entry["seconds"], f"stage/{p.name}/cached": res.cached})
+    return res.path
 
 
 class _Writer:
-    """Writes result.json atomically (rank 0 only)."""
+    """Writes result.json atomically (rank 0 only). ``final_only``: only the final status is written (the
+    job folder holds a finished result.json that a run still in progress must not replace)."""
 
-    def __init__(self, path: Path, result: dict, enabled: bool) -> None:
-        self.path, self.result, self.enabled = path, result, enabled
+    def __init__(self, job_dir: Path, result: dict, enabled: bool, final_only: bool = False) -> None:
+        self.job_dir, self.result, self.enabled, self.final_only = job_dir, result, enabled, final_only
 
-    def write(self) -> None:
-        if self.enabled:
-            atomic_write_json(self.path, self.result)
+    def write(self, final: bool = False) -> None:
+        if self.enabled and (final or not self.final_only):
+            save_result(self.job_dir, self.result)
 
 
 def _open_logger(cfg: DictConfig, job_dir: Path, result: dict, chash: str) -> Any:
@@ -211,7 +172,7 @@ def _log_tables(logger: Any, metrics: Mapping[str, Any], curate_dir: Path | None
     whose results are on disk: a problem here is a warning."""
     try:
         logger.log_scores(metrics)
-        if curate_dir is not None and (Path(curate_dir) / "data.jsonl").exists():
+        if curate_dir is not None and (Path(curate_dir) / DATA).exists():
             logger.log_curated_samples(curate_dir)
     except Exception as e:  # noqa: BLE001
         log.warning("W&B tables not logged: %s: %s", type(e).__name__, e)
@@ -232,15 +193,6 @@ def _summary_metrics(metrics: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _read_json(path: Path) -> dict[str, Any]:
-    import json
-
-    try:
-        return json.loads(path.read_text())
-    except (OSError, ValueError):
-        return {}
-
-
 # ---- the Hydra task function ----
 
 def hydra_task(cfg: DictConfig) -> dict[str, Any] | None:
@@ -252,7 +204,7 @@ def hydra_task(cfg: DictConfig) -> dict[str, Any] | None:
     axes = axes_from_overrides(list(hc.overrides.task), exclude=list(hc.job.config.override_dirname.exclude_keys),
                                cfg=cfg, groups=set(hc.runtime.choices.keys()))
     if cfg.get("dry_run"):
-        from lomo_ablate.pipeline.sweep import print_dry_run
+        from lomo_ablate.pipeline.dryrun import print_dry_run
 
         print_dry_run([(job_dir.name, axes, cfg)], store=Store(cfg.store_dir))
         return None
@@ -264,7 +216,7 @@ def hydra_task(cfg: DictConfig) -> dict[str, Any] | None:
 
         if hc.mode != RunMode.RUN:
             raise
-        print(f"[lomo-ablate] {e}", file=sys.stderr, flush=True)  # a user error: no traceback
+        console().error(str(e))  # a user error: no traceback
         raise SystemExit(2) from e
 
 

@@ -1,59 +1,58 @@
-"""The stages of one job and their store keys.
+"""The pipeline's stages: each one's key function and run function, registered in :data:`REGISTRY`.
 
 ``plan(cfg)`` computes, without running anything, each stage's key: a hash of the stage's own config,
 the keys (or file fingerprints) of its inputs and a code salt. Keys chain: a change to curation changes
 the curate key and therefore the train and evaluate keys; a change to evaluation only re-evaluates.
 
-Stages (``<store_dir>/<stage>/<key>/``):
+Stages (``<store_dir>/<stage>/<key>/``), in registry order:
 
 * ``data``     the built-in pools (``text.jsonl``, ``multimodal.jsonl``) when ``data.text: builtin``;
 * ``curate``   the curated dataset directory (docs/DESIGN.md "Curated dataset directory");
-* ``read``     only for the tiny model with ``model.tiny.reading.steps > 0``: the reading stage
-  (lomo_ablate.train.reading), ``train/final/`` is the reader every method's SFT starts from. Its key
-  depends on the tiny model, the renderer and the trainer's device settings — not on the job seed or the
-  method — so the arms and seeds of a sweep share one reader, as real runs share one pretrained model;
-* ``train``    ``final/`` is the checkpoint (resumable: kept in ``.work-<key>`` until complete);
+* ``read``     only for the tiny model with ``model.tiny.reading.steps > 0``: the reading stage, composed of
+  its data (:mod:`lomo_ablate.data.reading`), the ordinary ``train()`` and its transcription check
+  (:mod:`lomo_ablate.evaluate.transcription`); ``train/final/`` is the reader every method's SFT starts
+  from. Its key depends on the tiny model, the renderer, the reading distortion (when ``p_distort > 0``)
+  and the trainer's device settings — not on the job seed or the method — so the arms and seeds of a sweep
+  share one reader, as real runs share one pretrained model;
+* ``train``    ``final/`` is the checkpoint (resumable; every rank of a distributed job trains);
 * ``evaluate`` ``metrics.json`` and ``predictions.jsonl``.
+
+A new stage is a :class:`~lomo_ablate.pipeline.registry.Stage` entry in :data:`REGISTRY` plus its key and
+run functions (docs/extending.md "Add a stage"). The stage packages are imported inside the run functions:
+``plan()`` needs none of them.
 """
 from __future__ import annotations
 
 import dataclasses
 import json
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Mapping
 
 from omegaconf import DictConfig, OmegaConf
 
 import lomo_ablate
+from lomo_ablate import contracts as C
+from lomo_ablate.pipeline.config import BUILTIN
+from lomo_ablate.pipeline.registry import Registry, Stage, StageContext, StagePlan
+from lomo_ablate.pipeline.store import Store
+from lomo_ablate.utils.fs import atomic_write_json
 from lomo_ablate.utils.hashing import file_fingerprint
-from lomo_ablate.pipeline.store import Store, stage_key
-from lomo_ablate.pipeline.validate import BUILTIN
 
 # Bump a stage's salt when its code changes what it produces: every key downstream changes with it.
 SALTS = {"data": "data-1", "curate": "curate-1", "read": "read-1", "train": "train-1", "evaluate": "evaluate-1"}
-STAGES = ("data", "curate", "read", "train", "evaluate")
 #: Trainer keys that change what the reading stage computes (its budget comes from model.tiny.reading).
 READ_TRAINER_KEYS = ("device", "bf16", "max_seq_len", "weight_decay", "warmup_ratio", "max_grad_norm",
                      "adam_beta1", "adam_beta2", "adam_eps")
-
-
-@dataclasses.dataclass(frozen=True)
-class StagePlan:
-    """One stage of a job: its name, store key, and the inputs the key was computed from."""
-
-    name: str
-    key: str
-    inputs: dict[str, Any]
-
-
-def _salt(stage: str) -> str:
-    return f"{SALTS[stage]}/lomo_ablate-{lomo_ablate.__version__}"
-
-
 # What changes how a job runs but not what it computes (progress bars; curation's worker processes, whose
 # output is byte-identical for any count): left out of the keys, so a sweep that turns the bars off
 # (sweeps/carrier.yaml) shares its jobs with `python -m lomo_ablate`.
 RUN_ONLY_KEYS = ("progress", "workers")
+#: Where a finished read stage keeps its parts.
+READ_DATA, READ_TRAIN = "data", "train"
+
+
+def _salt(stage: str) -> str:
+    return f"{SALTS[stage]}/lomo_ablate-{lomo_ablate.__version__}"
 
 
 def _section(cfg: DictConfig, key: str) -> Any:
@@ -73,45 +72,57 @@ def _input_id(value: str | None) -> Any:
     return {"path": str(value), "fingerprint": file_fingerprint(value)}
 
 
-def plan(cfg: DictConfig) -> list[StagePlan]:
-    """The stages of the job described by ``cfg``, in order, with their keys (nothing is run)."""
-    seed = int(cfg.seed)
+# ---- key functions: (cfg, keys of the stages planned so far) -> key inputs, or None (not in this job) ----
+
+def data_key(cfg: DictConfig, upstream: Mapping[str, str]) -> dict[str, Any] | None:
     text, mm = cfg.data.text, OmegaConf.select(cfg, "data.multimodal", default=None)
-    stages: list[StagePlan] = []
-    inputs: dict[str, Any] = {}
-    if BUILTIN in (text, mm):
-        data_inputs = {
-            "stage": "data", "salt": _salt("data"), "seed": seed,
+    if BUILTIN not in (text, mm):
+        return None
+    return {"stage": "data", "salt": _salt("data"), "seed": int(cfg.seed),
             "text_size": int(cfg.data.text_size) if text == BUILTIN else None,
-            "multimodal_size": int(cfg.data.multimodal_size) if mm == BUILTIN else None,
-        }
-        stages.append(StagePlan("data", stage_key(data_inputs), data_inputs))
-        inputs["builtin"] = stages[-1].key
+            "multimodal_size": int(cfg.data.multimodal_size) if mm == BUILTIN else None}
+
+
+def curate_key(cfg: DictConfig, upstream: Mapping[str, str]) -> dict[str, Any]:
+    text, mm = cfg.data.text, OmegaConf.select(cfg, "data.multimodal", default=None)
+    inputs: dict[str, Any] = {}
+    if "data" in upstream:
+        inputs["builtin"] = upstream["data"]
     if text != BUILTIN:
         inputs["text"] = _input_id(text)
     if mm not in (None, BUILTIN):
         inputs["multimodal"] = _input_id(mm)
-    curate_inputs = {"stage": "curate", "salt": _salt("curate"), "seed": seed,
-                     "config": _computed(_section(cfg, "curate")), "inputs": inputs}
-    stages.append(StagePlan("curate", stage_key(curate_inputs), curate_inputs))
-    curate_key = stages[-1].key
-    read_key = None
-    if has_reading_stage(cfg):
-        trainer = _section(cfg, "trainer")
-        read_inputs = {"stage": "read", "salt": _salt("read"), "tiny": _section(cfg, "model.tiny"),
-                       "render": _section(cfg, "curate.render"),
-                       "trainer": {k: trainer.get(k) for k in READ_TRAINER_KEYS}}
-        stages.append(StagePlan("read", stage_key(read_inputs), read_inputs))
-        read_key = stages[-1].key
-    train_inputs = {"stage": "train", "salt": _salt("train"), "seed": seed, "model": _section(cfg, "model"),
-                    "trainer": _computed(_section(cfg, "trainer")), "curate": curate_key}
-    if read_key is not None:
-        train_inputs["read"] = read_key
-    stages.append(StagePlan("train", stage_key(train_inputs), train_inputs))
-    eval_inputs = {"stage": "evaluate", "salt": _salt("evaluate"), "config": _computed(_section(cfg, "eval")),
-                   "train": stages[-1].key}
-    stages.append(StagePlan("evaluate", stage_key(eval_inputs), eval_inputs))
-    return stages
+    return {"stage": "curate", "salt": _salt("curate"), "seed": int(cfg.seed),
+            "config": _computed(_section(cfg, "curate")), "inputs": inputs}
+
+
+def read_key(cfg: DictConfig, upstream: Mapping[str, str]) -> dict[str, Any] | None:
+    if not has_reading_stage(cfg):
+        return None
+    trainer = _section(cfg, "trainer")
+    inputs = {"stage": "read", "salt": _salt("read"), "tiny": _section(cfg, "model.tiny"),
+              "render": _section(cfg, "curate.render"),
+              "trainer": {k: trainer.get(k) for k in READ_TRAINER_KEYS}}
+    p_distort = OmegaConf.select(cfg, "model.tiny.reading.p_distort", default=0) or 0
+    if p_distort:  # the reading data's distortion settings (absent at p_distort 0: those keys are unchanged)
+        from lomo_ablate.data.reading import reading_distortion_settings
+        from lomo_ablate.models.config import ReadingConfig
+
+        inputs["distort"] = reading_distortion_settings(ReadingConfig.from_dict(_section(cfg, "model.tiny.reading")))
+    return inputs
+
+
+def train_key(cfg: DictConfig, upstream: Mapping[str, str]) -> dict[str, Any]:
+    inputs = {"stage": "train", "salt": _salt("train"), "seed": int(cfg.seed), "model": _section(cfg, "model"),
+              "trainer": _computed(_section(cfg, "trainer")), "curate": upstream["curate"]}
+    if "read" in upstream:
+        inputs["read"] = upstream["read"]
+    return inputs
+
+
+def evaluate_key(cfg: DictConfig, upstream: Mapping[str, str]) -> dict[str, Any]:
+    return {"stage": "evaluate", "salt": _salt("evaluate"), "config": _computed(_section(cfg, "eval")),
+            "train": upstream["train"]}
 
 
 def has_reading_stage(cfg: DictConfig) -> bool:
@@ -120,86 +131,148 @@ def has_reading_stage(cfg: DictConfig) -> bool:
     return OmegaConf.select(cfg, "model.name_or_path", default=None) == "tiny" and int(steps) > 0
 
 
-def cached_stages(cfg: DictConfig, store: Store) -> dict[str, bool]:
-    """``{stage: already in the store}`` for the job of ``cfg``."""
-    return {p.name: store.is_done(p.name, p.key) for p in plan(cfg)}
+# ---- run functions (imports of the stage packages stay inside) ----
 
-
-# ---- running the stages (imports of the stage packages stay inside: plan() needs none of them) ----
-
-def run_data(out: Path, cfg: DictConfig) -> None:
+def run_data(ctx: StageContext) -> None:
     from lomo_ablate.data.builtin import write_multimodal_pool, write_text_pool
 
-    seed = int(cfg.seed)
+    cfg, seed = ctx.cfg, int(ctx.cfg.seed)
     if cfg.data.text == BUILTIN:
-        write_text_pool(out / "text.jsonl", int(cfg.data.text_size), seed)
+        write_text_pool(ctx.out / C.TEXT_POOL, int(cfg.data.text_size), seed)
     if OmegaConf.select(cfg, "data.multimodal", default=None) == BUILTIN:
-        write_multimodal_pool(out / "multimodal.jsonl", int(cfg.data.multimodal_size), seed)
+        write_multimodal_pool(ctx.out / C.MULTIMODAL_POOL, int(cfg.data.multimodal_size), seed)
 
 
 def stage_inputs(cfg: DictConfig, data_dir: Path | None) -> tuple[Path, Path | None]:
     """The text and multimodal input files of curation (built-in pools live in the data stage)."""
-    text = data_dir / "text.jsonl" if cfg.data.text == BUILTIN else Path(cfg.data.text)
+    text = data_dir / C.TEXT_POOL if cfg.data.text == BUILTIN else Path(cfg.data.text)
     mm_value = OmegaConf.select(cfg, "data.multimodal", default=None)
     if mm_value is None:
         mm = None
     else:
-        mm = data_dir / "multimodal.jsonl" if mm_value == BUILTIN else Path(mm_value)
+        mm = data_dir / C.MULTIMODAL_POOL if mm_value == BUILTIN else Path(mm_value)
     return text, mm
 
 
-def run_curate(out: Path, cfg: DictConfig, data_dir: Path | None) -> dict[str, Any]:
+def run_curate(ctx: StageContext) -> dict[str, Any]:
     from lomo_ablate.curate import CurateConfig, curate
 
-    text, mm = stage_inputs(cfg, data_dir)
-    summary = curate(text, out, CurateConfig.from_dict(_section(cfg, "curate")), multimodal_input=mm,
-                     seed=int(cfg.seed), progress=True)
+    text, mm = stage_inputs(ctx.cfg, ctx.inputs.get("data"))
+    summary = curate(text, ctx.out, CurateConfig.from_dict(_section(ctx.cfg, "curate")), multimodal_input=mm,
+                     seed=int(ctx.cfg.seed), progress=True)
     return _plain(summary)
 
 
-def run_read(out: Path, cfg: DictConfig) -> dict[str, Any]:
+@dataclasses.dataclass
+class ReadingResult:
+    """Where the reader is and how well it reads (``metrics``: steps, final_loss, transcription)."""
+
+    final_dir: Path
+    metrics: dict[str, Any]
+
+
+def pretrain_reading(out_dir: str | Path, model: Any, render: Any, trainer: Any,
+                     log_fn: Callable[[int, dict], None] | None = None, progress: bool = False) -> ReadingResult:
+    """The reading stage into ``out_dir``, from the ordinary parts: ``data/`` (the reading dataset),
+    ``train/`` (``train()`` of the tiny model built from ``model.tiny`` — its tokenizer trained on the reading
+    texts — with the reading budget), then the transcription check into ``reading.json``. Re-running it
+    resumes inside ``out_dir``: a finished dataset is kept, training continues from its newest checkpoint."""
+    from lomo_ablate.data.reading import build_reading_dataset
+    from lomo_ablate.evaluate.transcription import transcription_metrics
+    from lomo_ablate.train import train
+    from lomo_ablate.train.reading import reading_trainer
+
+    cfg = model.tiny.reading
+    if cfg.steps < 1:
+        raise ValueError("model.tiny.reading.steps is 0: there is no reading stage to run")
+    if model.name_or_path != "tiny":
+        raise ValueError(f"the reading stage builds the tiny model; model.name_or_path is {model.name_or_path!r}")
+    out_dir = Path(out_dir)
+    data_dir, seed = out_dir / READ_DATA, model.tiny.seed
+    if not (data_dir / C.SUCCESS).is_file():
+        build_reading_dataset(data_dir, cfg, render, seed=seed, progress=progress)
+    usable = json.loads((data_dir / C.MANIFEST).read_text())["written"]
+    result = train(data_dir, out_dir / READ_TRAIN, model, reading_trainer(trainer, cfg, usable), seed=seed,
+                   log_fn=log_fn)
+    device = "cuda" if trainer.device == "cuda" else "cpu"
+    metrics = {"steps": result.steps, "final_loss": result.final_loss,
+               "transcription": transcription_metrics(result.final_dir, cfg, render, device=device)}
+    atomic_write_json(out_dir / C.READING, metrics)
+    return ReadingResult(Path(result.final_dir), metrics)
+
+
+def run_read(ctx: StageContext) -> dict[str, Any]:
     from lomo_ablate.models import ModelConfig
     from lomo_ablate.train import TrainerConfig
-    from lomo_ablate.train.reading import pretrain_reading
 
-    trainer = TrainerConfig.from_dict(_section(cfg, "trainer"))
-    res = pretrain_reading(out, ModelConfig.from_dict(_section(cfg, "model")), _section(cfg, "curate.render"),
-                           trainer, progress=trainer.progress)
+    trainer = TrainerConfig.from_dict(_section(ctx.cfg, "trainer"))
+    res = pretrain_reading(ctx.out, ModelConfig.from_dict(_section(ctx.cfg, "model")),
+                           _section(ctx.cfg, "curate.render"), trainer, progress=trainer.progress)
     return _plain(res.metrics)
 
 
 def reader_dir(read_dir: Path) -> Path:
     """The checkpoint a finished read stage leaves for the SFT."""
-    return read_dir / "train" / "final"
+    return read_dir / READ_TRAIN / C.FINAL
 
 
-def run_train(out: Path, cfg: DictConfig, curated: Path, log_fn: Callable | None = None,
-              reader: Path | None = None) -> dict[str, Any]:
-    """SFT on the curated data; from ``reader`` (a read stage's checkpoint) instead of ``model`` when given."""
+def run_train(ctx: StageContext) -> dict[str, Any]:
+    """SFT on the curated data; from the read stage's reader instead of ``model`` when there is one."""
     from lomo_ablate.models import ModelConfig
     from lomo_ablate.train import TrainerConfig, train
 
-    model = ModelConfig.from_dict(_section(cfg, "model"))
-    if reader is not None:
-        model = dataclasses.replace(model, name_or_path=str(reader))
-    result = train(curated, out, model, TrainerConfig.from_dict(_section(cfg, "trainer")), seed=int(cfg.seed),
-                   log_fn=log_fn)
+    model = ModelConfig.from_dict(_section(ctx.cfg, "model"))
+    if "read" in ctx.inputs:
+        model = dataclasses.replace(model, name_or_path=str(reader_dir(ctx.inputs["read"])))
+    result = train(ctx.inputs["curate"], ctx.out, model, TrainerConfig.from_dict(_section(ctx.cfg, "trainer")),
+                   seed=int(ctx.cfg.seed), log_fn=ctx.log_fn)
     return _plain(result)
 
 
-def run_evaluate(out: Path, cfg: DictConfig, checkpoint: Path) -> dict[str, Any]:
+def run_evaluate(ctx: StageContext) -> dict[str, Any]:
     from lomo_ablate.evaluate import EvalConfig, evaluate
 
-    return evaluate(checkpoint, out, EvalConfig.from_dict(_section(cfg, "eval")))
+    return evaluate(ctx.inputs["train"] / C.FINAL, ctx.out, EvalConfig.from_dict(_section(ctx.cfg, "eval")))
 
 
-def read_metrics(eval_dir: Path, read_dir: Path | None = None) -> dict[str, Any]:
-    """The evaluation's metrics.json, with the reading stage's transcription check under ``reading``."""
-    path = eval_dir / "metrics.json"
-    metrics = json.loads(path.read_text()) if path.is_file() else {}
-    if read_dir is not None and (read_dir / "reading.json").is_file():
-        metrics["reading"] = json.loads((read_dir / "reading.json").read_text())
-    return metrics
+# ---- what each stage adds to result.json's metrics ----
+
+def _json(path: Path) -> Any:
+    return json.loads(path.read_text()) if path.is_file() else None
+
+
+def evaluate_metrics(folder: Path) -> dict[str, Any]:
+    """The evaluation's metrics.json (its top-level keys)."""
+    return _json(folder / C.METRICS) or {}
+
+
+def read_metrics(folder: Path) -> dict[str, Any]:
+    """The reading stage's transcription check, under ``reading``."""
+    reading = _json(folder / C.READING)
+    return {"reading": reading} if reading is not None else {}
+
+
+REGISTRY = Registry([
+    Stage("data", data_key, run_data),
+    Stage("curate", curate_key, run_curate, resumable=True, configs=(("curate", "lomo_ablate.curate:CurateConfig"),)),
+    Stage("read", read_key, run_read, resumable=True, metrics=read_metrics),
+    Stage("train", train_key, run_train, resumable=True, rank0_only=False,
+          configs=(("model", "lomo_ablate.models:ModelConfig"), ("trainer", "lomo_ablate.train:TrainerConfig"))),
+    Stage("evaluate", evaluate_key, run_evaluate, metrics=evaluate_metrics,
+          configs=(("eval", "lomo_ablate.evaluate:EvalConfig"),)),
+])
+#: The stage names in run order.
+STAGES = REGISTRY.names
+
+
+def plan(cfg: DictConfig, registry: Registry | None = None) -> list[StagePlan]:
+    """The stages of the job described by ``cfg``, in order, with their keys (nothing is run)."""
+    return (registry or REGISTRY).plan(cfg)
+
+
+def cached_stages(cfg: DictConfig, store: Store, registry: Registry | None = None) -> dict[str, bool]:
+    """``{stage: already in the store}`` for the job of ``cfg``."""
+    return {p.name: store.is_done(p.name, p.key) for p in plan(cfg, registry)}
 
 
 def _plain(obj: Any) -> Any:
@@ -209,3 +282,7 @@ def _plain(obj: Any) -> Any:
     if isinstance(obj, dict):
         return json.loads(json.dumps(obj, default=str))
     return {"value": repr(obj)}
+
+
+__all__ = ["REGISTRY", "STAGES", "SALTS", "ReadingResult", "StagePlan", "cached_stages", "has_reading_stage",
+           "plan", "pretrain_reading", "reader_dir", "stage_inputs"]

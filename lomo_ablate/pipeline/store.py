@@ -5,6 +5,10 @@ salt), so two jobs that need the same artifact share one folder, and a finished 
 recomputed. A folder is complete when it holds ``_SUCCESS``; it is built in a temporary sibling and
 renamed into place while holding an inter-process lock (``<root>/<stage>/.locks/<key>.lock``), so two processes
 asking for the same artifact at the same moment compute it once and never see half of it.
+
+The store owns all of that (keys, ``_SUCCESS``, locks, and for a stage every rank of a distributed job runs,
+the rank-0 finish: :meth:`Store.get_or_compute_on_every_rank`); a stage's code only writes into, and
+resumes inside, the folder it is given.
 """
 from __future__ import annotations
 
@@ -15,10 +19,11 @@ import time
 from pathlib import Path
 from typing import Any, Callable
 
+from lomo_ablate.contracts import SUCCESS
 from lomo_ablate.utils import atomic_dir, atomic_write_json, locked, stable_hash
 
-SUCCESS = "_SUCCESS"
 KEY_FILE = "_key.json"
+__all__ = ["KEY_FILE", "SUCCESS", "Store", "StoreResult", "stage_key"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -80,6 +85,39 @@ class Store:
                     compute(tmp)
                     _finish(tmp, stage, key, key_inputs)
         return StoreResult(final, key, False, time.perf_counter() - t0)
+
+    def get_or_compute_on_every_rank(self, stage: str, key_inputs: dict[str, Any],
+                                     compute: Callable[[Path], Any], is_main: bool) -> StoreResult:
+        """For a stage every rank of a distributed job runs (training): each rank calls ``compute`` in the
+        same deterministic work folder (resumable); rank 0 then finishes it and moves it into place under the
+        lock. The other ranks return the final path (complete once rank 0 is through)."""
+        key = stage_key(key_inputs)
+        final = self.path(stage, key)
+        t0 = time.perf_counter()
+        if (final / SUCCESS).is_file():
+            return StoreResult(final, key, True, time.perf_counter() - t0)
+        work = self.work_path(stage, key)
+        work.mkdir(parents=True, exist_ok=True)
+        compute(work)
+        if is_main:
+            with locked(self.lock_path(stage, key)):
+                if not (final / SUCCESS).is_file():
+                    if final.exists():
+                        _remove_incomplete(final)
+                    _finish(work, stage, key, key_inputs)
+                    os.replace(work, final)
+        return StoreResult(final, key, False, time.perf_counter() - t0)
+
+    def wait_for(self, stage: str, key_inputs: dict[str, Any], timeout_s: float = 24 * 3600,
+                 poll_s: float = 2.0) -> StoreResult:
+        """Waits until another process (rank 0) has finished the artifact; TimeoutError after ``timeout_s``."""
+        key = stage_key(key_inputs)
+        t0 = time.monotonic()
+        while not self.is_done(stage, key):
+            if time.monotonic() - t0 > timeout_s:
+                raise TimeoutError(f"stage {stage} ({self.path(stage, key)}) not done after {timeout_s} s")
+            time.sleep(poll_s)
+        return StoreResult(self.path(stage, key), key, True, time.monotonic() - t0)
 
 
 def _finish(folder: Path, stage: str, key: str, key_inputs: dict[str, Any]) -> None:

@@ -1,78 +1,27 @@
 """Every check made before anything runs (or is submitted): bad values are named with their key and
 the allowed values, all problems of a config at once.
 
-``validate_config(cfg)`` checks the pipeline's own keys (rewrite_ratio, position, inputs, seed), the
-launcher (a Slurm cluster needs a partition) and, for each stage that is installed, its typed config
-(``CurateConfig/ModelConfig/TrainerConfig/EvalConfig.from_dict`` reject unknown keys and bad values).
+``validate_config(cfg)`` checks what spans the sections of a job: the pipeline's own keys through
+:class:`~lomo_ablate.pipeline.config.PipelineConfig` (unknown keys, types, ranges in its ``validate()``),
+``rewrite_ratio`` (the ratio curation applies), the curation position, that input files exist, the
+launcher (a Slurm cluster needs a partition) and, for each registered stage, its typed configs (the
+registry's ``Stage.configs``, e.g. ``curate`` -> ``CurateConfig``). A stage package that fails to import
+is an error, not a skipped check.
 """
 from __future__ import annotations
 
-import dataclasses
 import importlib
 import math
+import re
 from pathlib import Path
 from typing import Any, Mapping
 
 from omegaconf import DictConfig, OmegaConf
-from lomo_ablate.utils.config import reject_unknown_keys
+
+from lomo_ablate.pipeline.config import BUILTIN, DataConfig, PipelineConfig  # noqa: F401  (re-exported)
+from lomo_ablate.utils.config import ConfigError
 
 POSITIONS = ("prefix", "middle", "suffix", "multi_span", "full")
-BUILTIN = "builtin"
-
-# (stage, config key, module, class): typed stage configs checked when their module is installed
-STAGE_CONFIGS = (
-    ("curate", "curate", "lomo_ablate.curate", "CurateConfig"),
-    ("train", "model", "lomo_ablate.models", "ModelConfig"),
-    ("train", "trainer", "lomo_ablate.train", "TrainerConfig"),
-    ("evaluate", "eval", "lomo_ablate.evaluate", "EvalConfig"),
-)
-
-
-@dataclasses.dataclass
-class DataConfig:
-    """``data``: the inputs of curation."""
-
-    text: str = BUILTIN                 # a file, or `builtin`
-    multimodal: str | None = BUILTIN    # a file, `builtin`, or None
-    text_size: int = 200                # built-in pool sizes
-    multimodal_size: int = 100
-
-    @classmethod
-    def from_dict(cls, d: Mapping[str, Any] | None) -> "DataConfig":
-        return cls(**_known(cls, d or {}, "data"))
-
-
-@dataclasses.dataclass
-class PipelineConfig:
-    """The pipeline's own top-level keys (stage sections are checked by the stages' own configs)."""
-
-    seed: int = 0
-    rewrite_ratio: float = 0.5
-    data: DataConfig = dataclasses.field(default_factory=DataConfig)
-    store_dir: str = ".lomo_store"
-    results_dir: str = "results"
-    runs_dir: str = "outputs/runs"
-    multirun_dir: str = "multirun"
-    sweep_name: str = "adhoc"
-    dry_run: bool = False
-    estimate: dict = dataclasses.field(default_factory=dict)
-
-    SECTIONS = ("curate", "model", "trainer", "eval", "logger", "cluster", "hydra")  # owned by others
-
-    @classmethod
-    def from_dict(cls, d: Mapping[str, Any]) -> "PipelineConfig":
-        """Rejects unknown top-level keys (a typo in a sweep file) naming the allowed ones."""
-        own = {k: v for k, v in d.items() if k not in cls.SECTIONS}
-        kw = _known(cls, own, "config", extra=cls.SECTIONS)
-        if "data" in kw:
-            kw["data"] = DataConfig.from_dict(kw["data"])
-        return cls(**kw)
-
-
-def _known(cls: type, d: Mapping[str, Any], where: str, extra: tuple[str, ...] = ()) -> dict[str, Any]:
-    reject_unknown_keys([*(f.name for f in dataclasses.fields(cls)), *extra], d, where, KeyError,
-                        root=where == "config")
-    return dict(d)
 
 
 class ConfigValidationError(ValueError):
@@ -89,9 +38,10 @@ class ConfigValidationError(ValueError):
 
 
 def validate_config(cfg: DictConfig | Mapping[str, Any], hydra_cfg: DictConfig | None = None,
-                    where: str = "", check_stages: bool = True) -> None:
+                    where: str = "", check_stages: bool = True, registry: Any = None) -> None:
     """Raises :class:`ConfigValidationError` naming every bad key of ``cfg`` (a job's composed config).
-    ``hydra_cfg``: the job's ``hydra`` node (launcher settings); taken from ``cfg.hydra`` if present."""
+    ``hydra_cfg``: the job's ``hydra`` node (launcher settings); taken from ``cfg.hydra`` if present.
+    ``registry``: whose stages' typed configs are checked (default: the pipeline's)."""
     if not isinstance(cfg, DictConfig):
         cfg = OmegaConf.create(dict(cfg))
     if hydra_cfg is None and "hydra" in cfg:
@@ -100,16 +50,16 @@ def validate_config(cfg: DictConfig | Mapping[str, Any], hydra_cfg: DictConfig |
     problems += _check_resolves(cfg)
     if problems:
         raise ConfigValidationError(problems, where)
-    problems += _check_known_keys(cfg)
     problems += _check_rewrite_ratio(cfg)
     problems += _check_position(cfg)
     problems += _check_inputs(cfg)
-    problems += _check_seed(cfg)
     problems += _check_cluster(cfg)
     if hydra_cfg is not None:
         problems += _check_launcher(hydra_cfg)
+    seen = {k for k, _ in problems}
+    problems += [(k, m) for k, m in _check_pipeline_config(cfg) if k not in seen]  # one message per key
     if check_stages:
-        problems += _check_stage_configs(cfg)
+        problems += _check_stage_configs(cfg, registry)
     if problems:
         raise ConfigValidationError(problems, where)
 
@@ -126,14 +76,21 @@ def _check_resolves(cfg: DictConfig) -> list[tuple[str, str]]:
     return out
 
 
-def _check_known_keys(cfg: DictConfig) -> list[tuple[str, str]]:
+def _check_pipeline_config(cfg: DictConfig) -> list[tuple[str, str]]:
+    """The pipeline's own keys through PipelineConfig (unknown keys, types, its ``validate()``)."""
     try:
         PipelineConfig.from_dict(OmegaConf.to_container(
             OmegaConf.masked_copy(cfg, [k for k in cfg.keys() if k != "hydra"]), resolve=True))
-    except KeyError as e:
-        msg = e.args[0]
-        return [("data" if " in data;" in msg else "config", msg)]
+    except ConfigError as e:
+        return [(_problem_key(str(e)), str(e))]
     return []
+
+
+def _problem_key(msg: str) -> str:
+    """The key a ConfigError message is about: ``unknown key(s) ... in data;`` -> ``data``, ``seed: ...`` ->
+    ``seed``, ``data.text_size: ...`` -> ``data.text_size``."""
+    m = re.match(r"unknown key\(s\) .* in ([\w.]+);", msg) or re.match(r"([\w.]+):", msg)
+    return m.group(1) if m else "config"
 
 
 def _check_rewrite_ratio(cfg: DictConfig) -> list[tuple[str, str]]:
@@ -166,18 +123,7 @@ def _check_inputs(cfg: DictConfig) -> list[tuple[str, str]]:
         elif not Path(value).is_file():
             out.append((f"data.{kind}", f"input file {value} does not exist (cwd {Path.cwd()}); "
                                         "allowed: `builtin` or the path of an existing file"))
-    for kind in ("text_size", "multimodal_size"):
-        n = OmegaConf.select(cfg, f"data.{kind}", default=None)
-        if n is not None and (isinstance(n, bool) or not isinstance(n, int) or n < 1):
-            out.append((f"data.{kind}", f"{n!r}: allowed: a positive integer"))
     return out
-
-
-def _check_seed(cfg: DictConfig) -> list[tuple[str, str]]:
-    s = cfg.get("seed")
-    if isinstance(s, bool) or not isinstance(s, int) or s < 0:
-        return [("seed", f"{s!r}: allowed: a non-negative integer")]
-    return []
 
 
 def _check_cluster(cfg: DictConfig) -> list[tuple[str, str]]:
@@ -211,22 +157,25 @@ def _check_launcher(hydra_cfg: DictConfig) -> list[tuple[str, str]]:
     return []
 
 
-def _check_stage_configs(cfg: DictConfig) -> list[tuple[str, str]]:
+def _check_stage_configs(cfg: DictConfig, registry: Any = None) -> list[tuple[str, str]]:
+    """Each registered stage's typed configs built from their sections (errors named by the section)."""
+    if registry is None:
+        from lomo_ablate.pipeline.stages import REGISTRY as registry
     out = []
-    for _stage, key, module, cls_name in STAGE_CONFIGS:
-        cls = _optional_class(module, cls_name)
-        if cls is None or key not in cfg:
-            continue
-        try:
-            cls.from_dict(OmegaConf.to_container(cfg[key], resolve=True))
-        except (ValueError, TypeError, KeyError) as e:
-            out.append((key, f"{cls_name}: {e}"))
+    for stage in registry:
+        for key, target in stage.configs:
+            if key not in cfg:
+                continue
+            cls = _config_class(target)
+            try:
+                cls.from_dict(OmegaConf.to_container(cfg[key], resolve=True))
+            except (ValueError, TypeError, KeyError) as e:
+                out.append((key, f"{cls.__name__}: {e}"))
     return out
 
 
-def _optional_class(module: str, name: str) -> Any:
-    """``module.name`` if that stage is installed, else None (stages are optional in unit tests)."""
-    try:
-        return getattr(importlib.import_module(module), name)
-    except (ImportError, AttributeError):
-        return None
+def _config_class(target: str) -> Any:
+    """``"package.module:Class"`` imported. An ImportError propagates: a stage package whose import is
+    broken must stop validation, not silently skip its checks."""
+    module, _, name = target.partition(":")
+    return getattr(importlib.import_module(module), name)

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from lomo_ablate import contracts as C
 from lomo_ablate.utils import atomic_write_json
 
 
@@ -35,13 +36,13 @@ def set_rng_state(state: dict[str, Any]) -> None:
 
 
 def checkpoint_dir(output_dir: Path, step: int) -> Path:
-    return output_dir / "checkpoints" / f"step-{step}"
+    return output_dir / C.CHECKPOINTS_DIR / f"step-{step}"
 
 
 def latest_checkpoint(output_dir: str | Path) -> Path | None:
     """The complete checkpoint (``_SUCCESS`` present) with the highest step, or None."""
-    root = Path(output_dir) / "checkpoints"
-    done = [p for p in root.glob("step-*") if (p / "_SUCCESS").is_file() and p.name[5:].isdigit()]
+    root = Path(output_dir) / C.CHECKPOINTS_DIR
+    done = [p for p in root.glob("step-*") if (p / C.SUCCESS).is_file() and p.name[5:].isdigit()]
     return max(done, key=lambda p: int(p.name[5:]), default=None)
 
 
@@ -62,7 +63,7 @@ def save_state(ckpt: Path, model: torch.nn.Module | None, optimizer: torch.optim
     if scheduler is not None:
         torch.save(scheduler.state_dict(), ckpt / "scheduler.pt")
     atomic_write_json(ckpt / "trainer_state.json", trainer_state)
-    (ckpt / "_SUCCESS").write_text("")
+    (ckpt / C.SUCCESS).write_text("")
 
 
 def load_state(ckpt: Path, model: torch.nn.Module | None, optimizer: torch.optim.Optimizer | None,
@@ -84,8 +85,8 @@ def prune(output_dir: Path, keep: int) -> None:
     """Removes all but the ``keep`` newest complete checkpoints (keep <= 0 keeps all)."""
     if keep <= 0:
         return
-    root = output_dir / "checkpoints"
-    done = sorted((p for p in root.glob("step-*") if (p / "_SUCCESS").is_file() and p.name[5:].isdigit()),
+    root = output_dir / C.CHECKPOINTS_DIR
+    done = sorted((p for p in root.glob("step-*") if (p / C.SUCCESS).is_file() and p.name[5:].isdigit()),
                   key=lambda p: int(p.name[5:]))
     for p in done[:-keep]:
         shutil.rmtree(p, ignore_errors=True)

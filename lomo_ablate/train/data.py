@@ -16,6 +16,7 @@ import torch
 from PIL import Image
 from tqdm import tqdm
 
+from lomo_ablate import contracts as C
 from lomo_ablate.models.encoding import SLOT, EncodeError, encode
 
 
@@ -44,7 +45,7 @@ class Skipped:
 
 
 def iter_raw(data_dir: Path) -> Iterator[tuple[int, str]]:
-    path = data_dir / "data.jsonl"
+    path = data_dir / C.DATA
     if not path.is_file():
         raise DatasetError(f"{path}: no data.jsonl in the curated dataset directory")
     with path.open(encoding="utf-8") as f:
@@ -114,7 +115,7 @@ def load_records(data_dir: str | Path, processor: Any, max_seq_len: int, strict:
     skipped: list[Skipped] = []
     cache: dict[int, dict[str, torch.Tensor]] = {}
     cached_bytes = 0
-    source = data_dir / "data.jsonl"
+    source = data_dir / C.DATA
     for line_no, line in tqdm(list(iter_raw(data_dir)), desc="check records", disable=not progress):
         rid = f"line:{line_no}"
         try:

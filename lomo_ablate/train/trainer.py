@@ -24,6 +24,7 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
+from lomo_ablate import contracts as C
 from lomo_ablate.distributed import DistributedEnvironment, init_distributed
 from lomo_ablate.models import ModelConfig, build_tiny, load_pretrained, set_pixel_limits
 from lomo_ablate.models.config import ConfigError
@@ -35,6 +36,7 @@ from lomo_ablate.train.data import EncodedDataset, load_records, tokenizer_corpu
 from lomo_ablate.train.deepspeed import deepspeed_config
 from lomo_ablate.train.plot import plot_metrics
 from lomo_ablate.utils import atomic_dir, atomic_write_json
+from lomo_ablate.utils.logging import install_rank_zero_filter
 
 LogFn = Callable[[int, dict], None]
 
@@ -111,10 +113,10 @@ def prepare_model_dir(data_dir: Path, output_dir: Path, model_cfg: ModelConfig, 
     if model_cfg.name_or_path != "tiny":
         return model_cfg.name_or_path
     target = output_dir / "tiny_init"
-    if env.is_main and not (target / "_SUCCESS").is_file():
+    if env.is_main and not (target / C.SUCCESS).is_file():
         with atomic_dir(target) as tmp:
             build_tiny(model_cfg.tiny, tokenizer_corpus(data_dir), tmp)
-            (tmp / "_SUCCESS").write_text("")
+            (tmp / C.SUCCESS).write_text("")
     _barrier(env)
     return str(target)
 
@@ -160,6 +162,8 @@ def train(data_dir: str | Path, output_dir: str | Path, model_cfg: ModelConfig, 
 
     # 1. distributed setup
     env = init_distributed()
+    if env.is_distributed:
+        install_rank_zero_filter(env.rank)  # ranks > 0 log nothing but what every rank must say
     device = resolve_device(cfg, env)
     use_bf16 = cfg.bf16 and device.type == "cuda"
     if env.is_main:
@@ -195,7 +199,7 @@ def train(data_dir: str | Path, output_dir: str | Path, model_cfg: ModelConfig, 
         atomic_write_json(output_dir / "skipped_summary.json", {"skipped": len(skipped), "usable": len(records)})
         skipped_path.write_text("".join(json.dumps(s.to_json()) + "\n" for s in skipped))
     if len(records) < cfg.per_device_batch_size * env.world_size:
-        raise ValueError(f"{data_dir / 'data.jsonl'}: {len(records)} usable record(s) ({len(skipped)} set aside, "
+        raise ValueError(f"{data_dir / C.DATA}: {len(records)} usable record(s) ({len(skipped)} set aside, "
                          f"see {skipped_path}) — fewer than one batch of "
                          f"{cfg.per_device_batch_size} x {env.world_size} rank(s)")
     dataset = EncodedDataset(records, processor, cfg.max_seq_len, cache)
@@ -313,14 +317,14 @@ def train(data_dir: str | Path, output_dir: str | Path, model_cfg: ModelConfig, 
     bar.close()
 
     # 7. final model
-    final_dir = output_dir / "final"
+    final_dir = output_dir / C.FINAL
     if env.is_main and not final_dir.exists():
         with atomic_dir(final_dir) as tmp:
             model.save_pretrained(tmp)
             processor.save_pretrained(tmp)
-            (tmp / "_SUCCESS").write_text("")
+            (tmp / C.SUCCESS).write_text("")
     if env.is_main and metrics_path.is_file():
-        plot_metrics(metrics_path, output_dir / "train_curve.png")
+        plot_metrics(metrics_path, output_dir / C.TRAIN_CURVE)
     _barrier(env)
     return TrainResult(output_dir=output_dir, final_dir=final_dir, steps=total_steps, num_samples=len(records),
                        skipped=len(skipped), skipped_path=skipped_path, metrics_path=metrics_path,
@@ -350,7 +354,7 @@ def _micro_batches(dataset: EncodedDataset, cfg: TrainerConfig, env: Distributed
 def _save_checkpoint(output_dir: Path, step: int, model: torch.nn.Module, optimizer: Any, scheduler: Any,
                      engine: Any, env: DistributedEnvironment, state: dict[str, Any], keep: int) -> None:
     target = ckpt_io.checkpoint_dir(output_dir, step)
-    if (target / "_SUCCESS").is_file():
+    if (target / C.SUCCESS).is_file():
         return
     if engine is not None:
         engine.save_checkpoint(str(target.parent), tag=target.name)  # every rank takes part

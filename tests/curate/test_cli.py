@@ -70,3 +70,22 @@ def test_unknown_position_lists_the_allowed_ones():
     with pytest.raises(MissingConfigException) as err:
         _compose(["position=center"])
     assert all(p in str(err.value) for p in ("prefix", "middle", "suffix", "multi_span", "full"))
+
+
+def test_a_finished_output_is_reported_cached_and_another_config_is_refused(tmp_path: Path, text_pool: Path,
+                                                                           capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    out = tmp_path / "out"
+    base = [f"input={text_pool}", f"output={out}", "curate.render.math_renderer=text", "curate.shard_size=8",
+            "workers=1", "curate.mix.scale=null"]
+    assert run_app(_compose(base)) == 0
+    assert "curate: done" in capsys.readouterr().out
+    before = (out / "data.jsonl").read_bytes()
+    assert run_app(_compose([*base, "workers=2"])) == 0  # workers do not change what is curated
+    assert "curate: cached" in capsys.readouterr().out
+    assert run_app(_compose([*base, "seed=1"])) == 2
+    err = capsys.readouterr().err
+    assert "already holds a finished curation" in err and "overwrite=true" in err
+    assert (out / "data.jsonl").read_bytes() == before
+    assert run_app(_compose([*base, "seed=1", "overwrite=true"])) == 0
+    assert "curate: done" in capsys.readouterr().out

@@ -100,7 +100,7 @@ def test_interrupted_run_resumes_without_redoing_finished_shards(tmp_path: Path,
     with pytest.raises(KeyboardInterrupt):
         curate(text_pool, out, cfg, workers=1, progress=False)
     assert not (out / "_SUCCESS").exists()
-    work = next(out.glob(".work-*"))
+    work = out / run_mod.WORK
     # a shard killed half way: its records file exists, its stats (the done marker) do not
     (work / "shard-00002.jsonl").write_text('{"id": "text:17", "trunc')
     # a finished shard whose file was torn afterwards (e.g. a machine crash before the disk caught up)
@@ -111,7 +111,7 @@ def test_interrupted_run_resumes_without_redoing_finished_shards(tmp_path: Path,
     monkeypatch.setattr(run_mod, "process_shard", lambda t: (calls.append(t.index), real(t))[1])
     s = curate(text_pool, out, cfg, workers=1, progress=False)
     assert calls == [1, 2, 3]  # only shard 0 was done intact; 30 records / 8 per shard = 4 shards
-    assert not s.cached and (out / "_SUCCESS").exists() and not list(out.glob(".work-*"))
+    assert not s.cached and (out / "_SUCCESS").exists() and not (out / run_mod.WORK).exists()
     assert _tree(out) == _tree(reference)
 
 
@@ -126,6 +126,26 @@ def test_finished_run_is_found_by_hash_and_not_redone(tmp_path: Path, text_pool:
         curate(text_pool, out, fast_config(), seed=1, progress=False)
     third = curate(text_pool, out, fast_config(), seed=1, progress=False, overwrite=True)
     assert not third.cached and third.config_hash != first.config_hash
+
+
+def test_an_unfinished_run_of_another_config_is_not_resumed(tmp_path: Path, text_pool: Path,
+                                                             monkeypatch: pytest.MonkeyPatch):
+    """Curation resumes only the shards of the same config (its manifest's config_hash): a folder killed
+    half-way through seed 0 and re-run with seed 1 starts over, and equals a clean seed-1 run."""
+    real = run_mod.process_shard
+
+    def crash_on_second(task):
+        if task.index == 1:
+            raise KeyboardInterrupt("simulated kill")
+        return real(task)
+
+    monkeypatch.setattr(run_mod, "process_shard", crash_on_second)
+    with pytest.raises(KeyboardInterrupt):
+        curate(text_pool, tmp_path / "out", fast_config(), seed=0, workers=1, progress=False)
+    monkeypatch.setattr(run_mod, "process_shard", real)
+    s = curate(text_pool, tmp_path / "out", fast_config(), seed=1, workers=1, progress=False)
+    clean = curate(text_pool, tmp_path / "clean", fast_config(), seed=1, workers=1, progress=False)
+    assert s.config_hash == clean.config_hash and _tree(tmp_path / "out") == _tree(tmp_path / "clean")
 
 
 def test_missing_input_is_named(tmp_path: Path):

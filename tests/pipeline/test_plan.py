@@ -48,3 +48,32 @@ def test_no_reading_stage_when_it_is_off_or_the_model_is_pretrained():
     assert "read" not in keys("model.tiny.reading.steps=0")
     assert "read" not in keys("model=qwen3_5_9b")
     assert list(keys("model=llava_onevision_1_5_8b")) == ["data", "curate", "train", "evaluate"]
+
+
+def _cfg(*overrides: str):
+    GlobalHydra.instance().clear()
+    with initialize_config_dir(config_dir=CONF, version_base="1.3"):
+        cfg = compose("config", overrides=list(overrides))
+    GlobalHydra.instance().clear()
+    return cfg
+
+
+def test_the_reader_key_holds_the_distortion_its_data_uses(monkeypatch):
+    """With p_distort > 0 the reading data is distorted: a change of those settings must make a new reader
+    (the key used to leave them out). At p_distort 0 they do not enter, and the key is the one it was."""
+    from lomo_ablate.data import reading
+
+    cfg = _cfg("model.tiny.reading.p_distort=0.5")
+    before = {p.name: p for p in plan(cfg)}["read"]
+    assert before.inputs["distort"] == reading.reading_distortion_settings(cfg.model.tiny.reading)
+    real = reading.reading_distortion_settings
+    monkeypatch.setattr(reading, "reading_distortion_settings", lambda c: {**real(c), "p_blur": 0.9})
+    assert {p.name: p.key for p in plan(cfg)}["read"] != before.key
+    assert "distort" not in {p.name: p for p in plan(_cfg())}["read"].inputs
+
+
+def test_full_text_rendering_has_no_distortion_as_in_the_paper():
+    """Table 2's Full-Text Rendering variant renders the whole prompt cleanly."""
+    cfg = _cfg("method=full_text")
+    assert cfg.curate.localize.position == "full" and cfg.curate.distort.enabled is False
+    assert _cfg("method=lomo").curate.distort.enabled is True

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from lomo_ablate.pipeline.store import SUCCESS, Store, stage_key
+from lomo_ablate.contracts import SUCCESS
+from lomo_ablate.pipeline.store import Store, stage_key
 
 
 def _write(text: str):
@@ -128,3 +129,26 @@ def test_two_processes_needing_the_same_artifact_compute_it_once(tmp_path):
     assert len(paths) == 1
     assert sorted(r[1] for r in results) == [False, True]  # one computed, the other found it
     assert all(r[2] == 50 for r in results)  # both saw the complete artifact
+
+
+def test_every_rank_trains_in_one_work_folder_and_rank_0_finishes_it(tmp_path):
+    """A stage every rank runs (training): the work folder is shared, only rank 0 moves it into place, and
+    a rank waiting for a rank-0 artifact gets it once it is complete."""
+    store = Store(tmp_path)
+    inputs = {"stage": "train", "k": 1}
+    seen = []
+
+    def compute(out: Path) -> None:
+        seen.append(out)
+        (out / "final").mkdir(exist_ok=True)
+
+    r1 = store.get_or_compute_on_every_rank("train", inputs, compute, is_main=False)
+    assert not r1.cached and not store.is_done("train", r1.key)
+    with pytest.raises(TimeoutError, match="not done"):
+        store.wait_for("train", inputs, timeout_s=0.05, poll_s=0.01)
+    r0 = store.get_or_compute_on_every_rank("train", inputs, compute, is_main=True)
+    assert seen[0] == seen[1] == store.work_path("train", r0.key)  # one deterministic folder for all ranks
+    assert store.is_done("train", r0.key) and (r0.path / "final").is_dir() and not seen[0].exists()
+    assert json.loads((r0.path / "_key.json").read_text())["inputs"] == inputs
+    assert store.wait_for("train", inputs).path == r0.path
+    assert store.get_or_compute_on_every_rank("train", inputs, compute, is_main=False).cached and len(seen) == 2

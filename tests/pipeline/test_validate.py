@@ -102,3 +102,17 @@ def test_unknown_top_level_key_is_named_with_the_allowed_ones():
 def test_unknown_data_key_is_named():
     msg = problems(job(data__txt="x.jsonl"))["data"]
     assert "'data.txt'" in msg and "text_size" in msg
+
+
+def test_pipeline_keys_are_typed_dataclasses_built_by_the_one_config_builder():
+    """PipelineConfig/DataConfig (lomo_ablate.pipeline.config): types and ranges named by their key."""
+    from lomo_ablate.pipeline.config import DataConfig, PipelineConfig
+    from lomo_ablate.utils.config import ConfigError
+
+    cfg = PipelineConfig.from_dict({"seed": 3, "data": {"text": "builtin", "text_size": 7}, "curate": {"x": 1}})
+    assert cfg.seed == 3 and isinstance(cfg.data, DataConfig) and cfg.data.text_size == 7
+    with pytest.raises(ConfigError, match="data.text_size: 0: allowed: a positive integer"):
+        PipelineConfig.from_dict({"data": {"text_size": 0}})
+    with pytest.raises(ConfigError, match="^seed: expected an integer"):
+        PipelineConfig.from_dict({"seed": "zero"})
+    assert "data.multimodal_size" in problems(job(data__multimodal_size=-1))

@@ -1,0 +1,100 @@
+"""The reading stage's data: rendered texts to transcribe, written as a curated-dataset folder.
+
+The tiny model's reading stage (docs/train.md "The reading stage") trains on ``<image>`` + "Write out the
+text in the image." -> the text. The texts are :func:`lomo_ablate.data.builtin.reading_texts` (task-question
+sentences and random strings the language model cannot guess), drawn by the job's
+:class:`~lomo_ablate.render.Renderer` settings; ``p_distort`` of the images get one perceptual
+distortion with the fixed settings :func:`reading_distortion` (not the job's distortion group, so every
+method of a sweep shares one reader). The folder follows the curated-dataset contract (file names from
+:mod:`lomo_ablate.contracts`, lines serialized as curation serializes them), so the ordinary ``train()``
+reads it.
+
+    from lomo_ablate.data.reading import build_reading_dataset
+    manifest = build_reading_dataset("out/data", ReadingConfig(samples=64), render={"layout": "grid"})
+"""
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from lomo_ablate import contracts as C
+from lomo_ablate.utils.fs import atomic_dir, atomic_write_json
+
+#: What a render batch holds (images of one batch live in memory together).
+RENDER_BATCH = 256
+
+
+def reading_prompt(cfg: Any) -> str:
+    """The user turn of a reading sample (``cfg``: a ReadingConfig): the image first, then the prompt."""
+    return C.IMAGE_SLOT + "\n" + cfg.prompt
+
+
+def reading_distortion() -> Any:
+    """The DistortConfig the reading data distorts ``p_distort`` of its images with (the defaults)."""
+    from lomo_ablate.render.distort import DistortConfig
+
+    return DistortConfig()
+
+
+def reading_distortion_settings(cfg: Any) -> dict[str, Any] | None:
+    """What the distortion of the reading data depends on (None when ``cfg.p_distort`` is 0): part of the
+    read stage's store key."""
+    if not cfg.p_distort:
+        return None
+    return dataclasses.asdict(reading_distortion())
+
+
+def build_reading_dataset(out_dir: str | Path, cfg: Any, render: Any, seed: int = 0,
+                          progress: bool = False) -> dict[str, Any]:
+    """Renders ``cfg.samples`` reading texts into the curated-dataset folder ``out_dir`` (written atomically;
+    ``cfg`` is the model's ReadingConfig, ``render`` a RenderConfig or its dict).
+
+    A text the renderer had to clip (it does not fit ``render.max_width x max_height``) would teach a wrong
+    transcription: it is set aside in ``rejected.jsonl`` with its reason and counted. Returns the manifest.
+    """
+    from tqdm import tqdm
+
+    from lomo_ablate.render.distort import Distorter
+    from lomo_ablate.curate.io import dumps_record
+    from lomo_ablate.render import Renderer
+    from lomo_ablate.data.builtin import reading_texts
+
+    out_dir = Path(out_dir)
+    renderer = Renderer(render)
+    distorter = Distorter(reading_distortion())
+    rng = np.random.default_rng(seed)
+    texts = reading_texts(cfg.samples, seed, cfg.p_random)
+    prompt = reading_prompt(cfg)
+    rows, rejected, distorted = [], [], 0
+    with atomic_dir(out_dir) as tmp:
+        (tmp / C.IMAGES_DIR).mkdir()
+        bar = tqdm(total=len(texts), desc="reading data", disable=not progress, leave=False)
+        for start in range(0, len(texts), RENDER_BATCH):
+            for i, res in enumerate(renderer.render_many(texts[start:start + RENDER_BATCH]), start):
+                bar.update(1)
+                if res.clipped:
+                    rejected.append({"source": "reading", "line": i, "reason": "clipped",
+                                     "detail": f"{len(texts[i])} characters do not fit the render canvas"})
+                    continue
+                image = res.image
+                if cfg.p_distort and rng.random() < cfg.p_distort:
+                    image, _ = distorter.apply(image, rng)
+                    distorted += 1
+                rel = f"{C.IMAGES_DIR}/{i // 1000:03d}/{i:06d}.png"
+                (tmp / rel).parent.mkdir(exist_ok=True)
+                image.save(tmp / rel, compress_level=1)
+                rows.append({"id": f"reading:{i}", "images": [rel],
+                             "messages": [{"role": "user", "content": prompt},
+                                          {"role": "assistant", "content": texts[i]}]})
+        bar.close()
+        (tmp / C.DATA).write_text("".join(dumps_record(r) + "\n" for r in rows), encoding="utf-8")
+        (tmp / C.REJECTED).write_text("".join(dumps_record(r) + "\n" for r in rejected), encoding="utf-8")
+        manifest = {"read": len(texts), "written": len(rows), "rejected": len(rejected), "distorted": distorted,
+                    "renderer": renderer.stats(), "seed": seed, "config": dataclasses.asdict(cfg)}
+        assert manifest["read"] == manifest["written"] + manifest["rejected"]
+        atomic_write_json(tmp / C.MANIFEST, manifest)
+        (tmp / C.SUCCESS).write_text("")
+    return manifest

@@ -1,0 +1,77 @@
+"""Rank-0 logging: one :class:`logging.Filter`, instead of ``if env.is_main: print(...)`` in every module.
+
+Every rank of a distributed job runs the same code; only rank 0 should talk. ``install_rank_zero_filter(env)``
+puts one :class:`RankZeroFilter` on the root logger's handlers and on the ``lomo_ablate`` logger, so a
+record logged on rank > 0 is dropped unless it says otherwise (``log.error(..., extra=ALL_RANKS)``).
+``console()`` is the ``[lomo-ablate] ...`` stderr channel the pipeline reports to the user on (rank 0 only).
+"""
+from __future__ import annotations
+
+import contextlib
+import logging
+import sys
+from typing import Iterator
+
+ALL_RANKS = {"all_ranks": True}  # pass as ``extra=`` for a record every rank must emit
+CONSOLE = "lomo_ablate.console"
+
+
+class RankZeroFilter(logging.Filter):
+    """Passes every record on rank 0; on other ranks only records logged with ``extra=ALL_RANKS``."""
+
+    def __init__(self, rank: int = 0) -> None:
+        super().__init__()
+        self.rank = int(rank)
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return self.rank == 0 or bool(getattr(record, "all_ranks", False))
+
+
+def _targets() -> list[logging.Filterer]:
+    return [logging.getLogger("lomo_ablate"), *logging.getLogger().handlers, *console().handlers]
+
+
+def install_rank_zero_filter(rank: int) -> RankZeroFilter:
+    """Filters the root handlers, the ``lomo_ablate`` logger and the console by ``rank`` (idempotent: a
+    filter installed before is replaced, so a process that learns its rank late can call it again)."""
+    f = RankZeroFilter(rank)
+    for t in _targets():
+        for old in [x for x in t.filters if isinstance(x, RankZeroFilter)]:
+            t.removeFilter(old)
+        t.addFilter(f)
+    return f
+
+
+@contextlib.contextmanager
+def rank_zero_logging(rank: int) -> Iterator[RankZeroFilter]:
+    """:func:`install_rank_zero_filter` for the duration of a block (a job), removed afterwards."""
+    f = install_rank_zero_filter(rank)
+    try:
+        yield f
+    finally:
+        for t in _targets():
+            if f in t.filters:
+                t.removeFilter(f)
+
+
+def console() -> logging.Logger:
+    """The user-facing channel: ``[lomo-ablate] <message>`` on stderr (not propagated to Hydra's log)."""
+    log = logging.getLogger(CONSOLE)
+    if not log.handlers:
+        handler = _StderrHandler()
+        handler.setFormatter(logging.Formatter("[lomo-ablate] %(message)s"))
+        log.addHandler(handler)
+        log.setLevel(logging.INFO)
+        log.propagate = False
+    return log
+
+
+class _StderrHandler(logging.StreamHandler):
+    """Writes to the *current* ``sys.stderr`` (pytest and Hydra swap it), flushing every record."""
+
+    def __init__(self) -> None:
+        super().__init__(sys.stderr)
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.stream = sys.stderr
+        super().emit(record)

@@ -1,0 +1,36 @@
+"""One rank-0 log filter (lomo_ablate.utils.logging): ranks > 0 stay quiet unless a record says otherwise."""
+from __future__ import annotations
+
+import logging
+
+from lomo_ablate.utils.logging import ALL_RANKS, RankZeroFilter, console, rank_zero_logging
+
+
+class _Collect(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__()
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.messages.append(record.getMessage())
+
+
+def test_ranks_above_0_log_only_what_every_rank_must_say(capsys):
+    root, handler = logging.getLogger(), _Collect()
+    root.addHandler(handler)
+    log = logging.getLogger("lomo_ablate.some.module")
+    log.setLevel(logging.INFO)
+    try:
+        with rank_zero_logging(1):
+            log.info("stage train")
+            log.error("rank 1 failed", extra=ALL_RANKS)
+            console().info("progress line")
+        with rank_zero_logging(0):
+            log.info("rank 0 talks")
+            console().info("done")
+        log.info("no filter once the job is over")
+    finally:
+        root.removeHandler(handler)
+    assert handler.messages == ["rank 1 failed", "rank 0 talks", "no filter once the job is over"]
+    assert capsys.readouterr().err == "[lomo-ablate] done\n"
+    assert not any(isinstance(f, RankZeroFilter) for f in logging.getLogger("lomo_ablate").filters)
