@@ -294,8 +294,7 @@ def _make_render(cfg: EvalConfig) -> Any:
 def evaluate(model_dir: str | Path, out_dir: str | Path, cfg: EvalConfig | dict | None = None) -> dict:
     """Evaluate the checkpoint in ``model_dir``; write predictions.jsonl and metrics.json in ``out_dir``;
     return the metrics dict. Every item appears once per protocol in predictions.jsonl."""
-    from lomo_ablate.evaluate.generation import generate
-    from lomo_ablate.models import load_pretrained
+    from lomo_ablate.models import generate, load_pretrained
     from lomo_ablate.utils import atomic_write_json, write_jsonl
 
     cfg = EvalConfig.from_dict(cfg)

@@ -20,6 +20,8 @@ from typing import Any, Callable, Sequence
 
 from PIL import Image
 
+from lomo_ablate.models.generation import Prompt
+
 IMAGE_TOKEN = "<image>"
 _PROTOCOL_RE = re.compile(r"^rendered_(\d+(?:\.\d+)?)$")
 
@@ -147,20 +149,6 @@ def graded_span(text: str, fraction: float) -> tuple[int, int] | None:
 
 
 # ------------------------------------------------------------------------------------------ prompts
-@dataclass
-class Prompt:
-    """What the model gets for one item under one protocol: one user turn and its images."""
-
-    messages: list[dict]
-    images: list[Image.Image]
-    rendered_text: str | None = None
-    span: tuple[int, int] | None = None
-
-    @property
-    def text(self) -> str:
-        return self.messages[0]["content"]
-
-
 def escape_placeholder(text: str) -> str:
     return text.replace(IMAGE_TOKEN, "< image>")
 

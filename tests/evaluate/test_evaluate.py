@@ -1,5 +1,5 @@
-"""evaluate() end to end, greedy batched generation and hidden-state collection on a real tiny random
-Qwen3.5-family VLM built from config (no weights downloaded; nothing mocked)."""
+"""evaluate() end to end and hidden-state collection on a real tiny random Qwen3.5-family VLM built from config
+(no weights downloaded; nothing mocked). Greedy batched generation: tests/models/test_generation.py."""
 from __future__ import annotations
 
 import json
@@ -11,7 +11,6 @@ import pytest
 
 from lomo_ablate.data import probe_items
 from lomo_ablate.evaluate import EvalConfig, evaluate
-from lomo_ablate.evaluate.generation import generate
 from lomo_ablate.evaluate.hidden import _differing_region, image_token_id, modality_states
 from lomo_ablate.evaluate.probes import ProbeAdapter, normalize_answer
 from lomo_ablate.evaluate.protocols import from_adapter, parse_protocol, prompts_for, renderer_fn
@@ -40,18 +39,6 @@ def loaded(tiny_dir):
 def items():
     adapter = ProbeAdapter({"n": 10, "seed": 3})
     return [from_adapter(adapter, it) for it in adapter.load()]
-
-
-def test_greedy_generation_is_deterministic_and_batch_invariant(loaded, items):
-    model, processor = loaded
-    prompts = prompts_for(items, parse_protocol("standard"), None)
-    batched = generate(model, processor, prompts, batch_size=5, max_new_tokens=4, progress=False)
-    again = generate(model, processor, prompts, batch_size=5, max_new_tokens=4, progress=False)
-    single = [generate(model, processor, [p], batch_size=1, max_new_tokens=4, progress=False)[0]
-              for p in prompts[:7]]
-    assert batched == again
-    assert batched[:7] == single  # left padding does not change any answer
-    assert len(batched) == len(prompts)
 
 
 def test_evaluate_writes_the_contract_files(tiny_dir, tmp_path):
@@ -120,7 +107,7 @@ def test_paired_regions_are_the_question_tokens(loaded, items):
     """The text region found by prefix/suffix matching decodes to the question; the rendered region holds
     exactly the rendered image's tokens."""
     from lomo_ablate.curate.render import RenderConfig, Renderer
-    from lomo_ablate.evaluate.generation import encode_prompts
+    from lomo_ablate.models.generation import encode_prompts
 
     model, processor = loaded
     render = renderer_fn(Renderer(RenderConfig.from_dict(RENDER)))
