@@ -20,6 +20,7 @@ from pathlib import Path
 
 from PIL import Image
 
+from lomo_ablate.contracts import IMAGE_SLOT
 from lomo_ablate.data.builtin import probe_items
 from lomo_ablate.data.tasks import ALL_TASKS
 from lomo_ablate.evaluate.benchmarks.base import (Adapter, BenchmarkFormatError, Item, config_from_dict,
@@ -28,6 +29,7 @@ from lomo_ablate.evaluate.benchmarks.records import RecordLocation
 from lomo_ablate.utils import write_jsonl
 
 NAME = "probe"
+_SLOT_LINE = IMAGE_SLOT + "\n"  # the image first, on its own line: the built-in multimodal pool's layout
 
 
 @dataclass
@@ -95,7 +97,7 @@ class ProbeAdapter(Adapter):
     @staticmethod
     def _question(text: str, has_image: bool) -> str:
         """Image first, then the question: the layout of the built-in multimodal pool."""
-        return ("<image>\n" if has_image else "") + escape_slots(text)
+        return (_SLOT_LINE if has_image else "") + escape_slots(text)
 
     def parse_record(self, record: dict, where: RecordLocation) -> Item:
         task = record["task"]
@@ -120,7 +122,7 @@ class ProbeAdapter(Adapter):
         rows = []
         for k, it in enumerate(self.load()):
             row = {"id": it.id, "task": it.metadata["task"], "answer": it.answer,
-                   "question": it.question.replace("<image>\n", "", 1) if it.images else it.question}
+                   "question": it.question.replace(_SLOT_LINE, "", 1) if it.images else it.question}
             if it.images:
                 img_dir.mkdir(parents=True, exist_ok=True)
                 rel = f"{img_dir.name}/{k:06d}.png"

@@ -20,9 +20,9 @@ from typing import Any, Callable, Sequence
 
 from PIL import Image
 
+from lomo_ablate.contracts import ESCAPED_SLOT, IMAGE_SLOT
 from lomo_ablate.models.generation import Prompt
 
-IMAGE_TOKEN = "<image>"
 _PROTOCOL_RE = re.compile(r"^rendered_(\d+(?:\.\d+)?)$")
 
 
@@ -61,14 +61,14 @@ def from_adapter(adapter: Any, item: Any, benchmark: str | None = None) -> EvalI
     if not users:
         raise ValueError(f"{adapter.name}: item {item.id!r}: build_prompt returned no user message")
     content = users[-1]["content"]
-    if content.count(IMAGE_TOKEN) != len(images):
-        raise ValueError(f"{adapter.name}: item {item.id!r}: {content.count(IMAGE_TOKEN)} <image> slot(s) for "
+    if content.count(IMAGE_SLOT) != len(images):
+        raise ValueError(f"{adapter.name}: item {item.id!r}: {content.count(IMAGE_SLOT)} <image> slot(s) for "
                          f"{len(images)} image(s)")
     meta = getattr(item, "metadata", {}) or {}
     category = meta.get("category") or _paper_category(benchmark or adapter.name)
     answer = item.answer if isinstance(item.answer, (str, int, float, bool, list, dict)) else str(item.answer)
     return EvalItem(benchmark=benchmark or adapter.name, item_id=str(item.id), category=str(category),
-                    question=re.sub(r" {2,}", " ", content.replace(IMAGE_TOKEN, "")).strip(), answer=answer,
+                    question=re.sub(r" {2,}", " ", content.replace(IMAGE_SLOT, "")).strip(), answer=answer,
                     images=[im.convert("RGB") for im in images], content=content, source=item)
 
 
@@ -150,7 +150,7 @@ def graded_span(text: str, fraction: float) -> tuple[int, int] | None:
 
 # ------------------------------------------------------------------------------------------ prompts
 def escape_placeholder(text: str) -> str:
-    return text.replace(IMAGE_TOKEN, "< image>")
+    return text.replace(IMAGE_SLOT, ESCAPED_SLOT)
 
 
 RenderFn = Callable[[str], Image.Image]
@@ -160,7 +160,7 @@ def build_prompt(item: EvalItem, protocol: Protocol, render: RenderFn | None = N
     """The user turn for ``item`` under ``protocol``. ``render(text) -> PIL image`` is needed only when the
     protocol renders; pass :func:`renderer_fn` of a curation Renderer so evaluation renders as curation."""
     question = escape_placeholder(item.question).strip()
-    prefix = IMAGE_TOKEN * len(item.images) + ("\n" if item.images else "")
+    prefix = IMAGE_SLOT * len(item.images) + ("\n" if item.images else "")
     span = graded_span(question, protocol.fraction) if protocol.renders else None
     if span is None:
         if item.content is not None:
@@ -170,7 +170,7 @@ def build_prompt(item: EvalItem, protocol: Protocol, render: RenderFn | None = N
         raise ValueError(f"protocol {protocol.name!r} renders text but no renderer was given")
     s, e = span
     piece = question[s:e]
-    content = prefix + question[:s] + IMAGE_TOKEN + question[e:]
+    content = prefix + question[:s] + IMAGE_SLOT + question[e:]
     return Prompt([{"role": "user", "content": content}], [*item.images, render(piece)], piece, span)
 
 

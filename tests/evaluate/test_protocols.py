@@ -8,7 +8,8 @@ from hypothesis import strategies as st
 from PIL import Image
 
 from lomo_ablate.curate.render import RenderConfig, Renderer
-from lomo_ablate.evaluate.protocols import (IMAGE_TOKEN, EvalItem, graded_span, parse_protocol, prompts_for,
+from lomo_ablate.contracts import IMAGE_SLOT as IMAGE_TOKEN
+from lomo_ablate.evaluate.protocols import (EvalItem, graded_span, parse_protocol, prompts_for,
                                             renderer_fn, split_blocks)
 
 Q = "You are given a list. The list is 3, 7, 2. What is the largest number? Answer with a number."

@@ -14,11 +14,9 @@ from typing import Any, Iterable
 
 from PIL import Image
 
+from lomo_ablate.contracts import ESCAPED_SLOT, IMAGE_SLOT
 from lomo_ablate.evaluate.benchmarks.records import ImageRef, RecordLocation, iter_records, open_image
 from lomo_ablate.utils.config import reject_unknown_keys
-
-IMAGE_SLOT = "<image>"
-ESCAPED_SLOT = "< image>"  # same escape as curate/assemble: a literal "<image>" must not become a slot
 
 __all__ = ["IMAGE_SLOT", "Item", "Adapter", "AdapterConfig", "BenchmarkFormatError", "escape_slots",
            "user_prompt", "config_from_dict"]
