@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import math
 from collections import Counter
 
 import numpy as np
@@ -11,8 +10,8 @@ import pytest
 
 from lomo_ablate.data import probe_items
 from lomo_ablate.evaluate import EvalConfig, evaluate
+from lomo_ablate.evaluate.benchmarks.probe import ProbeAdapter, normalize_answer
 from lomo_ablate.evaluate.hidden import _differing_region, image_token_id, modality_states
-from lomo_ablate.evaluate.probes import ProbeAdapter, normalize_answer
 from lomo_ablate.evaluate.protocols import from_adapter, parse_protocol, prompts_for, renderer_fn
 
 PROTOCOLS = ["standard", "rendered_0.33", "rendered_0.67", "rendered"]
@@ -120,40 +119,3 @@ def test_paired_regions_are_the_question_tokens(loaded, items):
         (a0, a1), (b0, b1) = _differing_region(ids_t, ids_r)
         assert processor.tokenizer.decode(ids_t[a0:a1]).strip() == it.question
         assert sum(x == img for x in ids_r[b0:b1]) == sum(x == img for x in ids_r) > 0
-
-
-def test_config_errors_name_the_key():
-    with pytest.raises(ValueError, match=r"unknown key\(s\) 'eval.protocol' in eval; allowed: benchmarks, protocols"):
-        EvalConfig.from_dict({"protocol": ["standard"]})
-    with pytest.raises(ValueError, match="rendered_2"):
-        EvalConfig.from_dict({"protocols": ["rendered_2"]})
-    with pytest.raises(ValueError, match=r"unknown key\(s\) 'eval.mir.layers' in eval.mir"):
-        EvalConfig.from_dict({"mir": {"layers": 3}})
-    with pytest.raises(ValueError, match="listed twice"):
-        EvalConfig.from_dict({"benchmarks": ["probe", "probe"]})
-    assert EvalConfig.from_dict({"benchmarks": ["probe"]}).benchmarks[0].name == "probe"
-    assert not math.isnan(EvalConfig().carrier_bins)
-
-
-@pytest.mark.parametrize("name", ["probe", "paper"])
-def test_eval_config_group_files_build_an_eval_config(name, monkeypatch):
-    """conf/eval/<name>.yaml, with the job's curation render settings, is a valid EvalConfig."""
-    from pathlib import Path
-
-    from omegaconf import OmegaConf
-
-    from lomo_ablate.curate.render import RenderConfig
-
-    conf = Path(__file__).resolve().parents[2] / "conf"
-    monkeypatch.setenv("LOMO_BENCH_DIR", "/data/bench")
-    render = OmegaConf.load(conf / "render" / "default.yaml")
-    root = OmegaConf.create({"curate": {"render": render}, "eval": OmegaConf.load(conf / "eval" / f"{name}.yaml")})
-    cfg = EvalConfig.from_dict(OmegaConf.to_container(root.eval, resolve=True))
-    assert RenderConfig.from_dict(cfg.render) == RenderConfig.from_dict(OmegaConf.to_container(render))
-    assert any(b.name == "probe" for b in cfg.benchmarks)
-    if name == "paper":
-        files = [b for b in cfg.benchmarks if b.name != "probe"]
-        assert len(files) >= 10 and all(b.path.startswith("/data/bench/") for b in files)
-    else:
-        assert [b.name for b in cfg.benchmarks] == ["probe"]
-        assert cfg.protocols == PROTOCOLS
