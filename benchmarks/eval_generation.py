@@ -16,10 +16,10 @@ from pathlib import Path
 import torch
 
 from lomo_ablate.data import probe_items
-from lomo_ablate.evaluate.generation import generate
-from lomo_ablate.evaluate.probes import ProbeAdapter
+from lomo_ablate.evaluate.benchmarks.probe import ProbeAdapter
 from lomo_ablate.evaluate.protocols import from_adapter, parse_protocol, prompts_for
 from lomo_ablate.models import TinyModelConfig, build_tiny, load_pretrained
+from lomo_ablate.models.generation import generate
 
 
 def main() -> None:

@@ -45,6 +45,8 @@ READING = "reading.json"
 METRICS = "metrics.json"
 PREDICTIONS = "predictions.jsonl"
 PROTOCOLS_PLOT = "protocols.png"
+EXAMPLES_PLOT = "protocol_examples.png"   # what the model saw under each protocol
+PAIRED = "paired.jsonl"           # per-item paired distance and correctness
 
 # ---- job and sweep folders (pipeline -> report) ----
 RESULT = "result.json"

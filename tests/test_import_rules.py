@@ -5,8 +5,8 @@
   reading stage all use it);
 - train imports neither evaluate nor curate; evaluate never imports train;
 - report imports no torch, transformers, models, train or evaluate (it reads result files only);
-- no import circles between modules (a function-level import hides a circle from Python, not from this test);
-- the image slot string is spelled out only in ``lomo_ablate/contracts.py``.
+- no import circles between modules (a function-level import hides a circle from Python, not from this test).
+(The image slot's single definition is checked in tests/test_image_slot.py.)
 """
 from __future__ import annotations
 
@@ -113,9 +113,3 @@ def test_no_import_circles() -> None:
             visit(n)
     assert cycles == [], "import circles:\n" + "\n".join(" -> ".join(c) for c in cycles)
 
-
-def test_image_slot_is_defined_once() -> None:
-    spelled = [str(p.relative_to(ROOT)) for p in PKG.rglob("*.py")
-               if p.name != "contracts.py" and ('"<image>"' in p.read_text(encoding="utf-8")
-                                                or "'<image>'" in p.read_text(encoding="utf-8"))]
-    assert spelled == [], f"the image slot is spelled out outside lomo_ablate/contracts.py in {spelled}"

@@ -8,14 +8,13 @@ from __future__ import annotations
 
 from typing import Sequence
 
-IMAGE_TOKEN = "<image>"
-ESCAPED_TOKEN = "< image>"
+from lomo_ablate.contracts import ESCAPED_SLOT, IMAGE_SLOT
 
 
 def escape_placeholders(text: str) -> tuple[str, int]:
     """``text`` with every literal ``<image>`` replaced by ``< image>``, and how many were replaced."""
-    n = text.count(IMAGE_TOKEN)
-    return (text.replace(IMAGE_TOKEN, ESCAPED_TOKEN) if n else text), n
+    n = text.count(IMAGE_SLOT)
+    return (text.replace(IMAGE_SLOT, ESCAPED_SLOT) if n else text), n
 
 
 def assemble_content(text: str, spans: Sequence[tuple[int, int]]) -> tuple[str, int]:
@@ -33,12 +32,12 @@ def assemble_content(text: str, spans: Sequence[tuple[int, int]]) -> tuple[str, 
     pieces.append(tail)
     escaped += k
     # "<image>" has no proper border (no prefix equal to a suffix), so joining cannot create extra slots
-    return IMAGE_TOKEN.join(pieces), escaped
+    return IMAGE_SLOT.join(pieces), escaped
 
 
 def count_slots(messages: Sequence[dict]) -> int:
     """Number of ``<image>`` slots over all message contents."""
-    return sum(str(m.get("content", "")).count(IMAGE_TOKEN) for m in messages)
+    return sum(str(m.get("content", "")).count(IMAGE_SLOT) for m in messages)
 
 
 def check_slots(messages: Sequence[dict], images: Sequence[str], record_id: str = "") -> None:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from PIL import Image, ImageDraw, ImageFont
 
-from lomo_ablate.curate.assemble import IMAGE_TOKEN
+from lomo_ablate.contracts import IMAGE_SLOT
 from lomo_ablate.render.fonts import DEFAULT_FALLBACKS, FontChain
 
 PANEL_W, MARGIN, FONT_PX, MAX_IMG_H = 640, 12, 15, 220
@@ -55,7 +55,7 @@ def _panel(record: dict, root: Path) -> Image.Image:
     user = next((m["content"] for m in record["messages"] if m["role"] == "user"), "")
     answer = next((m["content"] for m in record["messages"] if m["role"] == "assistant"), "")
     images = iter(record.get("images", []))
-    for k, piece in enumerate(user.split(IMAGE_TOKEN)):
+    for k, piece in enumerate(user.split(IMAGE_SLOT)):
         if k:
             path = next(images, None)
             items.append(("image", root / path if path else None))

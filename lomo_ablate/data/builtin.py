@@ -23,6 +23,7 @@ from typing import Iterable, Sequence
 
 from tqdm import tqdm
 
+from lomo_ablate.contracts import IMAGE_SLOT
 from lomo_ablate.data.tasks import ALL_TASKS, IMAGE_TASKS, TEXT_TASKS, WORDS, TaskItem, make_item
 from lomo_ablate.utils import stable_hash, write_jsonl
 
@@ -85,7 +86,7 @@ def write_multimodal_pool(path: str | Path, n: int, seed: int, tasks: Sequence[s
                       desc="multimodal pool", leave=False):
         rel = f"images/{path.stem}/{i:06d}.png"
         it.image.save(path.parent / rel)
-        rows.append(_record(f"mm:{i}", "<image>\n" + it.question, it.answer, it.task, [rel]))
+        rows.append(_record(f"mm:{i}", IMAGE_SLOT + "\n" + it.question, it.answer, it.task, [rel]))
     write_jsonl(path, rows)
     return path
 

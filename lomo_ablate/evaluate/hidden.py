@@ -24,8 +24,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from lomo_ablate.evaluate.generation import encode_prompts, left_pad_batch
-from lomo_ablate.evaluate.protocols import Prompt
+from lomo_ablate.models.generation import Prompt, encode_prompts, left_pad_batch
 
 
 def image_token_id(model: Any) -> int:

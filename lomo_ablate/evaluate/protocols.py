@@ -3,10 +3,12 @@
 - ``standard``: the item's own images (if any), then the question as text.
 - ``rendered``: the item's own images, then the WHOLE text question rendered as one image by the curation
   :class:`~lomo_ablate.render.Renderer` (evaluation font settings) in place of the text.
-- ``rendered_<f>`` (graded, ``0 < f < 1``, e.g. ``rendered_0.33``, ``rendered_0.67``): the question is split
-  into blocks (sentences; inline ``$…$`` formulas atomic) and the CENTRED run of ``round(f · n_blocks)``
-  blocks (at least one) is rendered and put back where it was: text–image–text, as LoMo's default middle
-  span. ``rendered_0`` equals ``standard`` and ``rendered_1`` equals ``rendered`` in content.
+- ``rendered_<f>`` (graded, ``0 < f < 1``, e.g. ``rendered_0.33``, ``rendered_0.67``): the question is cut
+  into blocks exactly as curation cuts the prompts it renders (:func:`lomo_ablate.curate.localize.split_blocks`:
+  one block per sentence, each formula its own atomic block, joined where curation never cuts — before
+  closing punctuation, so ``$a$.`` stays whole) and the CENTRED run of ``round(f · n_blocks)`` blocks (at
+  least one) is rendered and put back where it was: text–image–text, as LoMo's default middle span.
+  ``rendered_0`` equals ``standard`` and ``rendered_1`` equals ``rendered`` in content.
 
 A literal ``<image>`` in a question is escaped to ``< image>`` (as curation does) so it cannot become a
 slot: the number of ``<image>`` placeholders always equals the number of images.
@@ -20,7 +22,15 @@ from typing import Any, Callable, Sequence
 
 from PIL import Image
 
-IMAGE_TOKEN = "<image>"
+from lomo_ablate.contracts import ESCAPED_SLOT, IMAGE_SLOT
+# _NO_CUT_BEFORE: the characters curation never starts a rendered span with (locate_spans' cut rule)
+from lomo_ablate.curate.localize import _NO_CUT_BEFORE
+from lomo_ablate.curate.localize import split_blocks as curation_blocks
+from lomo_ablate.models.generation import Prompt
+
+__all__ = ["EvalItem", "Protocol", "Prompt", "RenderFn", "build_prompt", "escape_placeholder", "from_adapter",
+           "graded_span", "parse_protocol", "prompts_for", "renderer_fn", "split_blocks"]
+
 _PROTOCOL_RE = re.compile(r"^rendered_(\d+(?:\.\d+)?)$")
 
 
@@ -59,14 +69,14 @@ def from_adapter(adapter: Any, item: Any, benchmark: str | None = None) -> EvalI
     if not users:
         raise ValueError(f"{adapter.name}: item {item.id!r}: build_prompt returned no user message")
     content = users[-1]["content"]
-    if content.count(IMAGE_TOKEN) != len(images):
-        raise ValueError(f"{adapter.name}: item {item.id!r}: {content.count(IMAGE_TOKEN)} <image> slot(s) for "
+    if content.count(IMAGE_SLOT) != len(images):
+        raise ValueError(f"{adapter.name}: item {item.id!r}: {content.count(IMAGE_SLOT)} <image> slot(s) for "
                          f"{len(images)} image(s)")
     meta = getattr(item, "metadata", {}) or {}
     category = meta.get("category") or _paper_category(benchmark or adapter.name)
     answer = item.answer if isinstance(item.answer, (str, int, float, bool, list, dict)) else str(item.answer)
     return EvalItem(benchmark=benchmark or adapter.name, item_id=str(item.id), category=str(category),
-                    question=re.sub(r" {2,}", " ", content.replace(IMAGE_TOKEN, "")).strip(), answer=answer,
+                    question=re.sub(r" {2,}", " ", content.replace(IMAGE_SLOT, "")).strip(), answer=answer,
                     images=[im.convert("RGB") for im in images], content=content, source=item)
 
 
@@ -96,42 +106,26 @@ def parse_protocol(name: str) -> Protocol:
 
 
 # ------------------------------------------------------------------------------------------ blocks
-_MATH_RE = re.compile(r"\$\$.+?\$\$|\$[^$]+\$", re.S)
-_SENT_END_RE = re.compile(r"(?<=[.!?])\s+")
-
-
-def _math_ranges(text: str) -> list[tuple[int, int]]:
-    """Formula ranges, found by curation's localizer (``$…$``, ``\\(…\\)``, environments) when present."""
-    try:
-        from lomo_ablate.render.mathspans import math_ranges
-    except ImportError:  # curate not installed beside evaluate: inline/display dollars only
-        return [m.span() for m in _MATH_RE.finditer(text)]
-    return list(math_ranges(text))
-
-
 def split_blocks(text: str) -> list[tuple[int, int]]:
-    """Sentence blocks of ``text`` as ``(start, end)`` character offsets (whitespace between blocks is
-    outside every block). A sentence end inside a ``$…$`` / ``$$…$$`` formula does not split it."""
-    math_spans = _math_ranges(text)
-
-    def in_math(pos: int) -> bool:
-        return any(s < pos < e for s, e in math_spans)
-
-    blocks, start = [], 0
-    for m in _SENT_END_RE.finditer(text):
-        if in_math(m.start()):
-            continue
-        if text[start:m.start()].strip():
-            blocks.append((start, m.start()))
-        start = m.end()
-    if text[start:].strip():
-        end = len(text.rstrip())
-        blocks.append((start, end))
-    # trim leading whitespace of the first block
-    if blocks:
-        s, e = blocks[0]
-        blocks[0] = (s + len(text[s:e]) - len(text[s:e].lstrip()), e)
-    return blocks
+    """Blocks of ``text`` as ``(start, end)`` character offsets, cut where curation cuts: the blocks of
+    :func:`lomo_ablate.curate.localize.split_blocks` (sentences; every formula atomic and its own block), a
+    block that starts with closing punctuation joined to the one before (curation never starts a span
+    there), each trimmed of surrounding whitespace (whitespace between blocks is in no block)."""
+    joined: list[list[int]] = []
+    for block in curation_blocks(text):
+        if joined and text[block.start] in _NO_CUT_BEFORE:
+            joined[-1][1] = block.end
+        else:
+            joined.append([block.start, block.end])
+    out = []
+    for s, e in joined:
+        while s < e and text[s].isspace():
+            s += 1
+        while e > s and text[e - 1].isspace():
+            e -= 1
+        if s < e:
+            out.append((s, e))
+    return out
 
 
 def graded_span(text: str, fraction: float) -> tuple[int, int] | None:
@@ -147,22 +141,8 @@ def graded_span(text: str, fraction: float) -> tuple[int, int] | None:
 
 
 # ------------------------------------------------------------------------------------------ prompts
-@dataclass
-class Prompt:
-    """What the model gets for one item under one protocol: one user turn and its images."""
-
-    messages: list[dict]
-    images: list[Image.Image]
-    rendered_text: str | None = None
-    span: tuple[int, int] | None = None
-
-    @property
-    def text(self) -> str:
-        return self.messages[0]["content"]
-
-
 def escape_placeholder(text: str) -> str:
-    return text.replace(IMAGE_TOKEN, "< image>")
+    return text.replace(IMAGE_SLOT, ESCAPED_SLOT)
 
 
 RenderFn = Callable[[str], Image.Image]
@@ -172,7 +152,7 @@ def build_prompt(item: EvalItem, protocol: Protocol, render: RenderFn | None = N
     """The user turn for ``item`` under ``protocol``. ``render(text) -> PIL image`` is needed only when the
     protocol renders; pass :func:`renderer_fn` of a curation Renderer so evaluation renders as curation."""
     question = escape_placeholder(item.question).strip()
-    prefix = IMAGE_TOKEN * len(item.images) + ("\n" if item.images else "")
+    prefix = IMAGE_SLOT * len(item.images) + ("\n" if item.images else "")
     span = graded_span(question, protocol.fraction) if protocol.renders else None
     if span is None:
         if item.content is not None:
@@ -182,7 +162,7 @@ def build_prompt(item: EvalItem, protocol: Protocol, render: RenderFn | None = N
         raise ValueError(f"protocol {protocol.name!r} renders text but no renderer was given")
     s, e = span
     piece = question[s:e]
-    content = prefix + question[:s] + IMAGE_TOKEN + question[e:]
+    content = prefix + question[:s] + IMAGE_SLOT + question[e:]
     return Prompt([{"role": "user", "content": content}], [*item.images, render(piece)], piece, span)
 
 

@@ -28,8 +28,7 @@ def transcription_metrics(model_dir: str | Path, cfg: Any, render: Any, n: int |
     from lomo_ablate.render import Renderer
     from lomo_ablate.data.builtin import probe_items, random_string
     from lomo_ablate.data.reading import reading_prompt
-    from lomo_ablate.evaluate.generation import generate
-    from lomo_ablate.evaluate.protocols import Prompt
+    from lomo_ablate.models.generation import Prompt, generate
     from lomo_ablate.models import load_pretrained
 
     n = cfg.eval_n if n is None else n

@@ -8,6 +8,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any, Mapping
 
+from lomo_ablate.contracts import IMAGE_SLOT
 from lomo_ablate.utils.config import ConfigError, config_from_dict
 
 __all__ = ["ConfigError", "config_from_dict", "ReadingConfig", "TinyModelConfig", "ModelConfig"]
@@ -50,7 +51,7 @@ class ReadingConfig:
         for key in ("p_random", "p_distort"):
             if not 0.0 <= float(getattr(self, key)) <= 1.0:
                 raise ConfigError(f"model.tiny.reading.{key} must be in [0, 1], got {getattr(self, key)!r}")
-        if "<image>" in self.prompt:
+        if IMAGE_SLOT in self.prompt:
             raise ConfigError("model.tiny.reading.prompt must not contain <image> (the image comes first)")
 
 

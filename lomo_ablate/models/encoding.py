@@ -17,7 +17,8 @@ from typing import Any, Sequence
 import torch
 from PIL import Image
 
-SLOT = "<image>"
+from lomo_ablate.contracts import IMAGE_SLOT
+
 IGNORE_INDEX = -100
 
 
@@ -35,7 +36,7 @@ def split_slots(messages: Sequence[dict]) -> tuple[list[dict], int]:
         if not isinstance(content, str):
             raise EncodeError(f"message {i} content must be a string, got {type(content).__name__}")
         parts: list[dict] = []
-        for j, piece in enumerate(content.split(SLOT)):
+        for j, piece in enumerate(content.split(IMAGE_SLOT)):
             if j > 0:
                 parts.append({"type": "image"})
                 slots += 1

@@ -14,7 +14,8 @@ import torch
 
 from lomo_ablate.models.config import TinyModelConfig
 from lomo_ablate.models.processor import ImageTextProcessor
-from lomo_ablate.models.tokenizer import IMAGE_TOKEN, VIDEO_TOKEN, VISION_END, VISION_START, train_tokenizer
+from lomo_ablate.models.tokenizer import (IMAGE_PAD_TOKEN, VIDEO_PAD_TOKEN, VISION_END, VISION_START,
+                                          train_tokenizer)
 
 
 def _mrope_section(head_dim: int, partial_rotary_factor: float) -> list[int]:
@@ -34,7 +35,7 @@ def build_processor(cfg: TinyModelConfig, tokenizer_corpus: Iterable[str]) -> Im
         min_pixels=cfg.min_pixels, max_pixels=cfg.max_pixels,
         image_mean=[0.5, 0.5, 0.5], image_std=[0.5, 0.5, 0.5],
     )
-    return ImageTextProcessor(tokenizer, image_processor, IMAGE_TOKEN)
+    return ImageTextProcessor(tokenizer, image_processor, IMAGE_PAD_TOKEN)
 
 
 def build_model(cfg: TinyModelConfig, processor: ImageTextProcessor) -> torch.nn.Module:
@@ -63,7 +64,7 @@ def build_model(cfg: TinyModelConfig, processor: ImageTextProcessor) -> torch.nn
     )
     config = Qwen3_5Config(
         text_config=text, vision_config=vision, image_token_id=processor.image_token_id,
-        video_token_id=tok.convert_tokens_to_ids(VIDEO_TOKEN),
+        video_token_id=tok.convert_tokens_to_ids(VIDEO_PAD_TOKEN),
         vision_start_token_id=tok.convert_tokens_to_ids(VISION_START),
         vision_end_token_id=tok.convert_tokens_to_ids(VISION_END),
     )

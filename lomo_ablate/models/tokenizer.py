@@ -14,8 +14,10 @@ from transformers import PreTrainedTokenizerFast
 PAD_TOKEN = "<|endoftext|>"
 IM_START, IM_END = "<|im_start|>", "<|im_end|>"
 VISION_START, VISION_END = "<|vision_start|>", "<|vision_end|>"
-IMAGE_TOKEN, VIDEO_TOKEN = "<|image_pad|>", "<|video_pad|>"
-SPECIAL_TOKENS = [PAD_TOKEN, IM_START, IM_END, VISION_START, VISION_END, IMAGE_TOKEN, VIDEO_TOKEN]
+#: The model-side image placeholder the chat template emits per image part (the processor expands it to one
+#: token per visual token) — not the dataset's ``<image>`` slot (``lomo_ablate.contracts.IMAGE_SLOT``).
+IMAGE_PAD_TOKEN, VIDEO_PAD_TOKEN = "<|image_pad|>", "<|video_pad|>"
+SPECIAL_TOKENS = [PAD_TOKEN, IM_START, IM_END, VISION_START, VISION_END, IMAGE_PAD_TOKEN, VIDEO_PAD_TOKEN]
 
 # transformers trims the newline right after a template tag, hence {{ '\n' }} (FACTS.md).
 CHAT_TEMPLATE = (
@@ -44,7 +46,7 @@ def train_tokenizer(corpus: Iterable[str], vocab_size: int = 384) -> PreTrainedT
     bpe.train_from_iterator((t for t in corpus if t), trainer)
     tok = PreTrainedTokenizerFast(
         tokenizer_object=bpe, eos_token=IM_END, pad_token=PAD_TOKEN,
-        extra_special_tokens={"image_token": IMAGE_TOKEN, "video_token": VIDEO_TOKEN,
+        extra_special_tokens={"image_token": IMAGE_PAD_TOKEN, "video_token": VIDEO_PAD_TOKEN,
                               "vision_start_token": VISION_START, "vision_end_token": VISION_END},
     )
     tok.chat_template = CHAT_TEMPLATE

@@ -17,7 +17,8 @@ from PIL import Image
 from tqdm import tqdm
 
 from lomo_ablate import contracts as C
-from lomo_ablate.models.encoding import SLOT, EncodeError, encode
+from lomo_ablate.contracts import IMAGE_SLOT
+from lomo_ablate.models.encoding import EncodeError, encode
 
 
 class DatasetError(ValueError):
@@ -60,7 +61,7 @@ def tokenizer_corpus(data_dir: str | Path) -> list[str]:
     for _, line in iter_raw(Path(data_dir)):
         try:
             rec = json.loads(line)
-            texts.extend(str(m.get("content", "")).replace(SLOT, " ") for m in rec.get("messages", []))
+            texts.extend(str(m.get("content", "")).replace(IMAGE_SLOT, " ") for m in rec.get("messages", []))
         except (json.JSONDecodeError, AttributeError, TypeError):
             continue  # set aside (with its reason) by load_records
     return texts
@@ -75,7 +76,7 @@ def _check(rec: Any, data_dir: Path) -> tuple[list[dict], list[Path]]:
         raise ValueError("no_messages", "key 'messages' missing or empty")
     if not isinstance(images, list) or not all(isinstance(p, str) for p in images):
         raise ValueError("bad_images", "key 'images' must be a list of relative paths")
-    slots = sum(str(m.get("content", "")).count(SLOT) for m in messages if isinstance(m, dict))
+    slots = sum(str(m.get("content", "")).count(IMAGE_SLOT) for m in messages if isinstance(m, dict))
     if slots != len(images):
         raise ValueError("slot_mismatch", f"{slots} <image> slot(s) but {len(images)} image(s)")
     paths = [data_dir / p for p in images]

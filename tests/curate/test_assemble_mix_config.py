@@ -5,8 +5,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from lomo_ablate.contracts import IMAGE_SLOT
 from lomo_ablate.curate import ConfigError, CurateConfig, MixConfig, locate_spans
-from lomo_ablate.curate.assemble import IMAGE_TOKEN, assemble_content, count_slots
+from lomo_ablate.curate.assemble import assemble_content, count_slots
 from lomo_ablate.curate.mix import copies, plan_mix, should_rewrite
 
 
@@ -23,7 +24,7 @@ def test_literal_image_tag_is_escaped_and_counted():
     text = "Describe <image> tags. They matter. Really they do. Answer <image> now."
     s, e = text.index("They"), text.index("matter.") + len("matter.")
     content, escaped = assemble_content(text, [(s, e)])
-    assert content.count(IMAGE_TOKEN) == 1
+    assert content.count(IMAGE_SLOT) == 1
     assert content == "Describe < image> tags. <image> Really they do. Answer < image> now."
     assert escaped == 2
 

@@ -367,11 +367,31 @@ def test_limit_and_registry_categories(tmp_path):
     items = get_adapter("mmmu", {"limit": 2}).load(write_parquet(tmp_path / "m.parquet", mmmu_rows(), MMMU_SCHEMA))
     assert len(items) == 2
     assert set(THIN) <= set(REGISTRY)
-    for name in REGISTRY:
+    assert set(REGISTRY) == set(CATEGORIES) | {"probe"}  # the probe suite's items carry their task as category
+    for name in CATEGORIES:
         adapter = get_adapter(name)
         assert adapter.name == name and adapter.category in GROUPS and CATEGORIES[name] == adapter.category
     assert set(CATEGORIES.values()) == set(GROUPS)
+    assert get_adapter("probe", {"n": 3}).name == "probe" and "probe" not in CATEGORIES
 
+
+def test_a_new_benchmark_module_is_registered_with_its_category(tmp_path):
+    """Registering is the one step: the name reaches get_adapter, EvalConfig and the category table."""
+    from lomo_ablate.evaluate import EvalConfig, benchmarks
+    from lomo_ablate.evaluate.benchmarks import registry
+    from lomo_ablate.evaluate.benchmarks.generic import ShortAnswerAdapter
+
+    try:
+        registry.register_thin("toy_vqa", "Factuality", ShortAnswerAdapter, id_keys=["qid"])
+        assert "toy_vqa" in benchmarks.REGISTRY and benchmarks.CATEGORIES["toy_vqa"] == "Factuality"
+        path = write_jsonl(tmp_path / "toy.jsonl", [{"qid": "q1", "question": "Sky colour?", "answer": "blue"}])
+        cfg = EvalConfig.from_dict({"benchmarks": [{"name": "toy_vqa", "path": str(path)}]})
+        items = get_adapter("toy_vqa").load(cfg.benchmarks[0].path)
+        assert [i.id for i in items] == ["q1"] and get_adapter("toy_vqa").score("Blue.", items[0]) == 1.0
+        with pytest.raises(ValueError, match="registered twice"):
+            registry.register_thin("toy_vqa", "Math", ShortAnswerAdapter)
+    finally:
+        registry._BENCHMARKS.pop("toy_vqa", None)
 
 def test_category_averages_per_protocol_and_plain():
     scores = {"mmmu": {"standard": 0.6, "rendered": 0.4}, "zerobench": {"standard": 0.2, "rendered": 0.0},

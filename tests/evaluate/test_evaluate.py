@@ -1,9 +1,8 @@
-"""evaluate() end to end, greedy batched generation and hidden-state collection on a real tiny random
-Qwen3.5-family VLM built from config (no weights downloaded; nothing mocked)."""
+"""evaluate() end to end and hidden-state collection on a real tiny random Qwen3.5-family VLM built from config
+(no weights downloaded; nothing mocked). Greedy batched generation: tests/models/test_generation.py."""
 from __future__ import annotations
 
 import json
-import math
 from collections import Counter
 
 import numpy as np
@@ -11,9 +10,8 @@ import pytest
 
 from lomo_ablate.data import probe_items
 from lomo_ablate.evaluate import EvalConfig, evaluate
-from lomo_ablate.evaluate.generation import generate
+from lomo_ablate.evaluate.benchmarks.probe import ProbeAdapter, normalize_answer
 from lomo_ablate.evaluate.hidden import _differing_region, image_token_id, modality_states
-from lomo_ablate.evaluate.probes import ProbeAdapter, normalize_answer
 from lomo_ablate.evaluate.protocols import from_adapter, parse_protocol, prompts_for, renderer_fn
 
 PROTOCOLS = ["standard", "rendered_0.33", "rendered_0.67", "rendered"]
@@ -40,18 +38,6 @@ def loaded(tiny_dir):
 def items():
     adapter = ProbeAdapter({"n": 10, "seed": 3})
     return [from_adapter(adapter, it) for it in adapter.load()]
-
-
-def test_greedy_generation_is_deterministic_and_batch_invariant(loaded, items):
-    model, processor = loaded
-    prompts = prompts_for(items, parse_protocol("standard"), None)
-    batched = generate(model, processor, prompts, batch_size=5, max_new_tokens=4, progress=False)
-    again = generate(model, processor, prompts, batch_size=5, max_new_tokens=4, progress=False)
-    single = [generate(model, processor, [p], batch_size=1, max_new_tokens=4, progress=False)[0]
-              for p in prompts[:7]]
-    assert batched == again
-    assert batched[:7] == single  # left padding does not change any answer
-    assert len(batched) == len(prompts)
 
 
 def test_evaluate_writes_the_contract_files(tiny_dir, tmp_path):
@@ -120,7 +106,7 @@ def test_paired_regions_are_the_question_tokens(loaded, items):
     """The text region found by prefix/suffix matching decodes to the question; the rendered region holds
     exactly the rendered image's tokens."""
     from lomo_ablate.render import RenderConfig, Renderer
-    from lomo_ablate.evaluate.generation import encode_prompts
+    from lomo_ablate.models.generation import encode_prompts
 
     model, processor = loaded
     render = renderer_fn(Renderer(RenderConfig.from_dict(RENDER)))
@@ -133,40 +119,3 @@ def test_paired_regions_are_the_question_tokens(loaded, items):
         (a0, a1), (b0, b1) = _differing_region(ids_t, ids_r)
         assert processor.tokenizer.decode(ids_t[a0:a1]).strip() == it.question
         assert sum(x == img for x in ids_r[b0:b1]) == sum(x == img for x in ids_r) > 0
-
-
-def test_config_errors_name_the_key():
-    with pytest.raises(ValueError, match=r"unknown key\(s\) 'eval.protocol' in eval; allowed: benchmarks, protocols"):
-        EvalConfig.from_dict({"protocol": ["standard"]})
-    with pytest.raises(ValueError, match="rendered_2"):
-        EvalConfig.from_dict({"protocols": ["rendered_2"]})
-    with pytest.raises(ValueError, match=r"unknown key\(s\) 'eval.mir.layers' in eval.mir"):
-        EvalConfig.from_dict({"mir": {"layers": 3}})
-    with pytest.raises(ValueError, match="listed twice"):
-        EvalConfig.from_dict({"benchmarks": ["probe", "probe"]})
-    assert EvalConfig.from_dict({"benchmarks": ["probe"]}).benchmarks[0].name == "probe"
-    assert not math.isnan(EvalConfig().carrier_bins)
-
-
-@pytest.mark.parametrize("name", ["probe", "paper"])
-def test_eval_config_group_files_build_an_eval_config(name, monkeypatch):
-    """conf/eval/<name>.yaml, with the job's curation render settings, is a valid EvalConfig."""
-    from pathlib import Path
-
-    from omegaconf import OmegaConf
-
-    from lomo_ablate.render import RenderConfig
-
-    conf = Path(__file__).resolve().parents[2] / "conf"
-    monkeypatch.setenv("LOMO_BENCH_DIR", "/data/bench")
-    render = OmegaConf.load(conf / "render" / "default.yaml")
-    root = OmegaConf.create({"curate": {"render": render}, "eval": OmegaConf.load(conf / "eval" / f"{name}.yaml")})
-    cfg = EvalConfig.from_dict(OmegaConf.to_container(root.eval, resolve=True))
-    assert RenderConfig.from_dict(cfg.render) == RenderConfig.from_dict(OmegaConf.to_container(render))
-    assert any(b.name == "probe" for b in cfg.benchmarks)
-    if name == "paper":
-        files = [b for b in cfg.benchmarks if b.name != "probe"]
-        assert len(files) >= 10 and all(b.path.startswith("/data/bench/") for b in files)
-    else:
-        assert [b.name for b in cfg.benchmarks] == ["probe"]
-        assert cfg.protocols == PROTOCOLS

@@ -6,7 +6,7 @@ import pytest
 
 from lomo_ablate.data import ALL_TASKS, IMAGE_TASKS, TEXT_TASKS
 from lomo_ablate.evaluate.benchmarks import Adapter
-from lomo_ablate.evaluate.probes import ProbeAdapter, ProbeConfig, normalize_answer
+from lomo_ablate.evaluate.benchmarks.probe import ProbeAdapter, ProbeConfig, normalize_answer
 from lomo_ablate.evaluate.protocols import from_adapter
 
 
@@ -84,3 +84,12 @@ def test_eval_items_keep_text_question_and_task_category():
         assert it.category == raw.metadata["task"]
         assert "<image>" not in it.question and it.question.endswith(".")
         assert it.content.count("<image>") == len(it.images)
+
+
+def test_the_probe_suite_is_a_registered_benchmark():
+    """``probe`` is looked up like every benchmark; its flat options hold suite and adapter keys alike."""
+    from lomo_ablate.evaluate.benchmarks import get_adapter
+
+    adapter = get_adapter("probe", {"n": 5, "seed": 2, "strict": False})
+    assert isinstance(adapter, ProbeAdapter) and adapter.config.strict is False
+    assert [i.id for i in adapter.load()] == [i.id for i in ProbeAdapter({"n": 5, "seed": 2}).load()]

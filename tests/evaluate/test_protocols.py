@@ -1,4 +1,5 @@
-"""Protocols: standard / rendered / graded rendered_<f>, rendered by the curation Renderer itself."""
+"""Protocols: standard / rendered / graded rendered_<f>, cut by curation's localizer and rendered by the
+curation Renderer itself."""
 from __future__ import annotations
 
 import numpy as np
@@ -7,8 +8,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
+from lomo_ablate.curate import localize
 from lomo_ablate.render import RenderConfig, Renderer
-from lomo_ablate.evaluate.protocols import (IMAGE_TOKEN, EvalItem, graded_span, parse_protocol, prompts_for,
+from lomo_ablate.contracts import IMAGE_SLOT as IMAGE_TOKEN
+from lomo_ablate.evaluate.protocols import (EvalItem, graded_span, parse_protocol, prompts_for,
                                             renderer_fn, split_blocks)
 
 Q = "You are given a list. The list is 3, 7, 2. What is the largest number? Answer with a number."
@@ -37,9 +40,39 @@ def test_protocol_names():
 
 
 def test_blocks_keep_formulas_whole():
+    """A formula is its own atomic block (as curation renders it), with the period that closes its sentence."""
     blocks = [QM[s:e] for s, e in split_blocks(QM)]
-    assert blocks == ["You are given a formula.", "The formula is $9.5-2.5$.", "What is its value?",
+    assert blocks == ["You are given a formula.", "The formula is", "$9.5-2.5$.", "What is its value?",
                       "Answer with a number."]
+    s, e = graded_span(QM, 0.33)  # 5 blocks -> 2, centred: the sentence that holds the formula
+    assert QM[s:e] == "The formula is $9.5-2.5$."
+
+
+CURATION_CASES = {  # question -> the blocks both curation and the graded protocol cut it into
+    QM: ["You are given a formula.", "The formula is", "$9.5-2.5$.", "What is its value?", "Answer with a number."],
+    r"Let \(x = 2.5\) be given. Then \frac{x}{2} is what? Answer with a number.":
+        ["Let", r"\(x = 2.5\)", "be given.", "Then", r"\frac{x}{2}", "is what?", "Answer with a number."],
+    "They are $a$ and $b$. Which is larger? Answer with the letter.":
+        ["They are", "$a$", "and", "$b$.", "Which is larger?", "Answer with the letter."],
+    'He said "Stop." Then he left. What did he say?': ['He said "Stop."', "Then he left.", "What did he say?"],
+    r"Compute $$\sum_{i=1}^{3} i.$$ The sum is asked. What is it?":
+        ["Compute", r"$$\sum_{i=1}^{3} i.$$", "The sum is asked.", "What is it?"],
+}
+
+
+@pytest.mark.parametrize("question", list(CURATION_CASES))
+def test_graded_blocks_are_curations_blocks(question):
+    """The graded protocol cuts a question where curation's localizer cuts the prompts training renders
+    (formulas atomic and their own block; the old splitter kept a formula inside its sentence and did not end
+    a sentence at a closing quote): a graded block starts exactly where curation may start a span."""
+    graded = split_blocks(question)
+    assert [question[s:e] for s, e in graded] == CURATION_CASES[question]
+    may_start = set()
+    for b in localize.split_blocks(question):
+        piece = b.text(question)
+        if piece.strip() and question[b.start] not in localize._NO_CUT_BEFORE:
+            may_start.add(b.start + len(piece) - len(piece.lstrip()))
+    assert {s for s, _ in graded} == may_start
 
 
 def test_graded_spans_follow_the_fraction():

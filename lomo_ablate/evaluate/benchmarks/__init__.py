@@ -6,52 +6,35 @@
     messages, images = adapter.build_prompt(items[0])     # role/content messages with <image> slots
     adapter.score("The answer is (B).", items[0])          # float in [0, 1]
 
-See docs/evaluate_metrics.md for each benchmark's columns and scoring.
+One module per benchmark (``mmmu.py``, ``mathvista.py``, …, ``probe.py``), each registering its adapter and
+category with :mod:`~lomo_ablate.evaluate.benchmarks.registry`; every module here is imported on first use,
+so :data:`REGISTRY`, :data:`CATEGORIES` and :data:`THIN` are read from the registry. See
+docs/evaluate_metrics.md for each benchmark's columns and scoring, docs/extending.md to add one.
 """
 from __future__ import annotations
 
-from typing import Callable
+from typing import Any
 
-from lomo_ablate.evaluate.benchmarks.adapters import (CountBenchAdapter, DocVQAAdapter, GenericMCAdapter,
-                                                      GenericMCConfig, GSM8KAdapter, HallusionBenchAdapter,
-                                                      IFEvalAdapter, IFEvalConfig, MathVistaAdapter,
-                                                      MMMUAdapter, MMMUProAdapter, ShortAnswerAdapter,
-                                                      ShortAnswerConfig, make_thin, thin_configs)
-from lomo_ablate.evaluate.benchmarks.base import (IMAGE_SLOT, Adapter, AdapterConfig, BenchmarkFormatError,
-                                                  Item)
-from lomo_ablate.evaluate.benchmarks.categories import (CATEGORIES, GROUPS, category_averages, category_of,
-                                                        overall_average)
+from lomo_ablate.contracts import IMAGE_SLOT
+from lomo_ablate.evaluate.benchmarks.base import Adapter, AdapterConfig, BenchmarkFormatError, Item
+from lomo_ablate.evaluate.benchmarks.categories import GROUPS, category_averages, category_of, overall_average
 from lomo_ablate.evaluate.benchmarks.records import DataFileError, ImageRef, iter_records, open_image
+from lomo_ablate.evaluate.benchmarks import registry as _registry
+from lomo_ablate.evaluate.benchmarks.registry import get_adapter, register, register_thin
 
-#: benchmark name → factory(config dict or None) → Adapter
-REGISTRY: dict[str, Callable[[dict | None], Adapter]] = {
-    "mmmu": MMMUAdapter,
-    "mmmu_pro": MMMUProAdapter,
-    "mathvista": MathVistaAdapter,
-    "docvqa": DocVQAAdapter,
-    "hallusionbench": HallusionBenchAdapter,
-    "countbench": CountBenchAdapter,
-    "gsm8k": GSM8KAdapter,
-    "ifeval": IFEvalAdapter,
-}
-for _name in thin_configs():
-    REGISTRY[_name] = (lambda n: (lambda config=None: make_thin(n, config)))(_name)
-
-#: adapters that are a generic MC / short-answer adapter configured by column names
-THIN = tuple(thin_configs())
-
-
-def get_adapter(name: str, config: dict | AdapterConfig | None = None) -> Adapter:
-    """A new adapter for benchmark ``name`` (case-insensitive); ``config`` holds its options
-    (:class:`AdapterConfig` keys, plus column names for the thin ones)."""
-    key = name.lower()
-    if key not in REGISTRY:
-        raise KeyError(f"unknown benchmark {name!r}; known: {', '.join(sorted(REGISTRY))}")
-    return REGISTRY[key](config)
+def __getattr__(name: str) -> Any:
+    """``REGISTRY`` (name -> adapter factory), ``CATEGORIES`` (name -> paper group) and ``THIN`` (names of
+    the generic column-configured adapters), read from the registry. Adapter classes are imported from their
+    benchmark's module (``from lomo_ablate.evaluate.benchmarks.mmmu import MMMUAdapter``)."""
+    if name == "REGISTRY":
+        return {n: b.factory for n, b in _registry.benchmarks().items()}
+    if name == "CATEGORIES":
+        return _registry.categories()
+    if name == "THIN":
+        return _registry.thin_names()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 __all__ = ["Adapter", "AdapterConfig", "BenchmarkFormatError", "DataFileError", "Item", "ImageRef", "IMAGE_SLOT",
-           "REGISTRY", "THIN", "CATEGORIES", "GROUPS", "get_adapter", "category_averages", "category_of",
-           "overall_average", "iter_records", "open_image", "MMMUAdapter", "MMMUProAdapter", "MathVistaAdapter",
-           "DocVQAAdapter", "HallusionBenchAdapter", "CountBenchAdapter", "GSM8KAdapter", "IFEvalAdapter",
-           "IFEvalConfig", "GenericMCAdapter", "GenericMCConfig", "ShortAnswerAdapter", "ShortAnswerConfig"]
+           "REGISTRY", "THIN", "CATEGORIES", "GROUPS", "get_adapter", "register", "register_thin",
+           "category_averages", "category_of", "overall_average", "iter_records", "open_image"]

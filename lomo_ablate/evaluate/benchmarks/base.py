@@ -14,14 +14,12 @@ from typing import Any, Iterable
 
 from PIL import Image
 
+from lomo_ablate.contracts import ESCAPED_SLOT, IMAGE_SLOT
 from lomo_ablate.evaluate.benchmarks.records import ImageRef, RecordLocation, iter_records, open_image
-from lomo_ablate.utils.config import reject_unknown_keys
-
-IMAGE_SLOT = "<image>"
-ESCAPED_SLOT = "< image>"  # same escape as curate/assemble: a literal "<image>" must not become a slot
+from lomo_ablate.utils.config import config_from_dict
 
 __all__ = ["IMAGE_SLOT", "Item", "Adapter", "AdapterConfig", "BenchmarkFormatError", "escape_slots",
-           "user_prompt", "config_from_dict"]
+           "user_prompt"]
 
 
 class BenchmarkFormatError(ValueError):
@@ -56,13 +54,6 @@ class Item:
     metadata: dict = field(default_factory=dict)
 
 
-def config_from_dict(cls, d: dict | None):
-    """Build dataclass ``cls`` from ``d``, rejecting unknown keys with a message naming the allowed ones."""
-    d = dict(d or {})
-    reject_unknown_keys(cls, d, cls.__name__)
-    return cls(**d)
-
-
 @dataclass
 class AdapterConfig:
     """Options every adapter takes.
@@ -83,7 +74,7 @@ class AdapterConfig:
 
     @classmethod
     def from_dict(cls, d: dict | None) -> "AdapterConfig":
-        return config_from_dict(cls, d)
+        return config_from_dict(cls, d, cls.__name__)
 
 
 def escape_slots(text: str) -> str:
@@ -97,8 +88,9 @@ def user_prompt(text: str) -> list[dict]:
 
 
 class Adapter(ABC):
-    """One benchmark format. Subclasses set ``name`` and ``category`` and implement ``parse_record``,
-    ``build_prompt`` and ``score``; ``load`` handles files, errors and the rejected list."""
+    """One benchmark format. Subclasses implement ``parse_record``, ``build_prompt`` and ``score``; ``load``
+    handles files, errors and the rejected list. ``name`` and ``category`` are set by
+    :func:`~lomo_ablate.evaluate.benchmarks.registry.register` (the one place a benchmark is named)."""
 
     name: str = ""
     category: str = ""

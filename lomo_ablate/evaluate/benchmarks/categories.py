@@ -1,38 +1,35 @@
 """The LoMo paper's six benchmark groups and category averages.
 
-The paper reports results in six groups. The assignment of each benchmark below is our reading of the
-paper's grouping (MMMU/MMMU-Pro/ZeroBench as reasoning, MathVista/WeMath as math, HallusionBench/SimpleVQA
-as factuality, IFEval as instruction following, DocVQA as document & OCR, CountBench as perception); pass
-``categories=`` to :func:`category_averages` to use another mapping.
+The paper reports results in six groups. Each benchmark module registers its group with the benchmark
+(``@register(name, category=...)`` in :mod:`~lomo_ablate.evaluate.benchmarks.registry`), so the table
+:data:`CATEGORIES` (benchmark -> group) is read from the registry, never kept by hand. The assignment is our
+reading of the paper's grouping (MMMU/MMMU-Pro/ZeroBench as reasoning, MathVista/WeMath as math,
+HallusionBench/SimpleVQA as factuality, IFEval as instruction following, DocVQA as document & OCR, CountBench
+as perception); pass ``categories=`` to :func:`category_averages` to use another mapping.
 """
 from __future__ import annotations
 
-from typing import Mapping
+from typing import Any, Mapping
 
 __all__ = ["GROUPS", "CATEGORIES", "OTHER", "category_of", "category_averages", "overall_average"]
 
 GROUPS = ("Reasoning", "Math", "Factuality", "Instruction following", "Document & OCR", "Visual perception")
 OTHER = "Other"
 
-CATEGORIES: dict[str, str] = {
-    "mmmu": "Reasoning",
-    "mmmu_pro": "Reasoning",
-    "mmmu_pro_vision": "Reasoning",
-    "zerobench": "Reasoning",
-    "mathvista": "Math",
-    "wemath": "Math",
-    "gsm8k": "Math",
-    "hallusionbench": "Factuality",
-    "simplevqa": "Factuality",
-    "ifeval": "Instruction following",
-    "docvqa": "Document & OCR",
-    "countbench": "Visual perception",
-}
+
+def __getattr__(name: str) -> Any:
+    if name == "CATEGORIES":  # benchmark -> group, from the registry (a fresh copy each time)
+        from lomo_ablate.evaluate.benchmarks.registry import categories
+
+        return categories()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def category_of(benchmark: str, categories: Mapping[str, str] | None = None) -> str:
     """The group of ``benchmark`` (case-insensitive); :data:`OTHER` for a benchmark the map lacks."""
-    table = {k.lower(): v for k, v in (categories or CATEGORIES).items()}
+    from lomo_ablate.evaluate.benchmarks.registry import categories as registered
+
+    table = {k.lower(): v for k, v in (categories or registered()).items()}
     return table.get(benchmark.lower(), OTHER)
 
 

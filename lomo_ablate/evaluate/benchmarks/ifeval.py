@@ -1,4 +1,4 @@
-"""A subset of IFEval's verifiable instructions (Zhou et al., 2023), checked on a reply string.
+"""IFEval: a subset of its verifiable instructions (Zhou et al., 2023), checked on a reply string, and its adapter.
 
 Each check takes the reply and the instruction's kwargs and returns True when the instruction is
 followed ("strict" mode: the reply as is, no loosening). Supported instruction ids are the keys of
@@ -7,9 +7,20 @@ followed ("strict" mode: the reply as is, no loosening). Supported instruction i
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from typing import Callable
 
-__all__ = ["CHECKS", "REQUIRED_KWARGS", "check_instruction", "word_count", "sentence_count"]
+from PIL import Image
+
+from lomo_ablate.evaluate.benchmarks.base import (Adapter, AdapterConfig, BenchmarkFormatError, Item, escape_slots,
+                                                  user_prompt)
+from lomo_ablate.evaluate.benchmarks.common import row_id, text_field
+from lomo_ablate.evaluate.benchmarks.records import RecordLocation
+from lomo_ablate.evaluate.benchmarks.registry import register
+from lomo_ablate.utils.config import ConfigError
+
+__all__ = ["CHECKS", "REQUIRED_KWARGS", "check_instruction", "word_count", "sentence_count", "IFEvalAdapter",
+           "IFEvalConfig"]
 
 
 def word_count(text: str) -> int:
@@ -82,3 +93,53 @@ def check_instruction(instruction_id: str, response: str, kwargs: dict | None) -
     needed = REQUIRED_KWARGS[instruction_id]
     args = {k: (kwargs or {})[k] for k in needed}
     return bool(CHECKS[instruction_id](response, **args))
+
+
+@dataclass
+class IFEvalConfig(AdapterConfig):
+    """IFEval options. ``level``: "prompt" scores 1 only when every instruction is followed (IFEval's
+    prompt-level strict accuracy); "instruction" scores the fraction followed."""
+
+    level: str = "prompt"
+
+    def validate(self, where: str = "IFEvalConfig") -> None:
+        if self.level not in ("prompt", "instruction"):
+            raise ConfigError(f"{where}.level must be 'prompt' or 'instruction', got {self.level!r}")
+
+
+@register("ifeval", category="Instruction following")
+class IFEvalAdapter(Adapter):
+    """IFEval (JSONL): key, prompt, instruction_id_list, kwargs (one dict per instruction). Only the
+    instruction ids in ``ifeval.CHECKS`` are supported; a row with another id is rejected naming it."""
+
+    required_keys = ("prompt", "instruction_id_list")
+    config_cls = IFEvalConfig
+
+    def parse_record(self, record: dict, where: RecordLocation) -> Item:
+        ids = list(record.get("instruction_id_list") or [])
+        kwargs = list(record.get("kwargs") or [{} for _ in ids])
+        if not ids:
+            raise BenchmarkFormatError(where, "instruction_id_list", "empty")
+        if len(kwargs) != len(ids):
+            raise BenchmarkFormatError(where, "kwargs", f"{len(kwargs)} kwargs for {len(ids)} instructions")
+        for iid, kw in zip(ids, kwargs):
+            if iid not in REQUIRED_KWARGS:
+                raise BenchmarkFormatError(where, "instruction_id_list", f"unsupported instruction {iid!r}")
+            missing = [k for k in REQUIRED_KWARGS[iid] if (kw or {}).get(k) is None]
+            if missing:
+                raise BenchmarkFormatError(where, "kwargs", f"{iid} needs {', '.join(missing)}")
+        clean = [{k: (kw or {})[k] for k in REQUIRED_KWARGS[iid]} for iid, kw in zip(ids, kwargs)]
+        return Item(id=row_id(record, ("key", "id"), where), question=escape_slots(text_field(record, "prompt", where)),
+                    answer=None, metadata={"instruction_id_list": ids, "kwargs": clean, "source": str(where)})
+
+    def build_prompt(self, item: Item) -> tuple[list[dict], list[Image.Image]]:
+        return user_prompt(item.question), []
+
+    def followed(self, prediction: str, item: Item) -> list[bool]:
+        """Per-instruction strict results."""
+        return [check_instruction(i, prediction, kw)
+                for i, kw in zip(item.metadata["instruction_id_list"], item.metadata["kwargs"])]
+
+    def score(self, prediction: str, item: Item) -> float:
+        ok = self.followed(prediction, item)
+        return float(all(ok)) if self.config.level == "prompt" else sum(ok) / len(ok)

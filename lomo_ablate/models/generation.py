@@ -1,19 +1,38 @@
-"""Deterministic greedy decoding (temperature 0), batched with left padding.
+"""Deterministic greedy decoding (temperature 0), batched with left padding, and the :class:`Prompt` it takes.
 
-Prompts are encoded one by one with :func:`lomo_ablate.models.encoding` (the same conversion training uses),
-then batched here: token-aligned tensors (``input_ids``, ``attention_mask``, …) are left-padded, per-image
+A :class:`Prompt` is one user turn (role/content messages with ``<image>`` slots) and its images: what
+evaluation's protocols build and what the reading stage decodes. Prompts are encoded one by one with
+:func:`lomo_ablate.models.encoding` (the same conversion training uses), then batched here: token-aligned tensors (``input_ids``, ``attention_mask``, …) are left-padded, per-image
 tensors (``pixel_values``, ``image_grid_thw``, …) are concatenated along their first axis. Prompts are
 grouped by length to waste little padding; outputs come back in input order. Batched and one-at-a-time
 decoding give the same tokens (the test checks it on a tiny random model).
 """
 from __future__ import annotations
 
-from typing import Any, Iterator, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Iterator, Sequence
 
-import torch
-from tqdm import tqdm
+from PIL import Image
 
-from lomo_ablate.evaluate.protocols import Prompt
+if TYPE_CHECKING:  # torch loads on first use: building prompts (a config check) stays cheap
+    import torch
+
+__all__ = ["Prompt", "generate", "encode_prompts", "left_pad_batch", "TOKEN_KEYS"]
+
+@dataclass
+class Prompt:
+    """What the model gets for one item: one user turn and its images (``rendered_text``/``span``: the
+    question's characters given as the last image, when a protocol rendered them)."""
+
+    messages: list[dict]
+    images: list[Image.Image]
+    rendered_text: str | None = None
+    span: tuple[int, int] | None = None
+
+    @property
+    def text(self) -> str:
+        return self.messages[0]["content"]
+
 
 #: Keys of an encoded sample that run along the token axis (padded); any other tensor is per image
 #: (concatenated along axis 0); ``labels`` is dropped.
@@ -22,7 +41,9 @@ TOKEN_KEYS = ("input_ids", "attention_mask", "token_type_ids", "mm_token_type_id
 
 def encode_prompts(processor: Any, prompts: Sequence[Prompt]) -> list[dict[str, torch.Tensor]]:
     """Encode each prompt with the generation prompt appended; token tensors become 1-D."""
-    from lomo_ablate.models import encode
+    import torch
+
+    from lomo_ablate.models.encoding import encode
 
     out = []
     for p in prompts:
@@ -43,6 +64,8 @@ def encode_prompts(processor: Any, prompts: Sequence[Prompt]) -> list[dict[str, 
 def left_pad_batch(samples: Sequence[dict[str, torch.Tensor]], pad_token_id: int) -> dict[str, torch.Tensor]:
     """Stack samples into one batch: token tensors left-padded (pad id for ``input_ids``, 0 elsewhere),
     other tensors concatenated along axis 0. Keys must agree across samples that carry them."""
+    import torch
+
     width = max(s["input_ids"].shape[-1] for s in samples)
     batch: dict[str, torch.Tensor] = {}
     keys = list(dict.fromkeys(k for s in samples for k in s))
@@ -82,13 +105,15 @@ def _token_ids(model: Any, tokenizer: Any) -> tuple[int, Any]:
     return int(pad), eos
 
 
-@torch.no_grad()
 def generate(model: Any, processor: Any, prompts: Sequence[Prompt], batch_size: int = 8,
              max_new_tokens: int = 16, progress: bool = True, desc: str = "generate") -> list[str]:
     """Greedy answers (special tokens removed, whitespace stripped) for ``prompts``, in order.
 
     Deterministic: ``do_sample=False`` (temperature 0), the model in eval mode, no randomness anywhere.
     """
+    import torch
+    from tqdm import tqdm
+
     if batch_size < 1 or max_new_tokens < 1:
         raise ValueError(f"batch_size and max_new_tokens must be >= 1, got {batch_size}, {max_new_tokens}")
     tokenizer = getattr(processor, "tokenizer", processor)
@@ -101,8 +126,9 @@ def generate(model: Any, processor: Any, prompts: Sequence[Prompt], batch_size: 
     bar = tqdm(total=len(samples), desc=desc, disable=not progress, leave=False)
     for idx in _batches(order, batch_size):
         batch = {k: v.to(device) for k, v in left_pad_batch([samples[i] for i in idx], pad_id).items()}
-        out = model.generate(**batch, do_sample=False, max_new_tokens=max_new_tokens, pad_token_id=pad_id,
-                             eos_token_id=eos)
+        with torch.no_grad():
+            out = model.generate(**batch, do_sample=False, max_new_tokens=max_new_tokens, pad_token_id=pad_id,
+                                 eos_token_id=eos)
         new = out[:, batch["input_ids"].shape[-1]:]
         for i, row in zip(idx, new):
             answers[i] = tokenizer.decode(row.tolist(), skip_special_tokens=True).strip()

@@ -7,27 +7,34 @@ data sits in the middle of the question (``list_max``, ``compare``, ``formula`` 
 measured in standard and rendered form. Items come from the same generators as the built-in training pools
 but a different seed namespace (held-out seeds).
 
-    adapter = ProbeAdapter({"n": 70, "seed": 1234})
+    adapter = get_adapter("probe", {"n": 70, "seed": 1234})   # or ProbeAdapter({"n": 70, "seed": 1234})
     items = adapter.load()                      # no file needed; ``load(path)`` reads a written suite
     messages, images = adapter.build_prompt(items[0])
     adapter.score("7", items[0])                # 1.0 or 0.0
+
+Registered as benchmark ``probe`` like the file benchmarks; its items carry their own category (the task), so
+it has no paper group (``category=None``) and needs no path.
 """
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 from PIL import Image
 
+from lomo_ablate.contracts import IMAGE_SLOT
 from lomo_ablate.data.builtin import probe_items
 from lomo_ablate.data.tasks import ALL_TASKS
-from lomo_ablate.evaluate.benchmarks.base import (Adapter, BenchmarkFormatError, Item, config_from_dict,
-                                                  escape_slots, user_prompt)
+from lomo_ablate.evaluate.benchmarks.base import (Adapter, AdapterConfig, BenchmarkFormatError, Item, escape_slots,
+                                                  user_prompt)
 from lomo_ablate.evaluate.benchmarks.records import RecordLocation
+from lomo_ablate.evaluate.benchmarks.registry import register
 from lomo_ablate.utils import write_jsonl
+from lomo_ablate.utils.config import ConfigError, config_from_dict
 
 NAME = "probe"
+_SLOT_LINE = IMAGE_SLOT + "\n"  # the image first, on its own line: the built-in multimodal pool's layout
 
 
 @dataclass
@@ -45,13 +52,14 @@ class ProbeConfig:
 
     @classmethod
     def from_dict(cls, d: dict | None) -> "ProbeConfig":
-        cfg = config_from_dict(cls, d)
-        bad = [t for t in cfg.tasks if t not in ALL_TASKS]
+        return config_from_dict(cls, d, cls.__name__)
+
+    def validate(self, where: str = "ProbeConfig") -> None:
+        bad = [t for t in self.tasks if t not in ALL_TASKS]
         if bad:
-            raise ValueError(f"ProbeConfig: unknown task {bad[0]!r}; allowed: {', '.join(ALL_TASKS)}")
-        if cfg.n < 1:
-            raise ValueError(f"ProbeConfig: n must be >= 1, got {cfg.n}")
-        return cfg
+            raise ConfigError(f"{where}: unknown task {bad[0]!r}; allowed: {', '.join(ALL_TASKS)}")
+        if self.n < 1:
+            raise ConfigError(f"{where}: n must be >= 1, got {self.n}")
 
 
 _SPACE = re.compile(r"\s+")
@@ -67,14 +75,24 @@ def normalize_answer(text: str) -> str:
     return str(int(v)) if v.is_integer() else repr(v)
 
 
-class ProbeAdapter(Adapter):
-    """The probe suite as an Adapter: ``name = "probe"``, category per task (``item.metadata["category"]``)."""
+_ADAPTER_KEYS = tuple(f.name for f in fields(AdapterConfig))
 
-    name = NAME
+
+@register(NAME, category=None, spec_keys=("n", "seed", "tasks"), needs_path=False)
+class ProbeAdapter(Adapter):
+    """The probe suite as an Adapter: ``name = "probe"``, category per task (``item.metadata["category"]``).
+
+    ``config``: :class:`ProbeConfig` keys; :class:`AdapterConfig` keys (``strict``, ``limit``…) given there
+    too go to ``adapter``, so ``get_adapter("probe", {"n": 7, "strict": False})`` works like the others.
+    """
+
     category = "probe"
     required_keys = ("id", "task", "question", "answer")
 
     def __init__(self, config: ProbeConfig | dict | None = None, adapter: dict | None = None):
+        if config is not None and not isinstance(config, ProbeConfig):
+            config = dict(config)
+            adapter = {**{k: config.pop(k) for k in _ADAPTER_KEYS if k in config}, **dict(adapter or {})}
         super().__init__(adapter)
         self.probe = config if isinstance(config, ProbeConfig) else ProbeConfig.from_dict(config)
 
@@ -95,7 +113,7 @@ class ProbeAdapter(Adapter):
     @staticmethod
     def _question(text: str, has_image: bool) -> str:
         """Image first, then the question: the layout of the built-in multimodal pool."""
-        return ("<image>\n" if has_image else "") + escape_slots(text)
+        return (_SLOT_LINE if has_image else "") + escape_slots(text)
 
     def parse_record(self, record: dict, where: RecordLocation) -> Item:
         task = record["task"]
@@ -120,7 +138,7 @@ class ProbeAdapter(Adapter):
         rows = []
         for k, it in enumerate(self.load()):
             row = {"id": it.id, "task": it.metadata["task"], "answer": it.answer,
-                   "question": it.question.replace("<image>\n", "", 1) if it.images else it.question}
+                   "question": it.question.replace(_SLOT_LINE, "", 1) if it.images else it.question}
             if it.images:
                 img_dir.mkdir(parents=True, exist_ok=True)
                 rel = f"{img_dir.name}/{k:06d}.png"

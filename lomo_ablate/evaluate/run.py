@@ -1,0 +1,191 @@
+"""evaluate(): benchmarks × protocols on one checkpoint, plus MIR and the paired cross-modal distance.
+
+    from lomo_ablate.evaluate import EvalConfig, evaluate
+    metrics = evaluate("store/train/<key>/final", "out/eval", EvalConfig.from_dict({"protocols": ["standard"]}))
+
+Writes ``out_dir/predictions.jsonl`` (one row per item and protocol) and ``out_dir/metrics.json`` as
+docs/DESIGN.md "Evaluation output" says, plus ``protocols.png`` (accuracy by the fraction of the question
+given as pixels), ``protocol_examples.png`` (what the model saw under each protocol), ``paired.jsonl``
+(per-item paired distance and correctness) and ``rejected.jsonl`` when a benchmark set rows aside.
+Torch loads inside :func:`evaluate` only. See docs/evaluate.md.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Sequence
+
+from lomo_ablate.contracts import EXAMPLES_PLOT, METRICS, PAIRED, PREDICTIONS, PROTOCOLS_PLOT, REJECTED
+from lomo_ablate.evaluate.config import BenchmarkSpec, EvalConfig
+from lomo_ablate.evaluate.metrics import aggregate
+from lomo_ablate.evaluate.plots import plot_examples, plot_protocols
+from lomo_ablate.evaluate.protocols import EvalItem, Protocol, from_adapter, parse_protocol, prompts_for, renderer_fn
+
+__all__ = ["ItemRef", "evaluate", "load_items", "make_adapter", "materialize"]
+
+
+# ----------------------------------------------------------------------------------------- items
+def make_adapter(spec: BenchmarkSpec) -> Any:
+    """The Adapter for one benchmark spec (any registered benchmark, the probe suite included)."""
+    from lomo_ablate.evaluate.benchmarks.registry import get_adapter
+
+    return get_adapter(spec.name, spec.adapter_options())
+
+
+@dataclass
+class ItemRef:
+    """A benchmark item not yet turned into prompts (its images are opened only when needed)."""
+
+    benchmark: str
+    item: Any
+
+
+def load_items(specs: Sequence[BenchmarkSpec]) -> tuple[list[ItemRef], dict[str, Any], list[dict]]:
+    """All items of all benchmarks (in spec order), the adapters by name, and set-aside rows."""
+    refs: list[ItemRef] = []
+    adapters: dict[str, Any] = {}
+    rejected: list[dict] = []
+    for i, spec in enumerate(specs):
+        spec.validate(f"eval.benchmarks[{i}]")  # a known name, and a path where the benchmark reads files
+        adapter = make_adapter(spec)
+        raw = adapter.load(spec.path) if spec.path else adapter.load()
+        adapters[spec.name] = adapter
+        for r in getattr(adapter, "rejected", []):
+            rejected.append({"benchmark": spec.name, **r})
+        refs.extend(ItemRef(spec.name, it) for it in raw)
+    return refs, adapters, rejected
+
+
+def materialize(refs: Sequence[ItemRef], adapters: dict[str, Any]) -> list[EvalItem]:
+    """EvalItems (images opened) for ``refs``."""
+    return [from_adapter(adapters[r.benchmark], r.item, r.benchmark) for r in refs]
+
+
+def _chunks(seq: Sequence[Any], size: int) -> list[Sequence[Any]]:
+    return [seq[i:i + size] for i in range(0, len(seq), size)]
+
+
+# ------------------------------------------------------------------------------------------ evaluate
+def _device(name: str) -> str:
+    if name != "auto":
+        return name
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def _make_render(cfg: EvalConfig) -> Any:
+    from lomo_ablate.render import RenderConfig, Renderer
+
+    return renderer_fn(Renderer(RenderConfig.from_dict(cfg.render)))
+
+
+def evaluate(model_dir: str | Path, out_dir: str | Path, cfg: EvalConfig | dict | None = None) -> dict:
+    """Evaluate the checkpoint in ``model_dir``; write predictions.jsonl and metrics.json in ``out_dir``;
+    return the metrics dict. Every item appears once per protocol in predictions.jsonl."""
+    from lomo_ablate.models import generate, load_pretrained
+    from lomo_ablate.utils import atomic_write_json, write_jsonl
+
+    cfg = EvalConfig.from_dict(cfg)
+    t0 = time.time()
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    refs, adapters, rejected = load_items(cfg.benchmarks)
+    if not refs:
+        raise ValueError(f"eval: no items in benchmarks {[b.name for b in cfg.benchmarks]}")
+    protocols = [parse_protocol(p) for p in cfg.protocols]
+    needs_render = any(p.renders for p in protocols) or cfg.paired.enabled
+    render = _make_render(cfg) if needs_render else None
+    model, processor = load_pretrained(model_dir, dtype=cfg.dtype, device=_device(cfg.device))
+
+    rows: list[dict] = []
+    correct: dict[str, list[float]] = {}
+    for proto in protocols:
+        scores: list[float] = []
+        for chunk in _chunks(refs, cfg.chunk_size):  # bounded memory: images live for one chunk
+            items = materialize(chunk, adapters)
+            preds = generate(model, processor, prompts_for(items, proto, render), cfg.batch_size,
+                             cfg.max_new_tokens, cfg.progress, desc=f"generate [{proto.name}]")
+            for it, pred in zip(items, preds, strict=True):
+                s = float(adapters[it.benchmark].score(pred, it.source))
+                scores.append(s)
+                rows.append({"benchmark": it.benchmark, "protocol": proto.name, "item_id": it.item_id,
+                             "category": it.category, "prediction": pred, "answer": it.answer, "score": s})
+            if render is not None:
+                render.clear()
+        correct[proto.name] = scores
+    write_jsonl(out_dir / PREDICTIONS, rows)
+
+    metrics = aggregate(rows, cfg.protocols)
+    metrics["n_items"] = {b: sum(1 for r in refs if r.benchmark == b) for b in adapters}
+    metrics["rejected"] = {b: sum(1 for r in rejected if r["benchmark"] == b) for b in adapters}
+    if rejected:
+        write_jsonl(out_dir / REJECTED, rejected)
+    mir_refs = refs if cfg.mir.n is None else refs[: cfg.mir.n]
+    metrics["mir"] = _mir(model, processor, materialize(mir_refs, adapters), render, cfg) if cfg.mir.enabled else None
+    paired_items = materialize(refs[: cfg.paired.n], adapters) if cfg.paired.enabled else []
+    metrics.update(_paired(model, processor, paired_items, render, cfg, correct, out_dir))
+    metrics["seconds"] = round(time.time() - t0, 3)
+    atomic_write_json(out_dir / METRICS, metrics)
+    plot_protocols(metrics["overall"], out_dir / PROTOCOLS_PLOT)
+    plot_examples(materialize(_one_per_category(refs, adapters), adapters), protocols, render,
+                  out_dir / EXAMPLES_PLOT)
+    return metrics
+
+
+def _one_per_category(refs: Sequence[ItemRef], adapters: dict[str, Any], max_rows: int = 6) -> list[ItemRef]:
+    """The first item of each category (at most ``max_rows``) — cheap: categories come from metadata."""
+    from lomo_ablate.evaluate.benchmarks.categories import category_of
+
+    seen, out = set(), []
+    for r in refs:
+        meta = getattr(r.item, "metadata", {}) or {}
+        cat = meta.get("category") or category_of(r.benchmark)
+        if cat not in seen and len(out) < max_rows:
+            seen.add(cat)
+            out.append(r)
+    return out
+
+
+def _mir(model: Any, processor: Any, items: list[EvalItem], render: Any, cfg: EvalConfig) -> dict | None:
+    """MIR on the standard protocol's inputs (the rendered protocol's when no item has an image)."""
+    from lomo_ablate.evaluate.alignment import mir
+    from lomo_ablate.evaluate.hidden import modality_states
+
+    proto = parse_protocol("standard" if any(it.images for it in items) or render is None else "rendered")
+    prompts = prompts_for(items, proto, render)
+    vis, txt = modality_states(model, processor, prompts, cfg.batch_size, cfg.mir.max_tokens, cfg.mir.seed,
+                               cfg.progress)
+    out = mir(vis, txt).to_dict()
+    out.update({"protocol": proto.name, "n_visual_tokens": int(vis[0].shape[0]), "n_text_tokens": int(txt[0].shape[0])})
+    return out
+
+
+def _paired(model: Any, processor: Any, items: list[EvalItem], render: Any, cfg: EvalConfig,
+            correct: dict[str, list[float]], out_dir: Path) -> dict:
+    """paired_distance (mean first-layer cosine distance text vs rendered), and carrier_bins when both
+    the standard and the rendered protocol were scored."""
+    if not cfg.paired.enabled:
+        return {"paired_distance": None, "carrier_bins": None}
+    from lomo_ablate.evaluate.alignment import carrier_bins, paired_cosine_distance
+    from lomo_ablate.evaluate.hidden import paired_first_layer
+    from lomo_ablate.utils import write_jsonl
+
+    text = prompts_for(items, Protocol("standard", 0.0), render)
+    rendered = prompts_for(items, Protocol("rendered", 1.0), render)
+    tv, iv, kept = paired_first_layer(model, processor, text, rendered, cfg.batch_size, cfg.progress)
+    if not kept:
+        return {"paired_distance": None, "carrier_bins": None, "paired_n": 0, "paired_skipped": len(items)}
+    mean, per_item = paired_cosine_distance(tv, iv)
+    bins = None
+    both = "standard" in correct and "rendered" in correct
+    if both:
+        bins = carrier_bins(per_item, [correct["standard"][i] for i in kept],
+                            [correct["rendered"][i] for i in kept], cfg.carrier_bins)
+    rows = [{"benchmark": items[i].benchmark, "item_id": items[i].item_id, "category": items[i].category,
+             "distance": float(d), "standard": correct["standard"][i] if both else None,
+             "rendered": correct["rendered"][i] if both else None} for i, d in zip(kept, per_item)]
+    write_jsonl(out_dir / PAIRED, rows)
+    return {"paired_distance": mean, "carrier_bins": bins, "paired_n": len(kept),
+            "paired_skipped": len(items) - len(kept)}
