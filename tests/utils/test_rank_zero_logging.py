@@ -1,7 +1,9 @@
 """One rank-0 log filter (lomo_ablate.utils.logging): ranks > 0 stay quiet unless a record says otherwise."""
 from __future__ import annotations
 
+import io
 import logging
+import sys
 
 from lomo_ablate.utils.logging import ALL_RANKS, RankZeroFilter, console, rank_zero_logging
 
@@ -15,7 +17,10 @@ class _Collect(logging.Handler):
         self.messages.append(record.getMessage())
 
 
-def test_ranks_above_0_log_only_what_every_rank_must_say(capsys):
+def test_ranks_above_0_log_only_what_every_rank_must_say(monkeypatch):
+    # a plain buffer as stderr: pytest's capture stream may carry wandb's console hooks from an earlier test
+    err = io.StringIO()
+    monkeypatch.setattr(sys, "stderr", err)
     root, handler = logging.getLogger(), _Collect()
     root.addHandler(handler)
     log = logging.getLogger("lomo_ablate.some.module")
@@ -32,5 +37,5 @@ def test_ranks_above_0_log_only_what_every_rank_must_say(capsys):
     finally:
         root.removeHandler(handler)
     assert handler.messages == ["rank 1 failed", "rank 0 talks", "no filter once the job is over"]
-    assert capsys.readouterr().err == "[lomo-ablate] done\n"
+    assert err.getvalue() == "[lomo-ablate] done\n"
     assert not any(isinstance(f, RankZeroFilter) for f in logging.getLogger("lomo_ablate").filters)
