@@ -163,6 +163,15 @@ def test_trainer_config_rejects_unknown_keys_by_name():
     assert TrainerConfig.from_dict({"deepspeed": {"stage": 1}}).deepspeed == DeepSpeedSettings(stage=1)
 
 
+def test_trainer_config_names_a_wrong_type_with_its_key_and_the_expected_type():
+    with pytest.raises(ConfigError, match=r"trainer\.lr: expected a float, got 'abc' \(str\)"):
+        TrainerConfig.from_dict({"lr": "abc"})
+    with pytest.raises(ConfigError, match=r"trainer\.deepspeed\.stage: expected an integer, got 'one'"):
+        TrainerConfig.from_dict({"deepspeed": {"stage": "one"}})
+    with pytest.raises(ConfigError, match=r"trainer\.min_lr: invalid value"):
+        TrainerConfig.from_dict({"lr": 1e-3, "min_lr": 1e-2})  # the range checks of validate() still run
+
+
 @settings(max_examples=60, deadline=None)
 @given(total=st.integers(1, 3000), warm=st.floats(0, 0.5), lr=st.floats(1e-6, 1e-2), floor=st.floats(0, 1))
 def test_lr_schedule_warms_up_then_decays_to_the_floor(total, warm, lr, floor):
