@@ -13,7 +13,7 @@ from lomo_ablate.curate.localize import POSITIONS
 from lomo_ablate.curate.render import RenderConfig
 from lomo_ablate.utils.config import ConfigError, check_range, config_from_dict
 
-__all__ = ["ConfigError", "CurateConfig", "LocalizeConfig", "MixConfig", "parse_image_text_ratio"]
+__all__ = ["ConfigError", "CurateAppConfig", "CurateConfig", "LocalizeConfig", "MixConfig", "parse_image_text_ratio"]
 
 
 def _choice(key: str, value: Any, allowed: tuple[str, ...]) -> None:
@@ -167,3 +167,22 @@ def _plain(obj: Any) -> Any:
         return obj.to_dict()
     return obj
 
+
+@dataclass
+class CurateAppConfig:
+    """The stand-alone curation app's own keys (``python -m lomo_ablate.curate``, conf/curate_app.yaml); its
+    Hydra schema is made from this class (lomo_ablate.pipeline.schema). ``input``: the text-only pool
+    (required); ``multimodal_input``: the multimodal pool (optional); ``output``: the output folder
+    (required); ``rewrite_ratio``: fraction of text-only instances rendered, in [0, 1]; ``workers`` /
+    ``gallery``: shortcuts for ``curate.workers`` / ``curate.gallery``; ``overwrite``: replace a finished
+    curation of another config in ``output``."""
+
+    input: str | None = None
+    multimodal_input: str | None = None
+    output: str | None = None
+    seed: int = 0
+    rewrite_ratio: float = 0.5
+    workers: int = 1
+    gallery: bool = False
+    overwrite: bool = False
+    curate: CurateConfig = field(default_factory=CurateConfig)

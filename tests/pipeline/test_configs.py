@@ -10,6 +10,7 @@ from hydra.core.global_hydra import GlobalHydra
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from omegaconf import OmegaConf
 
+from lomo_ablate.pipeline.schema import register_schemas
 from lomo_ablate.pipeline.sweep import compose_jobs, expand_grid
 from lomo_ablate.pipeline.validate import ConfigValidationError, validate_config
 
@@ -24,6 +25,7 @@ OPTIONS = [(g, p.stem) for g in GROUPS for p in sorted((CONF / g).glob("*.yaml")
 
 @pytest.fixture(scope="module")
 def hydra_conf():
+    register_schemas()  # conf/config.yaml's first default: the typed schema
     GlobalHydra.instance().clear()
     with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
         yield
