@@ -79,7 +79,7 @@ class MixConfig:
     name: str = "original"
     rewrite_ratio: float = 0.5
     scale: int | None = None
-    image_text_ratio: Any = None
+    image_text_ratio: Any = "original"
 
     @property
     def image_fraction(self) -> float | None:

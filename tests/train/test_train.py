@@ -138,7 +138,8 @@ def test_packing_trains_with_the_same_first_loss_and_refuses_linear_attention(tm
                         rel_tol=1e-5)
     assert packed.tokens_seen == plain.tokens_seen  # no padding counted
     with pytest.raises(ConfigError, match="linear-attention"):
-        train(data, tmp_path / "hybrid", ModelConfig(), _cfg(max_steps=1, packing=True))
+        hybrid = ModelConfig.from_dict({"tiny": {"layer_types": ["linear_attention", "full_attention"]}})
+        train(data, tmp_path / "hybrid", hybrid, _cfg(max_steps=1, packing=True))
 
 
 def test_frozen_vision_tower_stays_put_projector_and_lm_train(tmp_path):
