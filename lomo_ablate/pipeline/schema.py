@@ -20,13 +20,17 @@ also rejects a key added on purpose with Hydra's ``+key=value`` (Hydra opens the
 The schema classes are generated from the dataclasses by :func:`structured` (introspection, not copied
 fields: a field added to a config class is in the schema at once). OmegaConf 2.3 takes most annotations in
 use as they are (``int``/``float``/``str``/``bool``, ``X | None``, unions of those, ``list[str]``,
-``dict``, ``Any``, nested dataclasses, ``list[BenchmarkSpec]``, ``Optional[DeepSpeedSettings]``); the
+``dict``, ``Any``, nested dataclasses, ``list[BenchmarkSpec]``); the
 adapter changes only what it cannot take, without touching the dataclasses:
 
 * ``Literal[...]`` (unsupported) becomes the type of its values (``str``); ``validate()`` checks the values;
 * ``tuple[float, float]`` / ``tuple[str, ...]`` become ``list[float]`` / ``list[str]`` (OmegaConf keeps
   tuples as lists anyway; ``config_from_dict`` checks the length and builds the tuple);
-* a union with a container or a dataclass in it, and any other annotation, becomes ``Any``.
+* a union with a container or a dataclass in it, and any other annotation, becomes ``Any``;
+* a nested config that defaults to null (``trainer.deepspeed: DeepSpeedSettings | None = None``) becomes
+  ``Any``: OmegaConf 2.3 cannot merge a command-line mapping into a null structured node
+  (``trainer.deepspeed={stage:2}`` fails, and ``trainer.deepspeed={}`` silently stays null). Its keys are
+  still closed (Hydra's struct mode) and checked with their types by ``validate_config``.
 
 Free-form sections stay open: ``estimate`` (a ``dict``) and Hydra's own ``hydra`` node.
 """
@@ -113,10 +117,12 @@ def _field(name: str, hint: Any, f: dataclasses.Field) -> tuple[str, Any, datacl
         default = f.default_factory()
     else:
         return name, annotation(hint), dataclasses.field()  # required: "???" in the schema
-    value = _schema_value(default)
+    value, ann = _schema_value(default), annotation(hint)
+    if value is None and any(dataclasses.is_dataclass(a) for a in typing.get_args(ann)):
+        ann = Any  # a nested config that defaults to null: see the module doc
     if isinstance(value, (list, dict)) or dataclasses.is_dataclass(value):
-        return name, annotation(hint), dataclasses.field(default_factory=lambda v=value: copy.deepcopy(v))
-    return name, annotation(hint), dataclasses.field(default=value)
+        return name, ann, dataclasses.field(default_factory=lambda v=value: copy.deepcopy(v))
+    return name, ann, dataclasses.field(default=value)
 
 
 _GENERATED: dict[str, type] = {}  # qualname -> schema class (module __getattr__ finds them: picklable)

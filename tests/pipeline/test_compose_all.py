@@ -147,8 +147,11 @@ def test_the_default_check_sees_a_repeated_default_and_a_needed_reset():
     schema = structured(TrainerConfig)
     assert redundant_values({"lr": 1e-3, "epochs": 2}, schema, "trainer", {}) == ["trainer.lr: 0.001 is the default"]
     assert redundant_values({"epochs": 1}, schema, "trainer", {"epochs": 3}) == []  # resets what a base option set
-    assert redundant_values({"deepspeed": {"stage": 1}}, schema, "trainer", {}) == [
-        "trainer.deepspeed.stage: 1 is the default"]
+    assert redundant_values({"deepspeed": {"stage": 1}}, schema, "trainer", {}) == []  # null by default
+    from lomo_ablate.models.config import ModelConfig
+
+    assert redundant_values({"tiny": {"hidden_size": 128, "seed": 1}}, structured(ModelConfig), "model", {}) == [
+        "model.tiny.hidden_size: 128 is the default"]
     assert redundant_values({"bf16": 0}, schema, "trainer", {}) == []  # 0 is not false
 
 
