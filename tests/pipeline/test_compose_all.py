@@ -9,11 +9,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hydra import compose, initialize_config_dir
-from hydra.core.global_hydra import GlobalHydra
+from hydra import compose
 from omegaconf import OmegaConf
 
-from lomo_ablate.pipeline.schema import curate_app_schema, main_schema, register_schemas
+from lomo_ablate.pipeline.schema import curate_app_schema, main_schema
 
 REPO = Path(__file__).resolve().parents[2]
 CONF = REPO / "conf"
@@ -26,15 +25,6 @@ CURATE_APP_OPTIONS = [(g, p.stem) for g in CURATE_APP_GROUPS for p in sorted((CO
 # until those branches are merged; strict, so the merge that slims them turns these into failures to remove.
 PENDING = {"render/default.yaml", "render/mono.yaml", "distortion/on.yaml", "eval/paper.yaml", "eval/probe.yaml",
            "cluster/local.yaml", "cluster/slurm.yaml", "cluster/slurm_h200.yaml"}
-
-
-@pytest.fixture(scope="module")
-def hydra_conf():
-    register_schemas()
-    GlobalHydra.instance().clear()
-    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
-        yield
-    GlobalHydra.instance().clear()
 
 
 @pytest.mark.parametrize("group,option", CURATE_APP_OPTIONS, ids=[f"{g}={o}" for g, o in CURATE_APP_OPTIONS])

@@ -5,29 +5,17 @@ from __future__ import annotations
 import dataclasses
 import pickle
 import typing
-from pathlib import Path
 from typing import Any, Literal
 
 import pytest
-from hydra import compose, initialize_config_dir
-from hydra.core.global_hydra import GlobalHydra
+from hydra import compose
 from hydra.errors import ConfigCompositionException
 from omegaconf import OmegaConf
 
-from lomo_ablate.pipeline.schema import SECTIONS, annotation, main_schema, register_schemas, structured
+from lomo_ablate.pipeline.schema import SECTIONS, annotation, main_schema, structured
 from lomo_ablate.pipeline.validate import ConfigValidationError, PipelineConfig, validate_config
 from lomo_ablate.train.config import TrainerConfig
 
-CONF = Path(__file__).resolve().parents[2] / "conf"
-
-
-@pytest.fixture(scope="module")
-def hydra_conf():
-    register_schemas()
-    GlobalHydra.instance().clear()
-    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
-        yield
-    GlobalHydra.instance().clear()
 
 
 def compose_error(overrides: list[str], config: str = "config") -> str:
