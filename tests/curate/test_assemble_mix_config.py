@@ -97,3 +97,13 @@ def test_a_wrong_type_is_a_config_error_naming_the_key_and_the_type():
         CurateConfig.from_dict({"workers": 0})
     with pytest.raises(ConfigError, match=r"curate\.mix\.scale must be >= 1"):
         CurateConfig(mix={"scale": 0})  # plain mappings of a library call are built (and checked) too
+
+
+def test_an_omegaconf_node_builds_like_a_plain_mapping():
+    """A Hydra node passed as it is (DictConfig with ListConfig values), as RenderConfig/DistortConfig
+    accepted before the one builder."""
+    from omegaconf import OmegaConf
+
+    cfg = CurateConfig.from_dict(OmegaConf.create({"render": {"fallback_fonts": ["DejaVu Sans"]},
+                                                   "distort": {"box_kernel": [2, 3]}}))
+    assert cfg.render.fallback_fonts == ["DejaVu Sans"] and cfg.distort.box_kernel == (2, 3)
