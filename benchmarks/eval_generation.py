@@ -3,7 +3,7 @@
     .venv/bin/python benchmarks/eval_generation.py --n 28 --batch-size 16 --max-new-tokens 6
 
 Builds the tiny default VLM (random init, from config), takes the probe suite's standard-protocol prompts,
-and times lomo_ablate.evaluate.generation.generate at batch size 1 (baseline) and --batch-size. Prints
+and times lomo_ablate.models.generation.generate at batch size 1 (baseline) and --batch-size. Prints
 items/s of both and the ratio; also checks that both give the same answers.
 """
 from __future__ import annotations

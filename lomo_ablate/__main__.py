@@ -17,6 +17,7 @@ import hydra
 from omegaconf import DictConfig
 
 from lomo_ablate.pipeline.naming import register_resolvers
+from lomo_ablate.pipeline.schema import register_schemas
 
 CONF_DIR = str(Path(__file__).resolve().parent.parent / "conf")
 
@@ -33,6 +34,7 @@ def main() -> None:
     from lomo_ablate.pipeline.grid import SweepSpecError, rewrite_zip_arguments
 
     register_resolvers()
+    register_schemas()  # conf/config.yaml's first default: the typed schema
     try:
         sys.argv[1:] = rewrite_zip_arguments(sys.argv[1:])
     except SweepSpecError as e:

@@ -17,6 +17,11 @@ def pytest_configure(config):
         torch.set_num_threads(2)
     except ImportError:  # pragma: no cover
         pass
+    # conf/config.yaml and conf/curate_app.yaml start with the typed schema (lomo_ablate.pipeline.schema),
+    # registered here for every test that composes them (the apps register it before hydra.main)
+    from lomo_ablate.pipeline.schema import register_schemas
+
+    register_schemas()
 
 
 @pytest.fixture

@@ -17,8 +17,10 @@ from omegaconf import DictConfig, OmegaConf
 from lomo_ablate.curate.config import ConfigError, CurateConfig
 from lomo_ablate.curate.run import curate
 from lomo_ablate.utils import locked
+from lomo_ablate.pipeline.schema import register_schemas
 
 CONF_DIR = str(Path(__file__).resolve().parents[2] / "conf")
+register_schemas()  # conf/curate_app.yaml's first default (curate_app_schema), before hydra.main composes
 log = logging.getLogger("lomo_ablate.curate")
 
 

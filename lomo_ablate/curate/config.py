@@ -1,38 +1,24 @@
-"""Typed configs of the curation stage. Every config has ``from_dict(d)`` that rejects unknown keys by name
-and checks values early, so a typo in YAML or on the command line fails before any work starts."""
+"""Typed configs of the curation stage, built through :func:`lomo_ablate.utils.config.config_from_dict`
+(``from_dict(d)``): an unknown key or a value of the wrong type is a :class:`ConfigError` naming the dotted
+key, and each config's ``validate()`` checks ranges and choices, so a typo in YAML or on the command line
+fails before any work starts."""
 from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
+from lomo_ablate.render.distort import DistortConfig
 from lomo_ablate.curate.localize import POSITIONS
-from lomo_ablate.utils.config import reject_unknown_keys
+from lomo_ablate.render import RenderConfig
+from lomo_ablate.utils.config import ConfigError, check_range, config_from_dict
+
+__all__ = ["ConfigError", "CurateAppConfig", "CurateConfig", "LocalizeConfig", "MixConfig", "parse_image_text_ratio"]
 
 
-class ConfigError(ValueError):
-    """A config value or key is wrong; the message names the key and what is allowed."""
-
-
-def _check_keys(cls: type, d: Mapping[str, Any], where: str) -> None:
-    if not isinstance(d, Mapping):
-        raise ConfigError(f"{where} must be a mapping, got {type(d).__name__}: {d!r}")
-    reject_unknown_keys(cls, d, where, ConfigError)
-
-
-def _as_int(value: Any, key: str, minimum: int | None = None, allow_none: bool = False) -> int | None:
-    if value is None and allow_none:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int):
-        if isinstance(value, float) and value.is_integer():
-            value = int(value)
-        elif isinstance(value, str) and value.strip().isdigit():
-            value = int(value)
-        else:
-            raise ConfigError(f"{key}={value!r} is not an integer")
-    if minimum is not None and value < minimum:
-        raise ConfigError(f"{key}={value} must be >= {minimum}")
-    return value
+def _choice(key: str, value: Any, allowed: tuple[str, ...]) -> None:
+    if value not in allowed:
+        raise ConfigError(f"{key}={value!r} is not allowed; choose one of {', '.join(allowed)}")
 
 
 @dataclass
@@ -50,16 +36,13 @@ class LocalizeConfig:
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any] | None) -> "LocalizeConfig":
-        d = dict(d or {})
-        _check_keys(cls, d, "curate.localize")
-        cfg = cls(**d)
-        if cfg.position not in POSITIONS:
-            raise ConfigError(f"position={cfg.position!r} is not allowed; choose one of {', '.join(POSITIONS)}")
-        cfg.min_sentences = _as_int(cfg.min_sentences, "curate.localize.min_sentences", 0)
-        cfg.multi_span_images = _as_int(cfg.multi_span_images, "curate.localize.multi_span_images", 1)
-        cfg.max_block_chars = _as_int(cfg.max_block_chars, "curate.localize.max_block_chars", 20)
-        cfg.latex_commands = bool(cfg.latex_commands)
-        return cfg
+        return config_from_dict(cls, d, "curate.localize")
+
+    def validate(self, where: str = "curate.localize") -> None:
+        _choice(f"{where}.position", self.position, POSITIONS)
+        check_range(f"{where}.min_sentences", self.min_sentences, 0, integer=True)
+        check_range(f"{where}.multi_span_images", self.multi_span_images, 1, integer=True)
+        check_range(f"{where}.max_block_chars", self.max_block_chars, 20, integer=True)
 
 
 def parse_image_text_ratio(value: Any) -> float | None:
@@ -96,7 +79,7 @@ class MixConfig:
     name: str = "original"
     rewrite_ratio: float = 0.5
     scale: int | None = None
-    image_text_ratio: Any = None
+    image_text_ratio: Any = "original"
 
     @property
     def image_fraction(self) -> float | None:
@@ -104,18 +87,17 @@ class MixConfig:
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any] | None) -> "MixConfig":
-        d = dict(d or {})
-        _check_keys(cls, d, "curate.mix")
-        cfg = cls(**d)
+        return config_from_dict(cls, d, "curate.mix")
+
+    def validate(self, where: str = "curate.mix") -> None:
+        if not 0.0 <= self.rewrite_ratio <= 1.0:  # a float (config_from_dict); NaN fails too
+            raise ConfigError(f"{where}.rewrite_ratio={self.rewrite_ratio} is outside [0, 1]")
+        if self.scale is not None:
+            check_range(f"{where}.scale", self.scale, 1, integer=True)
         try:
-            cfg.rewrite_ratio = float(cfg.rewrite_ratio)
-        except (TypeError, ValueError):
-            raise ConfigError(f"rewrite_ratio={cfg.rewrite_ratio!r} is not a number") from None
-        if not 0.0 <= cfg.rewrite_ratio <= 1.0:
-            raise ConfigError(f"rewrite_ratio={cfg.rewrite_ratio} is outside [0, 1]")
-        cfg.scale = _as_int(cfg.scale, "scale", 1, allow_none=True)
-        parse_image_text_ratio(cfg.image_text_ratio)  # validates
-        return cfg
+            parse_image_text_ratio(self.image_text_ratio)
+        except ConfigError as e:
+            raise ConfigError(f"{where}.{e}") from None
 
 
 TURNS = ("first", "last")
@@ -126,7 +108,7 @@ IMAGE_MODES = ("copy", "hardlink", "symlink")
 class CurateConfig:
     """Everything curation depends on (except inputs and seed).
 
-    ``render``/``distort`` are the render colleague's ``RenderConfig``/``DistortConfig`` (built from dicts).
+    ``render``/``distort``: :class:`RenderConfig` / :class:`DistortConfig` (plain mappings are built).
     ``turn``: which user turn is rewritten — ``first`` (default) or ``last``.
     ``max_chars``: a rewritten turn longer than this is rejected (``too_long``).
     ``shard_size``: input records per shard (the unit of parallel work and of resume).
@@ -136,8 +118,8 @@ class CurateConfig:
 
     localize: LocalizeConfig = field(default_factory=LocalizeConfig)
     mix: MixConfig = field(default_factory=MixConfig)
-    render: Any = None
-    distort: Any = None
+    render: RenderConfig = field(default_factory=RenderConfig)
+    distort: DistortConfig = field(default_factory=DistortConfig)
     turn: str = "first"
     max_chars: int = 20000
     shard_size: int = 256
@@ -148,36 +130,23 @@ class CurateConfig:
     gallery_samples: int = 8
 
     def __post_init__(self) -> None:
-        if self.render is None or isinstance(self.render, Mapping):
-            from lomo_ablate.render import RenderConfig
-
-            self.render = RenderConfig.from_dict(dict(self.render or {}))
-        if self.distort is None or isinstance(self.distort, Mapping):
-            from lomo_ablate.render.distort import DistortConfig
-
-            self.distort = DistortConfig.from_dict(dict(self.distort or {}))
+        # library calls may pass plain mappings (or None) for the nested configs
+        for key, cls in (("localize", LocalizeConfig), ("mix", MixConfig), ("render", RenderConfig),
+                         ("distort", DistortConfig)):
+            value = getattr(self, key)
+            if value is None or isinstance(value, Mapping):
+                setattr(self, key, config_from_dict(cls, value, f"curate.{key}"))
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any] | None) -> "CurateConfig":
-        d = dict(d or {})
-        _check_keys(cls, d, "curate")
-        d["localize"] = LocalizeConfig.from_dict(d.get("localize"))
-        d["mix"] = MixConfig.from_dict(d.get("mix"))
-        cfg = cls(**d)
-        if cfg.turn not in TURNS:
-            raise ConfigError(f"curate.turn={cfg.turn!r} is not allowed; choose one of {', '.join(TURNS)}")
-        if cfg.image_mode not in IMAGE_MODES:
-            raise ConfigError(f"curate.image_mode={cfg.image_mode!r} is not allowed; "
-                              f"choose one of {', '.join(IMAGE_MODES)}")
-        cfg.max_chars = _as_int(cfg.max_chars, "curate.max_chars", 1)
-        cfg.shard_size = _as_int(cfg.shard_size, "curate.shard_size", 1)
-        cfg.workers = _as_int(cfg.workers, "workers", 1)
-        cfg.gallery_samples = _as_int(cfg.gallery_samples, "curate.gallery_samples", 1)
-        cfg.png_compress_level = _as_int(cfg.png_compress_level, "curate.png_compress_level", 0)
-        if cfg.png_compress_level > 9:
-            raise ConfigError(f"curate.png_compress_level={cfg.png_compress_level} must be in [0, 9]")
-        cfg.gallery = bool(cfg.gallery)
-        return cfg
+        return config_from_dict(cls, d, "curate")
+
+    def validate(self, where: str = "curate") -> None:
+        _choice(f"{where}.turn", self.turn, TURNS)
+        _choice(f"{where}.image_mode", self.image_mode, IMAGE_MODES)
+        for key in ("max_chars", "shard_size", "workers", "gallery_samples"):
+            check_range(f"{where}.{key}", getattr(self, key), 1, integer=True)
+        check_range(f"{where}.png_compress_level", self.png_compress_level, 0, 9, integer=True)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain, JSON-ready form (the input of the config hash)."""
@@ -197,3 +166,23 @@ def _plain(obj: Any) -> Any:
     if hasattr(obj, "to_dict"):
         return obj.to_dict()
     return obj
+
+
+@dataclass
+class CurateAppConfig:
+    """The stand-alone curation app's own keys (``python -m lomo_ablate.curate``, conf/curate_app.yaml); its
+    Hydra schema is made from this class (lomo_ablate.pipeline.schema). ``input``: the text-only pool
+    (required); ``multimodal_input``: the multimodal pool (optional); ``output``: the output folder
+    (required); ``rewrite_ratio``: fraction of text-only instances rendered, in [0, 1]; ``workers`` /
+    ``gallery``: shortcuts for ``curate.workers`` / ``curate.gallery``; ``overwrite``: replace a finished
+    curation of another config in ``output``."""
+
+    input: str | None = None
+    multimodal_input: str | None = None
+    output: str | None = None
+    seed: int = 0
+    rewrite_ratio: float = 0.5
+    workers: int = 1
+    gallery: bool = False
+    overwrite: bool = False
+    curate: CurateConfig = field(default_factory=CurateConfig)

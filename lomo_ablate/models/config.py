@@ -1,7 +1,8 @@
 """Typed configs of the model side: which model, how to build the tiny one, what to freeze.
 
-Every config is a dataclass with ``from_dict(d)`` that rejects unknown keys with a message naming the key
-and the allowed ones; nested dataclass fields accept plain dicts.
+Every config is a dataclass built through :func:`lomo_ablate.utils.config.config_from_dict` (``from_dict(d)``):
+an unknown key or a wrong type is a :class:`ConfigError` naming the dotted key; nested dataclass fields accept
+plain dicts; ``validate()`` checks ranges.
 """
 from __future__ import annotations
 
@@ -25,7 +26,7 @@ class ReadingConfig:
     ``lr`` cosine to ``min_lr``; ``eval_n`` held-out texts measure transcription afterwards.
     """
 
-    steps: int = 0
+    steps: int = 1200
     samples: int = 19200
     batch_size: int = 32
     lr: float = 3e-3
@@ -37,22 +38,19 @@ class ReadingConfig:
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any] | None) -> "ReadingConfig":
-        cfg = config_from_dict(cls, d, "model.tiny.reading")
-        cfg.validate()
-        return cfg
+        return config_from_dict(cls, d, "model.tiny.reading")
 
-    def validate(self) -> None:
+    def validate(self, where: str = "model.tiny.reading") -> None:
         for key in ("steps", "samples", "batch_size", "eval_n"):
             if not isinstance(getattr(self, key), int) or getattr(self, key) < 0:
-                raise ConfigError(f"model.tiny.reading.{key} must be an integer >= 0, got {getattr(self, key)!r}")
+                raise ConfigError(f"{where}.{key} must be an integer >= 0, got {getattr(self, key)!r}")
         if self.steps and self.samples < self.batch_size:
-            raise ConfigError(f"model.tiny.reading.samples ({self.samples}) is smaller than one batch "
-                              f"({self.batch_size})")
+            raise ConfigError(f"{where}.samples ({self.samples}) is smaller than one batch ({self.batch_size})")
         for key in ("p_random", "p_distort"):
             if not 0.0 <= float(getattr(self, key)) <= 1.0:
-                raise ConfigError(f"model.tiny.reading.{key} must be in [0, 1], got {getattr(self, key)!r}")
+                raise ConfigError(f"{where}.{key} must be in [0, 1], got {getattr(self, key)!r}")
         if IMAGE_SLOT in self.prompt:
-            raise ConfigError("model.tiny.reading.prompt must not contain <image> (the image comes first)")
+            raise ConfigError(f"{where}.prompt must not contain <image> (the image comes first)")
 
 
 @dataclasses.dataclass
@@ -70,7 +68,10 @@ class TinyModelConfig:
     num_heads: int = 4
     num_kv_heads: int = 2
     head_dim: int = 32
-    layer_types: list[str] = dataclasses.field(default_factory=lambda: ["linear_attention", "full_attention"])
+    # all full_attention (the embedded default, conf/model/tiny.yaml): a CPU training step is 1.3-1.6x faster
+    # than with Qwen3.5's hybrid [linear_attention, full_attention] (whose Gated DeltaNet layer runs reference
+    # kernels without a GPU), and trainer.packing is allowed
+    layer_types: list[str] = dataclasses.field(default_factory=lambda: ["full_attention", "full_attention"])
     linear_heads: int = 2  # key heads of the linear-attention (Gated DeltaNet) layers; value heads = 2x
     linear_head_dim: int = 32
     vision_depth: int = 2
@@ -87,9 +88,7 @@ class TinyModelConfig:
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any] | None) -> "TinyModelConfig":
-        cfg = config_from_dict(cls, d, "model.tiny")
-        cfg.reading.validate()
-        return cfg
+        return config_from_dict(cls, d, "model.tiny")
 
 
 @dataclasses.dataclass
@@ -115,6 +114,4 @@ class ModelConfig:
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any] | None) -> "ModelConfig":
-        cfg = config_from_dict(cls, d, "model")
-        cfg.tiny.reading.validate()
-        return cfg
+        return config_from_dict(cls, d, "model")

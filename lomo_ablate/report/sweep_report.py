@@ -28,12 +28,13 @@ from lomo_ablate.report.plots import make_plots
 from lomo_ablate.report.tables import (NOISE_MARK, Arm, Table, assign_baselines, build_arms, build_table, fixed_axes,
                                        protocols_of, to_csv, to_latex, to_markdown, to_tidy_rows)
 from lomo_ablate.utils import atomic_write_json, atomic_write_text
-from lomo_ablate.utils.config import reject_unknown_keys
+from lomo_ablate.utils.config import ConfigError, check_range, config_from_dict
 
 
 @dataclasses.dataclass(frozen=True)
 class ReportConfig:
-    """How the report is computed (``from_dict`` rejects unknown keys)."""
+    """How the report is computed: ``resamples`` bootstrap resamples for ``confidence`` intervals (seeded by
+    ``seed``), ``plots``. ``from_dict`` names an unknown key, a wrong type or a bad value (ConfigError)."""
 
     resamples: int = 1000
     confidence: float = 0.95
@@ -42,9 +43,12 @@ class ReportConfig:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any] | None) -> "ReportConfig":
-        d = dict(d or {})
-        reject_unknown_keys(cls, d, "report config")
-        return cls(**d)
+        return config_from_dict(cls, d, "report")
+
+    def validate(self, where: str = "report") -> None:
+        check_range(f"{where}.resamples", self.resamples, 1, integer=True)
+        if not 0.0 < self.confidence < 1.0:
+            raise ConfigError(f"{where}.confidence must be in (0, 1), got {self.confidence!r}")
 
 
 def report_sweep(sweep_dir: str | Path, results_dir: str | Path = "results", baseline: str | None = None,

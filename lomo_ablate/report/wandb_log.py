@@ -40,7 +40,7 @@ from urllib.parse import urlparse
 
 from lomo_ablate.contracts import DATA, RUN_METRICS, RUN_SUMMARY
 from lomo_ablate.utils import atomic_write_json, stable_hash
-from lomo_ablate.utils.config import reject_unknown_keys
+from lomo_ablate.utils.config import ConfigError, check_range, config_from_dict
 
 MODES = ("offline", "online", "none")
 SECRET_KEY = re.compile(r"(api[_-]?key|token|passw(or)?d|secret|credential)", re.IGNORECASE)
@@ -66,12 +66,13 @@ class LoggerConfig:
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any] | None) -> "LoggerConfig":
-        d = dict(d or {})
-        reject_unknown_keys(cls, d, "logger config")
-        cfg = cls(**d)
-        if cfg.mode not in MODES:
-            raise ValueError(f"logger config: key 'mode' is {cfg.mode!r}; allowed values are {list(MODES)}")
-        return cfg
+        """Unknown keys, wrong types and a bad ``mode`` raise ConfigError naming ``logger.<key>``."""
+        return config_from_dict(cls, d, "logger")
+
+    def validate(self, where: str = "logger") -> None:
+        if self.mode not in MODES:
+            raise ConfigError(f"{where}.mode={self.mode!r} is not allowed; allowed: {', '.join(MODES)}")
+        check_range(f"{where}.init_timeout", self.init_timeout, 0, lo_open=True)
 
 
 def is_secret_key(key: str) -> bool:

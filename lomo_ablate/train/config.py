@@ -1,10 +1,12 @@
-"""Typed trainer config (the recipe: every value configurable), with ``from_dict`` that rejects unknown keys."""
+"""Typed trainer config (the recipe: every value configurable), built through
+:func:`lomo_ablate.utils.config.config_from_dict`: an unknown key or a wrong type is a :class:`ConfigError`
+naming the dotted key (``trainer.lr: expected a float, got 'abc' (str)``); ``validate()`` checks ranges."""
 from __future__ import annotations
 
 import dataclasses
 from typing import Any, Mapping
 
-from lomo_ablate.models.config import ConfigError, config_from_dict
+from lomo_ablate.utils.config import ConfigError, config_from_dict
 
 
 @dataclasses.dataclass
@@ -62,9 +64,7 @@ class TrainerConfig:
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any] | None) -> "TrainerConfig":
-        cfg = config_from_dict(cls, d, "trainer")
-        cfg.validate()
-        return cfg
+        return config_from_dict(cls, d, "trainer")
 
     def validate(self) -> None:
         checks = [("lr", self.lr > 0), ("min_lr", 0 <= self.min_lr <= self.lr), ("warmup_ratio", 0 <= self.warmup_ratio < 1),

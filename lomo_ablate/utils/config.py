@@ -18,7 +18,7 @@ import functools
 import math
 import types
 import typing
-from typing import Any, Iterable, Mapping, TypeVar
+from typing import Any, Iterable, Mapping, Sequence, TypeVar
 
 T = TypeVar("T")
 
@@ -122,7 +122,8 @@ def _is_union(hint: Any) -> bool:
 
 def _coerce(hint: Any, value: Any, where: str) -> Any:
     """``value`` checked against ``hint``; ints are accepted where floats are expected (as YAML writes
-    ``1`` for ``1.0``), lists/tuples become lists, nested dataclasses are built."""
+    ``1`` for ``1.0``), sequences (lists, tuples, OmegaConf ListConfig) become lists, nested dataclasses are
+    built."""
     if hint is Any or hint is object:
         return value
     if _is_union(hint):
@@ -154,7 +155,7 @@ def _coerce(hint: Any, value: Any, where: str) -> Any:
                               f"{', '.join(repr(a) for a in typing.get_args(hint))}")
         return value
     if origin in (list, tuple, set, frozenset) or hint in (list, tuple):
-        if isinstance(value, (str, bytes)) or not isinstance(value, (list, tuple)):
+        if isinstance(value, (str, bytes)) or not isinstance(value, Sequence):
             raise ConfigError(f"{where}: expected a list, got {value!r} ({type(value).__name__})")
         args = typing.get_args(hint)
         if origin is tuple and args and args[-1] is not Ellipsis:  # fixed-length tuple: element-wise

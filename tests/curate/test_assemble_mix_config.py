@@ -81,3 +81,30 @@ def test_config_errors_name_the_key_and_allowed_values():
         CurateConfig.from_dict({"mix": {"image_text_ratio": "one to one"}})
     with pytest.raises(ValueError, match="unknown key"):  # the render colleague's config rejects typos too
         CurateConfig.from_dict({"render": {"fnot": "x"}})
+
+
+def test_a_wrong_type_is_a_config_error_naming_the_key_and_the_type():
+    """One builder (lomo_ablate.utils.config.config_from_dict), one ConfigError for the whole package."""
+    from lomo_ablate.utils.config import ConfigError as PackageConfigError
+
+    assert ConfigError is PackageConfigError
+    with pytest.raises(ConfigError, match=r"curate\.mix\.rewrite_ratio: expected a float, got 'abc' \(str\)"):
+        CurateConfig.from_dict({"mix": {"rewrite_ratio": "abc"}})
+    with pytest.raises(ConfigError, match=r"curate\.localize\.min_sentences: expected an integer, got 2\.5"):
+        CurateConfig.from_dict({"localize": {"min_sentences": 2.5}})
+    with pytest.raises(ConfigError, match=r"curate\.render\.font_size: expected an integer"):
+        CurateConfig.from_dict({"render": {"font_size": "big"}})
+    with pytest.raises(ConfigError, match=r"curate\.workers must be >= 1, got 0"):
+        CurateConfig.from_dict({"workers": 0})
+    with pytest.raises(ConfigError, match=r"curate\.mix\.scale must be >= 1"):
+        CurateConfig(mix={"scale": 0})  # plain mappings of a library call are built (and checked) too
+
+
+def test_an_omegaconf_node_builds_like_a_plain_mapping():
+    """A Hydra node passed as it is (DictConfig with ListConfig values), as RenderConfig/DistortConfig
+    accepted before the one builder."""
+    from omegaconf import OmegaConf
+
+    cfg = CurateConfig.from_dict(OmegaConf.create({"render": {"fallback_fonts": ["DejaVu Sans"]},
+                                                   "distort": {"box_kernel": [2, 3]}}))
+    assert cfg.render.fallback_fonts == ["DejaVu Sans"] and cfg.distort.box_kernel == (2, 3)

@@ -5,8 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from hydra import compose, initialize_config_dir
-from hydra.core.global_hydra import GlobalHydra
+from hydra import compose
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from omegaconf import OmegaConf
 
@@ -22,14 +21,6 @@ PRIMARY = OmegaConf.load(CONF / "config.yaml")
 GROUPS = sorted(next(iter(d)) for d in PRIMARY.defaults
                 if OmegaConf.is_dict(d) and not next(iter(d)).startswith(("override", "optional")))
 OPTIONS = [(g, p.stem) for g in GROUPS for p in sorted((CONF / g).glob("*.yaml"))]
-
-
-@pytest.fixture(scope="module")
-def hydra_conf():
-    GlobalHydra.instance().clear()
-    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
-        yield
-    GlobalHydra.instance().clear()
 
 
 def compose_job(overrides: list[str]):

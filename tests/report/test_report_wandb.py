@@ -152,7 +152,7 @@ def test_a_broken_wandb_never_breaks_the_job(tmp_path, monkeypatch):
 def test_logger_group_files_load_into_the_typed_config_and_unknown_keys_are_named():
     modes = {p.stem: LoggerConfig.from_dict(yaml.safe_load(p.read_text())).mode for p in CONF.glob("*.yaml")}
     assert modes == {"wandb_offline": "offline", "wandb_online": "online", "none": "none"}
-    with pytest.raises(ValueError, match=r"'logger config.projekt'.*allowed:.*project"):
+    with pytest.raises(ValueError, match=r"'logger.projekt'.*allowed:.*project"):
         LoggerConfig.from_dict({"projekt": "x"})
     with pytest.raises(ValueError, match=r"mode.*'disabled'"):
         LoggerConfig.from_dict({"mode": "disabled"})

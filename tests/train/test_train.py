@@ -138,7 +138,8 @@ def test_packing_trains_with_the_same_first_loss_and_refuses_linear_attention(tm
                         rel_tol=1e-5)
     assert packed.tokens_seen == plain.tokens_seen  # no padding counted
     with pytest.raises(ConfigError, match="linear-attention"):
-        train(data, tmp_path / "hybrid", ModelConfig(), _cfg(max_steps=1, packing=True))
+        hybrid = ModelConfig.from_dict({"tiny": {"layer_types": ["linear_attention", "full_attention"]}})
+        train(data, tmp_path / "hybrid", hybrid, _cfg(max_steps=1, packing=True))
 
 
 def test_frozen_vision_tower_stays_put_projector_and_lm_train(tmp_path):
@@ -161,6 +162,15 @@ def test_trainer_config_rejects_unknown_keys_by_name():
     with pytest.raises(ConfigError, match=r"unknown key\(s\) 'trainer\.deepspeed\.zero_stage'"):
         TrainerConfig.from_dict({"deepspeed": {"zero_stage": 1}})
     assert TrainerConfig.from_dict({"deepspeed": {"stage": 1}}).deepspeed == DeepSpeedSettings(stage=1)
+
+
+def test_trainer_config_names_a_wrong_type_with_its_key_and_the_expected_type():
+    with pytest.raises(ConfigError, match=r"trainer\.lr: expected a float, got 'abc' \(str\)"):
+        TrainerConfig.from_dict({"lr": "abc"})
+    with pytest.raises(ConfigError, match=r"trainer\.deepspeed\.stage: expected an integer, got 'one'"):
+        TrainerConfig.from_dict({"deepspeed": {"stage": "one"}})
+    with pytest.raises(ConfigError, match=r"trainer\.min_lr: invalid value"):
+        TrainerConfig.from_dict({"lr": 1e-3, "min_lr": 1e-2})  # the range checks of validate() still run
 
 
 @settings(max_examples=60, deadline=None)
