@@ -52,4 +52,5 @@ def test_pretrain_reading_refuses_a_model_it_cannot_build(tmp_path):
     with pytest.raises(ValueError, match="builds the tiny model"):
         pretrain_reading(tmp_path, model, GRID, TrainerConfig(device="cpu"))
     with pytest.raises(ValueError, match="steps is 0"):
-        pretrain_reading(tmp_path, ModelConfig(), GRID, TrainerConfig(device="cpu"))
+        pretrain_reading(tmp_path, ModelConfig.from_dict({"tiny": {"reading": {"steps": 0}}}), GRID,
+                         TrainerConfig(device="cpu"))
