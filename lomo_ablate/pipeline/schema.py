@@ -53,7 +53,7 @@ from lomo_ablate.pipeline.config import DataConfig, PipelineConfig
 from lomo_ablate.report.wandb_log import LoggerConfig
 from lomo_ablate.train.config import TrainerConfig
 
-__all__ = ["SECTIONS", "MAIN_SCHEMA", "CURATE_APP_SCHEMA", "structured", "main_schema", "curate_app_schema",
+__all__ = ["SECTIONS", "MAIN_SCHEMA", "CURATE_APP_SCHEMA", "CLUSTER_SCHEMA", "structured", "main_schema", "curate_app_schema",
            "register_schemas"]
 
 #: The stage sections of the main config and their typed configs (``PipelineConfig.SECTIONS`` minus hydra).
@@ -61,6 +61,9 @@ SECTIONS: dict[str, type] = {"curate": CurateConfig, "model": ModelConfig, "trai
                              "eval": EvalConfig, "logger": LoggerConfig, "cluster": ClusterConfig}
 MAIN_SCHEMA = "lomo_schema"
 CURATE_APP_SCHEMA = "curate_app_schema"
+#: The ``cluster`` section alone, for a small app that borrows conf/cluster/ (tests/slurm/app): the cluster
+#: files carry only what differs from :class:`ClusterConfig`'s defaults, so they need this schema beneath.
+CLUSTER_SCHEMA = "lomo_cluster_schema"
 _PRIMITIVES = (int, float, str, bool, bytes)
 
 
@@ -182,3 +185,4 @@ def register_schemas() -> None:
     store = ConfigStore.instance()
     store.store(name=MAIN_SCHEMA, node=main_schema())
     store.store(name=CURATE_APP_SCHEMA, node=curate_app_schema())
+    store.store(name=CLUSTER_SCHEMA, node={"cluster": structured(ClusterConfig)})

@@ -72,7 +72,7 @@ class ClusterConfig:
     gpus_per_node: int | None = 0
     tasks_per_node: int = 1
     cpus_per_task: int | None = 1
-    mem_gb: float | None = None
+    mem_gb: int | None = None  # the stock SlurmQueueConf type
     timeout_min: int = 60
     array_parallelism: int = 64
     setup: list[str] | None = None
@@ -120,7 +120,7 @@ class ClusterConfig:
             if isinstance(v, bool) or not isinstance(v, int) or v < low:
                 raise ConfigError(f"{where}.{key}={v!r}: expected an integer >= {low}")
         if self.mem_gb is not None and (isinstance(self.mem_gb, bool) or not self.mem_gb > 0):
-            raise ConfigError(f"{where}.mem_gb={self.mem_gb!r}: expected a positive number or null")
+            raise ConfigError(f"{where}.mem_gb={self.mem_gb!r}: expected a positive integer (GB) or null")
         if self.kind == "slurm" and not self.partition:
             raise ConfigError(
                 f"{where}.partition is not set: a Slurm cluster needs a partition "

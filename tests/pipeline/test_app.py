@@ -136,7 +136,7 @@ def test_local_multirun_shares_inputs_reports_failures_and_resumes(tmp_path, app
     assert set(done) == {0, 0.5}
     for ratio, res in done.items():
         name = res["job"]
-        assert f"rewrite_ratio={ratio}" in name and res["axes"]["trainer.max_steps"] == 2
+        assert f"rewrite_ratio={ratio:g}" in name and res["axes"]["trainer.max_steps"] == 2
         assert set(res["stages"]) == {"data", "curate", "read", "train", "evaluate"}
         assert "standard" in res["metrics"]["overall"]
         assert set(res["metrics"]["reading"]["transcription"]) == {"n", "questions", "random"}

@@ -16,6 +16,7 @@ from hydra.core.hydra_config import HydraConfig
 import lomo_ablate
 from lomo_ablate.distributed import DistributedEnvironment
 from lomo_ablate.pipeline.jobconfig import job_config_hash
+from lomo_ablate.pipeline.schema import register_schemas
 from lomo_ablate.utils import atomic_write_json
 
 
@@ -33,6 +34,9 @@ def all_reduce_ranks() -> dict:
     dist.barrier()
     dist.destroy_process_group()
     return {"rank": env.rank, "world_size": env.world_size, "all_reduce_sum": t.item()}
+
+
+register_schemas()  # the cluster group's schema (conf/cluster/ carries only non-default values)
 
 
 @hydra.main(version_base=None, config_path="conf", config_name="slurm_testapp")
