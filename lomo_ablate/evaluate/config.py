@@ -102,7 +102,9 @@ class PairedConfig:
 
 @dataclass
 class EvalConfig:
-    """What to evaluate and how. ``render`` is a curation RenderConfig dict (evaluation font settings)."""
+    """What to evaluate and how. ``render`` is a curation RenderConfig dict (evaluation font settings).
+    ``engine``: what generates and scores (:mod:`lomo_ablate.evaluate.engines`; ``native`` only for now).
+    ``device: auto`` is ``cuda:<local rank>`` when CUDA is there (every rank evaluates its shard)."""
 
     benchmarks: list[BenchmarkSpec] = field(default_factory=lambda: [BenchmarkSpec()])
     protocols: list[str] = field(default_factory=lambda: list(DEFAULT_PROTOCOLS))
@@ -116,6 +118,7 @@ class EvalConfig:
     dtype: str | None = None
     device: str = "auto"
     progress: bool = True
+    engine: str = "native"
 
     @classmethod
     def from_dict(cls, d: Any) -> "EvalConfig":
@@ -141,6 +144,9 @@ class EvalConfig:
         dup = sorted({n for n in names if names.count(n) > 1})
         if dup:
             raise ConfigError(f"{where}.benchmarks: {dup[0]!r} listed twice")
+        from lomo_ablate.evaluate.engines import check_engine
+
+        check_engine(self.engine, f"{where}.engine")
         for key in ("batch_size", "max_new_tokens", "carrier_bins", "chunk_size"):
             check_range(f"{where}.{key}", getattr(self, key), 1, integer=True)
 

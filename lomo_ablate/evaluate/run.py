@@ -11,16 +11,22 @@ Torch loads inside :func:`evaluate` only. See docs/evaluate.md.
 """
 from __future__ import annotations
 
+import logging
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
 
 from lomo_ablate.contracts import EXAMPLES_PLOT, METRICS, PAIRED, PREDICTIONS, PROTOCOLS_PLOT, REJECTED
+from lomo_ablate.distributed import DistributedEnvironment
 from lomo_ablate.evaluate.config import BenchmarkSpec, EvalConfig
+from lomo_ablate.evaluate.engines import shards
 from lomo_ablate.evaluate.metrics import aggregate
 from lomo_ablate.evaluate.plots import plot_examples, plot_protocols
 from lomo_ablate.evaluate.protocols import EvalItem, Protocol, from_adapter, parse_protocol, prompts_for, renderer_fn
+from lomo_ablate.utils import atomic_write_json, write_jsonl
+
+log = logging.getLogger("lomo_ablate.evaluate")
 
 __all__ = ["ItemRef", "evaluate", "load_items", "make_adapter", "materialize"]
 
@@ -67,12 +73,15 @@ def _chunks(seq: Sequence[Any], size: int) -> list[Sequence[Any]]:
 
 
 # ------------------------------------------------------------------------------------------ evaluate
-def _device(name: str) -> str:
+def _device(name: str, env: DistributedEnvironment) -> str:
+    """``auto``: this rank's GPU (``cuda:<local rank>``) when CUDA is there, else the CPU."""
     if name != "auto":
         return name
     import torch
 
-    return "cuda" if torch.cuda.is_available() else "cpu"
+    if not torch.cuda.is_available():
+        return "cpu"
+    return f"cuda:{env.local_rank % torch.cuda.device_count()}"
 
 
 def _make_render(cfg: EvalConfig) -> Any:
@@ -81,13 +90,19 @@ def _make_render(cfg: EvalConfig) -> Any:
     return renderer_fn(Renderer(RenderConfig.from_dict(cfg.render)))
 
 
-def evaluate(model_dir: str | Path, out_dir: str | Path, cfg: EvalConfig | dict | None = None) -> dict:
+def evaluate(model_dir: str | Path, out_dir: str | Path, cfg: EvalConfig | dict | None = None,
+             env: DistributedEnvironment | None = None) -> dict:
     """Evaluate the checkpoint in ``model_dir``; write predictions.jsonl and metrics.json in ``out_dir``;
-    return the metrics dict. Every item appears once per protocol in predictions.jsonl."""
-    from lomo_ablate.models import generate, load_pretrained
-    from lomo_ablate.utils import atomic_write_json, write_jsonl
+    return the metrics dict. Every item appears once per protocol in predictions.jsonl.
+
+    Every rank of ``env`` (default: detected) generates its share of the (protocol, item) units into
+    ``out_dir/parts/`` (resumable: what an interrupted run finished is kept, :mod:`.engines.shards`); rank 0
+    waits for the others, gathers, and computes metrics, MIR, the paired distance and the plots. Ranks > 0
+    return ``{"rank": r, "generated": n}``."""
+    from lomo_ablate.models import load_pretrained
 
     cfg = EvalConfig.from_dict(cfg)
+    env = env or DistributedEnvironment.detect()
     t0 = time.time()
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -97,29 +112,25 @@ def evaluate(model_dir: str | Path, out_dir: str | Path, cfg: EvalConfig | dict 
     protocols = [parse_protocol(p) for p in cfg.protocols]
     needs_render = any(p.renders for p in protocols) or cfg.paired.enabled
     render = _make_render(cfg) if needs_render else None
-    model, processor = load_pretrained(model_dir, dtype=cfg.dtype, device=_device(cfg.device))
-
-    rows: list[dict] = []
-    correct: dict[str, list[float]] = {}
-    for proto in protocols:
-        scores: list[float] = []
-        for chunk in _chunks(refs, cfg.chunk_size):  # bounded memory: images live for one chunk
-            items = materialize(chunk, adapters)
-            preds = generate(model, processor, prompts_for(items, proto, render), cfg.batch_size,
-                             cfg.max_new_tokens, cfg.progress, desc=f"generate [{proto.name}]")
-            for it, pred in zip(items, preds, strict=True):
-                s = float(adapters[it.benchmark].score(pred, it.source))
-                scores.append(s)
-                rows.append({"benchmark": it.benchmark, "protocol": proto.name, "item_id": it.item_id,
-                             "category": it.category, "prediction": pred, "answer": it.answer, "score": s})
-            if render is not None:
-                render.clear()
-        correct[proto.name] = scores
+    ids = [_item_id(r) for r in refs]
+    all_units = shards.units(cfg.protocols, len(refs))
+    todo = shards.pending(all_units, shards.done_units(out_dir, ids), env.rank, env.world_size)
+    model = processor = None
+    if todo or env.is_main:
+        model, processor = load_pretrained(model_dir, dtype=cfg.dtype, device=_device(cfg.device, env))
+    _generate_units(model, processor, refs, adapters, protocols, todo, render, cfg, out_dir, env)
+    shards.mark_done(out_dir, env.rank, env.world_size, len(todo))
+    if not env.is_main:
+        return {"rank": env.rank, "generated": len(todo)}
+    shards.wait_for_ranks(out_dir, env.world_size)
+    rows = shards.gather(out_dir, all_units, ids)
     write_jsonl(out_dir / PREDICTIONS, rows)
+    correct = {p: [r["score"] for r in rows if r["protocol"] == p] for p in cfg.protocols}
 
     metrics = aggregate(rows, cfg.protocols)
     metrics["n_items"] = {b: sum(1 for r in refs if r.benchmark == b) for b in adapters}
     metrics["rejected"] = {b: sum(1 for r in rejected if r["benchmark"] == b) for b in adapters}
+    metrics["engine"] = cfg.engine
     if rejected:
         write_jsonl(out_dir / REJECTED, rejected)
     mir_refs = refs if cfg.mir.n is None else refs[: cfg.mir.n]
@@ -132,6 +143,42 @@ def evaluate(model_dir: str | Path, out_dir: str | Path, cfg: EvalConfig | dict 
     plot_examples(materialize(_one_per_category(refs, adapters), adapters), protocols, render,
                   out_dir / EXAMPLES_PLOT)
     return metrics
+
+
+def _item_id(ref: ItemRef) -> str:
+    return str(ref.item.id)
+
+
+def _generate_units(model: Any, processor: Any, refs: Sequence[ItemRef], adapters: dict[str, Any],
+                    protocols: Sequence[Protocol], todo: Sequence[shards.Unit], render: Any, cfg: EvalConfig,
+                    out_dir: Path, env: DistributedEnvironment) -> None:
+    """Generate and score this rank's pending units, appending each batch's rows as it finishes. Images
+    are opened one chunk (``chunk_size`` items) at a time, so memory stays bounded."""
+    from lomo_ablate.models import generate
+
+    by_name = {p.name: p for p in protocols}
+    writer = shards.ShardWriter(out_dir, env.rank)
+    for proto in protocols:
+        mine = [u for u in todo if u[1] == proto.name]
+        for chunk in _chunks(mine, cfg.chunk_size):
+            items = materialize([refs[i] for _, _, i in chunk], adapters)
+            prompts = prompts_for(items, by_name[proto.name], render)
+            for start in range(0, len(items), cfg.batch_size):
+                batch = slice(start, start + cfg.batch_size)
+                preds = generate(model, processor, prompts[batch], cfg.batch_size, cfg.max_new_tokens,
+                                 progress=False)
+                writer.append(_row(adapters, it, proto.name, u[2], pred)
+                              for it, u, pred in zip(items[batch], chunk[batch], preds, strict=True))
+                if cfg.progress:
+                    log.info("evaluate [%s] rank %d: %d/%d", proto.name, env.rank, start + len(preds), len(items))
+            if render is not None:
+                render.clear()
+
+
+def _row(adapters: dict[str, Any], it: EvalItem, protocol: str, index: int, pred: str) -> dict:
+    score = float(adapters[it.benchmark].score(pred, it.source))
+    return {"benchmark": it.benchmark, "protocol": protocol, "item_id": it.item_id, "category": it.category,
+            "prediction": pred, "answer": it.answer, "score": score, "index": index}
 
 
 def _one_per_category(refs: Sequence[ItemRef], adapters: dict[str, Any], max_rows: int = 6) -> list[ItemRef]:

@@ -8,9 +8,10 @@ A :class:`Stage` names
 * ``run(ctx)`` -> writes the stage's output into ``ctx.out`` (a :class:`StageContext`; ``ctx.inputs`` are the
   finished folders of the earlier stages by name). It only resumes inside the folder it is given: the
   store owns keys, ``_SUCCESS``, locks and the rank-0 finish;
-* ``resumable``: the store keeps the work folder of a failed or killed run (curate, read, train);
+* ``resumable``: the store keeps the work folder of a failed or killed run (curate, read, train, evaluate);
 * ``rank0_only``: rank 0 computes it and the other ranks of a distributed job wait for it (or, when no
-  later stage runs on every rank, stop before it). ``False``: every rank runs it (training);
+  later stage runs on every rank, stop before it). ``False``: every rank runs it (training; evaluation,
+  each rank its shard of the items, rank 0 gathering);
 * ``configs``: ``(config key, "module:Class")`` typed configs that validation builds before anything runs;
 * ``metrics(folder)``: what the stage adds to the job's ``result.json`` ``metrics``.
 

@@ -15,7 +15,8 @@ Stages (``<store_dir>/<stage>/<key>/``), in registry order:
   and the trainer's device settings — not on the job seed or the method — so the arms and seeds of a sweep
   share one reader, as real runs share one pretrained model;
 * ``train``    ``final/`` is the checkpoint (resumable; every rank of a distributed job trains);
-* ``evaluate`` ``metrics.json`` and ``predictions.jsonl``.
+* ``evaluate`` ``metrics.json`` and ``predictions.jsonl`` (resumable; every rank generates a shard, rank 0
+  gathers: :mod:`lomo_ablate.evaluate.engines.shards`).
 
 A new stage is a :class:`~lomo_ablate.pipeline.registry.Stage` entry in :data:`REGISTRY` plus its key and
 run functions (docs/extending.md "Add a stage"). The stage packages are imported inside the run functions:
@@ -39,7 +40,7 @@ from lomo_ablate.utils.fs import atomic_write_json
 from lomo_ablate.utils.hashing import file_fingerprint
 
 # Bump a stage's salt when its code changes what it produces: every key downstream changes with it.
-SALTS = {"data": "data-1", "curate": "curate-1", "read": "read-1", "train": "train-1", "evaluate": "evaluate-1"}
+SALTS = {"data": "data-1", "curate": "curate-1", "read": "read-1", "train": "train-1", "evaluate": "evaluate-2"}
 #: Trainer keys that change what the reading stage computes (its budget comes from model.tiny.reading).
 READ_TRAINER_KEYS = ("device", "bf16", "max_seq_len", "weight_decay", "warmup_ratio", "max_grad_norm",
                      "adam_beta1", "adam_beta2", "adam_eps")
@@ -258,7 +259,9 @@ REGISTRY = Registry([
     Stage("read", read_key, run_read, resumable=True, metrics=read_metrics),
     Stage("train", train_key, run_train, resumable=True, rank0_only=False,
           configs=(("model", "lomo_ablate.models:ModelConfig"), ("trainer", "lomo_ablate.train:TrainerConfig"))),
-    Stage("evaluate", evaluate_key, run_evaluate, metrics=evaluate_metrics,
+    # every rank generates its shard of the items (resumable, lomo_ablate.evaluate.engines.shards); rank 0
+    # gathers, scores the whole and the store's rank-0 finish moves the folder into place
+    Stage("evaluate", evaluate_key, run_evaluate, resumable=True, rank0_only=False, metrics=evaluate_metrics,
           configs=(("eval", "lomo_ablate.evaluate:EvalConfig"),)),
 ])
 #: The stage names in run order.

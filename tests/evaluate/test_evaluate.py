@@ -119,3 +119,38 @@ def test_paired_regions_are_the_question_tokens(loaded, items):
         (a0, a1), (b0, b1) = _differing_region(ids_t, ids_r)
         assert processor.tokenizer.decode(ids_t[a0:a1]).strip() == it.question
         assert sum(x == img for x in ids_r[b0:b1]) == sum(x == img for x in ids_r) > 0
+
+
+def test_text_only_benchmarks_run_under_the_rendered_protocol(tiny_dir, tmp_path):
+    """A text-only benchmark (GSM8K, no original image): under ``rendered`` the model gets the question as
+    one image and no question text; under ``rendered_0.5`` text-image-text; every protocol is scored."""
+    from lomo_ablate.evaluate.run import load_items, materialize
+    from lomo_ablate.evaluate.config import BenchmarkSpec
+    from lomo_ablate.render import RenderConfig, Renderer
+
+    data = tmp_path / "gsm8k.jsonl"
+    data.write_text(json.dumps({"question": "Tom has 3 apples. He buys 2 more. How many apples does he have?",
+                                "answer": "3+2=5 #### 5"}) + "\n"
+                    + json.dumps({"question": "A box holds 4 pens. How many pens are in 2 boxes?",
+                                  "answer": "4*2=8 #### 8"}) + "\n")
+    refs, adapters, _ = load_items([BenchmarkSpec(name="gsm8k", path=str(data))])
+    items = materialize(refs, adapters)
+    assert all(not it.images for it in items)
+    render = renderer_fn(Renderer(RenderConfig.from_dict(RENDER)))
+    full = prompts_for(items, parse_protocol("rendered"), render)
+    assert [p.messages[0]["content"] for p in full] == ["<image>", "<image>"]
+    assert [len(p.images) for p in full] == [1, 1]
+    for p, it in zip(full, items):
+        assert p.rendered_text == it.question  # the whole question (with its instruction) is the image
+        assert np.asarray(p.images[0].convert("L")).min() < 128  # real glyphs drawn, not a blank image
+    half = prompts_for(items[:1], parse_protocol("rendered_0.5"), render)[0]
+    text = half.messages[0]["content"]
+    assert text.count("<image>") == 1 and text.startswith("Tom has 3 apples.") and "He buys" not in text
+
+    cfg = {"benchmarks": [{"name": "gsm8k", "path": str(data)}], "protocols": ["standard", "rendered_0.5", "rendered"],
+           "max_new_tokens": 2, "progress": False, "render": RENDER, "mir": {"enabled": False}, "paired": {"n": 2}}
+    metrics = evaluate(tiny_dir, tmp_path / "eval", cfg)
+    rows = [json.loads(l) for l in (tmp_path / "eval" / "predictions.jsonl").read_text().splitlines()]
+    assert Counter(r["protocol"] for r in rows) == {"standard": 2, "rendered_0.5": 2, "rendered": 2}
+    assert set(metrics["scores"]["gsm8k"]) == {"standard", "rendered_0.5", "rendered"}
+    assert metrics["paired_n"] == 2  # the paired distance needs no original image either
