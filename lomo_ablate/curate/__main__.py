@@ -38,7 +38,7 @@ def run_app(cfg: DictConfig) -> int:
         # the output folder is this app's: one curation into it at a time (in the pipeline, the store locks)
         with locked(Path(cfg.output).resolve()):
             summary = curate(cfg.input, cfg.output, ccfg, multimodal_input=cfg.get("multimodal_input") or None,
-                             seed=int(cfg.seed), workers=int(cfg.workers), progress=True,
+                             seed=int(cfg.seed), workers=cfg.workers, progress=True,
                              overwrite=bool(cfg.get("overwrite", False)))
     except (ConfigError, FileNotFoundError, FileExistsError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)

@@ -13,7 +13,8 @@ from lomo_ablate.curate.localize import POSITIONS
 from lomo_ablate.render import RenderConfig
 from lomo_ablate.utils.config import ConfigError, check_range, config_from_dict
 
-__all__ = ["ConfigError", "CurateAppConfig", "CurateConfig", "LocalizeConfig", "MixConfig", "parse_image_text_ratio"]
+__all__ = ["ConfigError", "CurateAppConfig", "CurateConfig", "LocalizeConfig", "MixConfig", "available_cpus",
+           "parse_image_text_ratio"]
 
 
 def _choice(key: str, value: Any, allowed: tuple[str, ...]) -> None:
@@ -112,6 +113,8 @@ class CurateConfig:
     ``turn``: which user turn is rewritten — ``first`` (default) or ``last``.
     ``max_chars``: a rewritten turn longer than this is rejected (``too_long``).
     ``shard_size``: input records per shard (the unit of parallel work and of resume).
+    ``workers``: curation processes; ``None`` (default): the CPUs this process may use, resolved at run time
+    (:func:`available_cpus`). The output is the same for any count, so it enters no key.
     ``image_mode``: how multimodal-pool images get into OUT/images (copy keeps OUT self-contained).
     ``png_compress_level``: zlib level of the rendered PNGs (1: ~2x faster than 6 for ~5% bigger files).
     ``gallery``/``gallery_samples``: write gallery.png with that many samples."""
@@ -123,7 +126,7 @@ class CurateConfig:
     turn: str = "first"
     max_chars: int = 20000
     shard_size: int = 256
-    workers: int = 1
+    workers: int | None = None
     image_mode: str = "copy"
     png_compress_level: int = 1
     gallery: bool = False
@@ -145,6 +148,8 @@ class CurateConfig:
         _choice(f"{where}.turn", self.turn, TURNS)
         _choice(f"{where}.image_mode", self.image_mode, IMAGE_MODES)
         for key in ("max_chars", "shard_size", "workers", "gallery_samples"):
+            if key == "workers" and self.workers is None:
+                continue  # auto: available_cpus() at run time
             check_range(f"{where}.{key}", getattr(self, key), 1, integer=True)
         check_range(f"{where}.png_compress_level", self.png_compress_level, 0, 9, integer=True)
 
@@ -158,6 +163,23 @@ class CurateConfig:
             **{k: getattr(self, k) for k in ("turn", "max_chars", "shard_size", "workers", "image_mode",
                                               "png_compress_level", "gallery", "gallery_samples")},
         }
+
+
+def available_cpus(environ: Mapping[str, str] | None = None) -> int:
+    """The CPUs this process may use: its affinity (``os.sched_getaffinity``, else ``os.cpu_count()``), capped
+    by ``SLURM_CPUS_PER_TASK`` inside a Slurm job (a task may see the whole node's CPUs when the cluster does
+    not bind tasks to cores). What ``curate.workers: null`` resolves to."""
+    import os
+
+    env = os.environ if environ is None else environ
+    try:
+        n = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):  # not on Linux
+        n = os.cpu_count() or 1
+    slurm = env.get("SLURM_CPUS_PER_TASK", "").strip()
+    if slurm.isdigit() and int(slurm) >= 1:
+        n = min(n, int(slurm))
+    return max(1, n)
 
 
 def _plain(obj: Any) -> Any:
@@ -182,7 +204,7 @@ class CurateAppConfig:
     output: str | None = None
     seed: int = 0
     rewrite_ratio: float = 0.5
-    workers: int = 1
+    workers: int | None = None
     gallery: bool = False
     overwrite: bool = False
     curate: CurateConfig = field(default_factory=CurateConfig)

@@ -37,7 +37,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from lomo_ablate.curate.assemble import assemble_content, check_slots, escape_placeholders
-from lomo_ablate.curate.config import CurateConfig
+from lomo_ablate.curate.config import CurateConfig, available_cpus
 from lomo_ablate.curate.io import (DATASET_INFO, Rejection, Sample, as_jsonl, dumps_record, fingerprint,
                                    index_jsonl, parse_record, read_lines)
 from lomo_ablate.curate.localize import locate_spans
@@ -53,6 +53,8 @@ TEXT, MULTIMODAL = "text", "multimodal"
 RENDER_CHUNK = 64
 #: The folder inside ``OUT`` that holds the shards of an unfinished run (removed when it finishes).
 WORK = ".work"
+#: In ``.work``: the config hash of the run rank 0 has prepared (a multi-rank curation's go signal).
+READY = "ready"
 #: What a curation output folder may hold (anything else: a foreign folder, never cleared).
 _OURS = (C.DATA, C.REJECTED, C.MANIFEST, C.DATASET_INFO, C.SUCCESS, C.IMAGES_DIR, C.GALLERY)
 
@@ -419,17 +421,29 @@ def _prepare_out(out: Path, chash: str, overwrite: bool) -> None:
 
 def curate(text_input: str | Path, output_dir: str | Path, cfg: CurateConfig | None = None,
            multimodal_input: str | Path | None = None, seed: int = 0, workers: int | None = None,
-           progress: bool = True, overwrite: bool = False) -> CurateSummary:
+           progress: bool = True, overwrite: bool = False, rank: int = 0, world_size: int = 1,
+           wait_timeout_s: float = 24 * 3600) -> CurateSummary:
     """Curate ``text_input`` (and ``multimodal_input``) into ``output_dir`` (see the module doc).
 
-    ``workers`` defaults to ``cfg.workers``. Raises FileNotFoundError naming a missing input and
-    FileExistsError when ``output_dir`` holds something else; bad records never raise (rejected.jsonl).
+    ``workers`` defaults to ``cfg.workers``; ``None`` there too: :func:`available_cpus`. Raises
+    FileNotFoundError naming a missing input and FileExistsError when ``output_dir`` holds something else; bad
+    records never raise (rejected.jsonl).
+
+    ``rank``/``world_size``: the ranks of a multi-task job curate into the same ``output_dir`` together, rank
+    ``r`` taking the shards ``i % world_size == r`` (with its own ``workers``). Rank 0 prepares the folder
+    (``.work/ready`` says the plan is there), does its share, waits (up to ``wait_timeout_s``) for the other
+    ranks' shards and concatenates: the output is byte-identical to one process. A rank > 0 returns once its
+    own shards are done (its summary counts only them; ``cached`` False): the finished folder is rank 0's.
     """
     t0 = time.perf_counter()
     cfg = cfg or CurateConfig()
     workers = cfg.workers if workers is None else int(workers)
+    if workers is None:
+        workers = available_cpus()
     if workers < 1:
         raise ValueError(f"workers={workers} must be >= 1")
+    if not 0 <= rank < world_size:
+        raise ValueError(f"rank={rank} with world_size={world_size}: expected 0 <= rank < world_size")
     out = Path(output_dir).resolve()
     inputs = {TEXT: Path(text_input).resolve()}
     if multimodal_input is not None:
@@ -440,16 +454,21 @@ def curate(text_input: str | Path, output_dir: str | Path, cfg: CurateConfig | N
     fps = {name: fingerprint(p) for name, p in inputs.items()}
     chash = _config_hash(cfg, seed, {TEXT: fps[TEXT], MULTIMODAL: fps.get(MULTIMODAL)})
     manifest_path = out / C.MANIFEST
+    work = out / WORK
+    if rank > 0 and not _wait_ready(out, chash, wait_timeout_s):
+        return CurateSummary(out, chash, True, {}, 0.0)  # rank 0 found it finished: nothing to do here
     if _finished_hash(out) == chash:
         manifest = json.loads(manifest_path.read_text())
         log.info("curate: %s is already done (config_hash=%s)", out, chash)
         return CurateSummary(out, chash, True, manifest["counts"], manifest.get("wall_seconds", 0.0),
                              manifest.get("warnings", []), manifest.get("mix", {}))
-    _prepare_out(out, chash, overwrite)
-    work = out / WORK
-    work.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(work / "config_hash", chash + "\n")
+    if rank == 0:
+        _prepare_out(out, chash, overwrite)
+        work.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(work / "config_hash", chash + "\n")
     jsonl = {name: as_jsonl(p, work, name) for name, p in inputs.items()}
+    if rank == 0 and world_size > 1:
+        atomic_write_text(work / READY, chash + "\n")  # the other ranks start their shares now
     index = {name: index_jsonl(p, cfg.shard_size) for name, p in jsonl.items()}
     plan = plan_mix(index[TEXT].records, index[MULTIMODAL].records if MULTIMODAL in index else 0, cfg.mix)
     warnings = [plan.warning] if plan.warning else []
@@ -466,12 +485,21 @@ def curate(text_input: str | Path, output_dir: str | Path, cfg: CurateConfig | N
                                    inputs[name].is_file() else inputs[name]), offset, line, ordinal,
                                    min(cfg.shard_size, idx.records - ordinal), idx.records, selected[name],
                                    str(out), str(work), seed, cfg))
-    done = {t.index: _shard_done(work, t.stem) for t in tasks}
-    todo = [t for t in tasks if done[t.index] is None]
-    if len(todo) < len(tasks):
-        log.info("curate: resuming, %d of %d shards already done", len(tasks) - len(todo), len(tasks))
-    _run_tasks(todo, workers, progress, total=plan.text_selected + plan.multimodal_selected,
+    mine = shard_share(tasks, rank, world_size)
+    done = {t.index: _shard_done(work, t.stem) for t in mine}
+    todo = [t for t in mine if done[t.index] is None]
+    if len(todo) < len(mine):
+        log.info("curate: resuming, %d of %d shards already done", len(mine) - len(todo), len(mine))
+    _run_tasks(todo, workers, progress, total=sum(_selected_in(t) for t in mine),
                done_records=sum(s["read"] for s in done.values() if s is not None))
+    if rank > 0:
+        counts_mine: dict[str, Any] = {}
+        for t in mine:
+            _merge(counts_mine, _shard_done(work, t.stem) or {})
+        return CurateSummary(out, chash, False, _sorted_counts(counts_mine), round(time.perf_counter() - t0, 3),
+                             warnings, plan.to_dict())
+    if world_size > 1:
+        _wait_for_shards(work, tasks, wait_timeout_s)
 
     counts: dict[str, Any] = {}
     for t in tasks:
@@ -512,6 +540,47 @@ def curate(text_input: str | Path, output_dir: str | Path, cfg: CurateConfig | N
     return CurateSummary(out, chash, False, counts, wall, warnings, plan.to_dict())
 
 
+def shard_share(tasks: list[ShardTask], rank: int, world_size: int) -> list[ShardTask]:
+    """The shards rank ``rank`` of ``world_size`` curates: every ``world_size``-th, from ``rank`` (shards are
+    of equal size, so the shares are within one shard of each other)."""
+    return [t for t in tasks if t.index % world_size == rank]
+
+
+def _selected_in(task: ShardTask) -> int:
+    """About how many instances a shard yields (for the progress bar only)."""
+    return round(task.count * task.selected / task.pool_size) if task.pool_size else 0
+
+
+def _wait_ready(out: Path, chash: str, timeout_s: float, poll_s: float = 0.5) -> bool:
+    """A rank > 0: waits until rank 0 has prepared ``out`` for ``chash`` (True) or finished it (False)."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            if (out / WORK / READY).read_text().strip() == chash:
+                return True
+        except OSError:
+            pass
+        if _finished_hash(out) == chash:
+            return False
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"curate: rank 0 did not prepare {out} within {timeout_s} s")
+        time.sleep(poll_s)
+
+
+def _wait_for_shards(work: Path, tasks: list[ShardTask], timeout_s: float, poll_s: float = 0.5) -> None:
+    """Rank 0: waits until every shard (the other ranks' shares too) is done intact."""
+    deadline = time.monotonic() + timeout_s
+    pending = [t for t in tasks if _shard_done(work, t.stem) is None]
+    if pending:
+        log.info("curate: waiting for %d shard(s) of the other ranks", len(pending))
+    while pending:
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"curate: {len(pending)} shard(s) in {work} not done after {timeout_s} s "
+                               f"(first: {pending[0].stem}); did a rank fail?")
+        time.sleep(poll_s)
+        pending = [t for t in pending if _shard_done(work, t.stem) is None]
+
+
 def _worker_init() -> None:
     """One thread per worker process: the workers already use the cores, nested thread pools only contend."""
     os.environ["OMP_NUM_THREADS"] = "1"
@@ -541,4 +610,4 @@ def _run_tasks(tasks: list[ShardTask], workers: int, progress: bool, total: int,
         bar.close()
 
 
-__all__ = ["CurateSummary", "ShardTask", "curate", "process_shard", "record_rng"]
+__all__ = ["CurateSummary", "ShardTask", "curate", "process_shard", "record_rng", "shard_share"]

@@ -132,7 +132,9 @@ def _run_stage(stage: Stage, p: StagePlan, cfg: DictConfig, store: Store, paths:
         return stage.run(StageContext(cfg=cfg, out=out, inputs=dict(paths), log_fn=log_fn))
 
     res: StoreResult
-    if not stage.rank0_only and env.is_distributed:
+    if stage.sharded and env.is_distributed:
+        res = store.get_or_compute_sharded(p.name, p.inputs, compute, is_main=env.is_main, token=_job_token(env))
+    elif not stage.rank0_only and env.is_distributed:
         res = store.get_or_compute_on_every_rank(p.name, p.inputs, compute, is_main=env.is_main)
     elif not env.is_main:
         res = store.wait_for(p.name, p.inputs)  # rank 0 builds it; the other ranks use it
@@ -143,6 +145,13 @@ def _run_stage(stage: Stage, p: StagePlan, cfg: DictConfig, store: Store, paths:
     if logger is not None:
         logger.summary({f"stage/{p.name}/seconds": entry["seconds"], f"stage/{p.name}/cached": res.cached})
     return res.path
+
+
+def _job_token(env: DistributedEnvironment) -> str:
+    """The same string on every rank of one job, another for a concurrent job (Slurm job id, rendezvous)."""
+    import os
+
+    return f"{os.environ.get('SLURM_JOB_ID', '')}:{env.master_addr}:{env.master_port}"
 
 
 class _Writer:

@@ -12,6 +12,8 @@ A :class:`Stage` names
 * ``rank0_only``: rank 0 computes it and the other ranks of a distributed job wait for it (or, when no
   later stage runs on every rank, stop before it). ``False``: every rank runs it (training; evaluation,
   each rank its shard of the items, rank 0 gathering);
+* ``sharded``: every rank of a distributed job computes a share in the same work folder, rank 0 finishes
+  it, and the other ranks wait for the finished folder (curation: :meth:`Store.get_or_compute_sharded`);
 * ``configs``: ``(config key, "module:Class")`` typed configs that validation builds before anything runs;
 * ``metrics(folder)``: what the stage adds to the job's ``result.json`` ``metrics``.
 
@@ -49,6 +51,7 @@ class Stage:
     run: Callable[[StageContext], Any]
     resumable: bool = False
     rank0_only: bool = True
+    sharded: bool = False
     configs: tuple[tuple[str, str], ...] = ()
     metrics: Callable[[Path], Mapping[str, Any]] | None = None
 

@@ -156,11 +156,19 @@ def stage_inputs(cfg: DictConfig, data_dir: Path | None) -> tuple[Path, Path | N
 
 
 def run_curate(ctx: StageContext) -> dict[str, Any]:
+    """Curation; every rank of a multi-task job curates its share of the shards (the store's sharded stage)."""
     from lomo_ablate.curate import CurateConfig, curate
+    from lomo_ablate.curate.config import available_cpus
+    from lomo_ablate.distributed import DistributedEnvironment
 
+    env = DistributedEnvironment.detect()
+    ccfg = CurateConfig.from_dict(_section(ctx.cfg, "curate"))
+    workers = ccfg.workers
+    if workers is None and env.source == "torchrun":  # the local ranks share this machine's CPUs
+        workers = max(1, available_cpus() // max(1, env.local_world_size))
     text, mm = stage_inputs(ctx.cfg, ctx.inputs.get("data"))
-    summary = curate(text, ctx.out, CurateConfig.from_dict(_section(ctx.cfg, "curate")), multimodal_input=mm,
-                     seed=int(ctx.cfg.seed), progress=True)
+    summary = curate(text, ctx.out, ccfg, multimodal_input=mm, seed=int(ctx.cfg.seed), workers=workers,
+                     progress=True, rank=env.rank, world_size=env.world_size)
     return _plain(summary)
 
 
@@ -255,7 +263,8 @@ def read_metrics(folder: Path) -> dict[str, Any]:
 
 REGISTRY = Registry([
     Stage("data", data_key, run_data),
-    Stage("curate", curate_key, run_curate, resumable=True, configs=(("curate", "lomo_ablate.curate:CurateConfig"),)),
+    Stage("curate", curate_key, run_curate, resumable=True, sharded=True,
+          configs=(("curate", "lomo_ablate.curate:CurateConfig"),)),
     Stage("read", read_key, run_read, resumable=True, metrics=read_metrics),
     Stage("train", train_key, run_train, resumable=True, rank0_only=False,
           configs=(("model", "lomo_ablate.models:ModelConfig"), ("trainer", "lomo_ablate.train:TrainerConfig"))),

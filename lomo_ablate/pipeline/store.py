@@ -7,7 +7,8 @@ renamed into place while holding an inter-process lock (``<root>/<stage>/.locks/
 asking for the same artifact at the same moment compute it once and never see half of it.
 
 The store owns all of that (keys, ``_SUCCESS``, locks, and for a stage every rank of a distributed job runs,
-the rank-0 finish: :meth:`Store.get_or_compute_on_every_rank`); a stage's code only writes into, and
+the rank-0 finish: :meth:`Store.get_or_compute_on_every_rank`, and for a stage whose work the ranks share,
+:meth:`Store.get_or_compute_sharded`); a stage's code only writes into, and
 resumes inside, the folder it is given.
 """
 from __future__ import annotations
@@ -20,7 +21,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from lomo_ablate.contracts import SUCCESS
-from lomo_ablate.utils import atomic_dir, atomic_write_json, locked, stable_hash
+from lomo_ablate.utils import atomic_dir, atomic_write_json, atomic_write_text, locked, stable_hash
 
 KEY_FILE = "_key.json"
 __all__ = ["KEY_FILE", "SUCCESS", "Store", "StoreResult", "stage_key"]
@@ -107,6 +108,51 @@ class Store:
                     _finish(work, stage, key, key_inputs)
                     os.replace(work, final)
         return StoreResult(final, key, False, time.perf_counter() - t0)
+
+    def get_or_compute_sharded(self, stage: str, key_inputs: dict[str, Any], compute: Callable[[Path], Any],
+                               is_main: bool, token: str, timeout_s: float = 24 * 3600,
+                               poll_s: float = 0.5) -> StoreResult:
+        """For a stage whose work the ranks of a distributed job share (curation: each rank curates some
+        shards of one work folder). Rank 0 takes the artifact's lock (another job computing the same
+        artifact finishes first), writes ``token`` — the same on every rank of this job — beside the work
+        folder (``<stage>/.owner-<key>``), computes its share, waits there for the others' (``compute``
+        does), finishes and moves the folder into place. A rank > 0 joins once that file holds its job's token (or returns at once
+        when the artifact is finished), computes its share, then waits for the finished artifact."""
+        key = stage_key(key_inputs)
+        final = self.path(stage, key)
+        work = self.work_path(stage, key)
+        owner = self.root / stage / f".owner-{key}"  # beside the work folder: that one is the stage's own
+        t0 = time.perf_counter()
+        if (final / SUCCESS).is_file():
+            return StoreResult(final, key, True, time.perf_counter() - t0)
+        if is_main:
+            with locked(self.lock_path(stage, key)):
+                if (final / SUCCESS).is_file():  # another job finished it while we waited
+                    return StoreResult(final, key, True, time.perf_counter() - t0)
+                if final.exists():
+                    _remove_incomplete(final)
+                work.mkdir(parents=True, exist_ok=True)
+                atomic_write_text(owner, token + "\n")
+                compute(work)
+                owner.unlink(missing_ok=True)
+                _finish(work, stage, key, key_inputs)
+                os.replace(work, final)
+            return StoreResult(final, key, False, time.perf_counter() - t0)
+        deadline = time.monotonic() + timeout_s
+        while True:
+            if (final / SUCCESS).is_file():
+                return StoreResult(final, key, True, time.perf_counter() - t0)
+            try:
+                if owner.read_text().strip() == token:
+                    break
+            except OSError:
+                pass
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"stage {stage}: rank 0 did not start {work} within {timeout_s} s")
+            time.sleep(poll_s)
+        compute(work)
+        res = self.wait_for(stage, key_inputs, timeout_s=timeout_s, poll_s=poll_s)
+        return StoreResult(res.path, key, False, time.perf_counter() - t0)
 
     def wait_for(self, stage: str, key_inputs: dict[str, Any], timeout_s: float = 24 * 3600,
                  poll_s: float = 2.0) -> StoreResult:

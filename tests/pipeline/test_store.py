@@ -152,3 +152,48 @@ def test_every_rank_trains_in_one_work_folder_and_rank_0_finishes_it(tmp_path):
     assert json.loads((r0.path / "_key.json").read_text())["inputs"] == inputs
     assert store.wait_for("train", inputs).path == r0.path
     assert store.get_or_compute_on_every_rank("train", inputs, compute, is_main=False).cached and len(seen) == 2
+
+
+def _sharded_rank(root: str, rank: int, token: str, log: str, out_q) -> None:
+    """One rank of a job whose ranks share a stage's work (as curation does): each writes its share; rank 0
+    waits for all shares before it returns (the store then finishes the folder)."""
+    store = Store(root)
+
+    def compute(out: Path) -> None:
+        with open(log, "a") as f:
+            f.write(f"{token} rank {rank}\n")
+        (out / f"share-{rank}.txt").write_text(token)
+        if rank == 0:
+            while not (out / "share-1.txt").exists():
+                time.sleep(0.01)
+
+    res = store.get_or_compute_sharded("curate", {"shared": "sharded"}, compute, is_main=rank == 0, token=token,
+                                       timeout_s=60, poll_s=0.01)
+    out_q.put((token, rank, str(res.path), res.cached, sorted(p.name for p in res.path.iterdir())))
+
+
+def test_ranks_of_one_job_share_a_sharded_stage_and_a_second_job_waits_for_it(tmp_path):
+    """Job A's two ranks compute one artifact together; job B, started at the same time, neither joins A's
+    work folder nor computes again: both its ranks get A's finished artifact."""
+    ctx = mp.get_context("spawn")
+    q = ctx.Queue()
+    log = tmp_path / "log.txt"
+    root = str(tmp_path / "store")
+    procs = [ctx.Process(target=_sharded_rank, args=(root, 1, "job-B", str(log), q)),
+             ctx.Process(target=_sharded_rank, args=(root, 1, "job-A", str(log), q)),
+             ctx.Process(target=_sharded_rank, args=(root, 0, "job-A", str(log), q))]
+    for p in procs:
+        p.start()
+    results = [q.get(timeout=60) for _ in procs]
+    for p in procs:
+        p.join(timeout=60)
+        assert p.exitcode == 0
+    assert sorted(log.read_text().splitlines()) == ["job-A rank 0", "job-A rank 1"]
+    assert len({r[2] for r in results}) == 1
+    for token, rank, path, cached, files in results:
+        assert {"share-0.txt", "share-1.txt", "_SUCCESS"} <= set(files)
+        assert cached == (token == "job-B")
+    # a late job: rank 0 and rank 1 both find it finished
+    late = [Store(root).get_or_compute_sharded("curate", {"shared": "sharded"}, lambda out: 1 / 0,
+                                               is_main=m, token="job-C", timeout_s=1) for m in (True, False)]
+    assert all(r.cached for r in late)
