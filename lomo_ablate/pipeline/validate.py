@@ -18,10 +18,9 @@ from typing import Any, Mapping
 
 from omegaconf import DictConfig, OmegaConf
 
-from lomo_ablate.pipeline.config import BUILTIN, DataConfig, PipelineConfig  # noqa: F401  (re-exported)
+from lomo_ablate.pipeline.config import BUILTIN, PipelineConfig
 from lomo_ablate.utils.config import ConfigError
 
-POSITIONS = ("prefix", "middle", "suffix", "multi_span", "full")
 
 
 class ConfigValidationError(ValueError):
@@ -51,7 +50,6 @@ def validate_config(cfg: DictConfig | Mapping[str, Any], hydra_cfg: DictConfig |
     if problems:
         raise ConfigValidationError(problems, where)
     problems += _check_rewrite_ratio(cfg)
-    problems += _check_position(cfg)
     problems += _check_inputs(cfg)
     problems += _check_cluster(cfg)
     if hydra_cfg is not None:
@@ -89,7 +87,7 @@ def _check_pipeline_config(cfg: DictConfig) -> list[tuple[str, str]]:
 def _problem_key(msg: str) -> str:
     """The key a ConfigError message is about: ``unknown key(s) ... in data;`` -> ``data``, ``seed: ...`` ->
     ``seed``, ``data.text_size: ...`` -> ``data.text_size``."""
-    m = re.match(r"unknown key\(s\) .* in ([\w.]+);", msg) or re.match(r"([\w.]+):", msg)
+    m = re.match(r"unknown key\(s\) .* in ([\w.]+);", msg) or re.match(r"([\w.\[\]]+)\s*[:=]", msg)
     return m.group(1) if m else "config"
 
 
@@ -102,12 +100,6 @@ def _check_rewrite_ratio(cfg: DictConfig) -> list[tuple[str, str]]:
         return [("rewrite_ratio", f"{r} is out of range; allowed: {allowed}")]
     return []
 
-
-def _check_position(cfg: DictConfig) -> list[tuple[str, str]]:
-    pos = OmegaConf.select(cfg, "curate.localize.position", default=None)
-    if pos is None or pos in POSITIONS:
-        return []
-    return [("curate.localize.position", f"unknown position {pos!r}; allowed: {', '.join(POSITIONS)}")]
 
 
 def _check_inputs(cfg: DictConfig) -> list[tuple[str, str]]:
@@ -158,7 +150,8 @@ def _check_launcher(hydra_cfg: DictConfig) -> list[tuple[str, str]]:
 
 
 def _check_stage_configs(cfg: DictConfig, registry: Any = None) -> list[tuple[str, str]]:
-    """Each registered stage's typed configs built from their sections (errors named by the section)."""
+    """Each registered stage's typed configs built from their sections (errors named by the dotted key the
+    config names, e.g. ``curate.localize.position``, else by the section)."""
     if registry is None:
         from lomo_ablate.pipeline.stages import REGISTRY as registry
     out = []
@@ -170,7 +163,8 @@ def _check_stage_configs(cfg: DictConfig, registry: Any = None) -> list[tuple[st
             try:
                 cls.from_dict(OmegaConf.to_container(cfg[key], resolve=True))
             except (ValueError, TypeError, KeyError) as e:
-                out.append((key, f"{cls.__name__}: {e}"))
+                key_of = _problem_key(str(e))
+                out.append((key_of if key_of.startswith(key) else key, f"{cls.__name__}: {e}"))
     return out
 
 

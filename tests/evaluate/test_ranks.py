@@ -5,16 +5,13 @@ missing. Nothing mocked: the generate spy below only counts the prompts the real
 from __future__ import annotations
 
 import json
-import os
-import socket
-import subprocess
-import sys
 import textwrap
 from pathlib import Path
 
 import pytest
 
 import lomo_ablate.models as models
+from gloo_ranks import launch_ranks
 from lomo_ablate.data import probe_items
 from lomo_ablate.evaluate import evaluate
 from lomo_ablate.evaluate.engines import shards
@@ -46,27 +43,11 @@ RUNNER = textwrap.dedent("""
 """)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
 
 def _two_ranks(tmp_path: Path, model: Path, out: Path, cfg: dict) -> list[dict]:
     script = tmp_path / "runner.py"
     script.write_text(RUNNER)
-    port = _free_port()
-    procs = []
-    for rank in range(2):
-        env = dict(os.environ, RANK=str(rank), LOCAL_RANK=str(rank), WORLD_SIZE="2", LOCAL_WORLD_SIZE="2",
-                   MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), OMP_NUM_THREADS="1")
-        procs.append(subprocess.Popen([sys.executable, str(script), str(model), str(out), json.dumps(cfg)],
-                                      env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True))
-    outputs = [p.communicate(timeout=300)[0] for p in procs]
-    for p, o in zip(procs, outputs):
-        assert p.returncode == 0, o[-3000:]
-    return [json.loads(line.split("RESULT ", 1)[1]) for o in outputs for line in o.splitlines()
-            if line.startswith("RESULT ")]
+    return launch_ranks(script, [str(model), str(out), json.dumps(cfg)], world=2)
 
 
 @pytest.fixture(scope="module")

@@ -13,7 +13,8 @@ from hydra.errors import ConfigCompositionException
 from omegaconf import OmegaConf
 
 from lomo_ablate.pipeline.schema import SECTIONS, annotation, main_schema, structured
-from lomo_ablate.pipeline.validate import ConfigValidationError, PipelineConfig, validate_config
+from lomo_ablate.pipeline.config import PipelineConfig
+from lomo_ablate.pipeline.validate import ConfigValidationError, validate_config
 from lomo_ablate.train.config import TrainerConfig
 
 
@@ -76,9 +77,10 @@ def test_a_wrong_type_through_validate_config_names_the_key_and_the_expected_typ
     with pytest.raises(ConfigValidationError) as e:
         validate_config(OmegaConf.create(job))
     problems = dict(e.value.problems)
-    assert "trainer.lr: expected a float, got 'abc' (str)" in problems["trainer"]
-    assert "model.tiny.hidden_size: expected an integer, got 'big' (str)" in problems["model"]
-    assert "curate.mix.scale" in problems["curate"] and "1.5" in problems["curate"]
+    # each problem is filed under the dotted key the user must fix
+    assert "trainer.lr: expected a float, got 'abc' (str)" in problems["trainer.lr"]
+    assert "model.tiny.hidden_size: expected an integer, got 'big' (str)" in problems["model.tiny.hidden_size"]
+    assert "1.5" in problems["curate.mix.scale"]
 
 
 def test_free_form_sections_stay_open(hydra_conf):

@@ -7,7 +7,8 @@ import pytest
 from hypothesis import given, settings, strategies as st
 from omegaconf import OmegaConf
 
-from lomo_ablate.pipeline.validate import POSITIONS, ConfigValidationError, validate_config
+from lomo_ablate.curate import POSITIONS
+from lomo_ablate.pipeline.validate import ConfigValidationError, validate_config
 
 
 def job(**over):
@@ -52,8 +53,15 @@ def test_every_float_in_0_1_is_accepted_and_nothing_else(r):
         assert "rewrite_ratio" in problems(cfg)
 
 
+def problems_with_stages(cfg) -> dict[str, str]:
+    with pytest.raises(ConfigValidationError) as e:
+        validate_config(cfg)
+    return dict(e.value.problems)
+
+
 def test_unknown_position_lists_the_allowed_positions():
-    msg = problems(job(curate__localize__position="diagonal"))["curate.localize.position"]
+    """The position is LocalizeConfig's own check (one list of positions: curate.localize.POSITIONS)."""
+    msg = problems_with_stages(job(curate__localize__position="diagonal"))["curate.localize.position"]
     assert "'diagonal'" in msg
     for p in POSITIONS:
         assert p in msg
@@ -78,7 +86,7 @@ def test_slurm_cluster_without_partition_is_rejected_before_submission():
 
 
 def test_all_problems_are_reported_at_once():
-    found = problems(job(rewrite_ratio=-1, seed=-3, curate__localize__position="nowhere"))
+    found = problems_with_stages(job(rewrite_ratio=-1, seed=-3, curate__localize__position="nowhere"))
     assert {"rewrite_ratio", "seed", "curate.localize.position"} <= set(found)
 
 

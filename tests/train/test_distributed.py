@@ -7,15 +7,13 @@ from __future__ import annotations
 
 import json
 import os
-import socket
-import subprocess
-import sys
 import textwrap
 from pathlib import Path
 
 import pytest
 import torch
 
+from gloo_ranks import launch_ranks
 from train_helpers import write_dataset
 from lomo_ablate.models import load_pretrained
 
@@ -38,28 +36,11 @@ RUNNER = textwrap.dedent("""
 """)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
 
 def _launch(tmp_path: Path, data: Path, out: Path, trainer: dict, world: int, extra_env: dict | None = None):
     script = tmp_path / "runner.py"
     script.write_text(RUNNER)
-    port = _free_port()
-    procs = []
-    for rank in range(world):
-        env = dict(os.environ, RANK=str(rank), LOCAL_RANK=str(rank), WORLD_SIZE=str(world),
-                   LOCAL_WORLD_SIZE=str(world), MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port),
-                   OMP_NUM_THREADS="1", **(extra_env or {}))
-        procs.append(subprocess.Popen([sys.executable, str(script), str(data), str(out), json.dumps(trainer)],
-                                      env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True))
-    outputs = [p.communicate(timeout=240)[0] for p in procs]
-    for p, o in zip(procs, outputs):
-        assert p.returncode == 0, o[-3000:]
-    return [json.loads(line.split("RESULT ", 1)[1]) for o in outputs for line in o.splitlines()
-            if line.startswith("RESULT ")]
+    return launch_ranks(script, [str(data), str(out), json.dumps(trainer)], world, extra_env, timeout_s=240)
 
 
 @pytest.mark.slow
