@@ -91,11 +91,13 @@ def load_result(job_dir: str | Path) -> dict[str, Any] | None:
 
 
 def save_result(job_dir: str | Path, result: Mapping[str, Any]) -> Path:
-    """Writes ``job_dir/result.json`` atomically (a reader never sees half a file)."""
+    """Writes ``job_dir/result.json`` atomically (a reader never sees half a file), credential-looking values
+    redacted (``utils.secrets.redact``: a URL's ``user:password@``, ``Bearer ...``)."""
     from lomo_ablate.utils.fs import atomic_write_json
+    from lomo_ablate.utils.secrets import redact
 
     path = Path(job_dir) / RESULT
-    atomic_write_json(path, dict(result))
+    atomic_write_json(path, redact(dict(result)))
     return path
 
 

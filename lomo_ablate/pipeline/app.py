@@ -23,8 +23,9 @@ from lomo_ablate.pipeline import stages as st
 from lomo_ablate.pipeline.jobconfig import resolved_job_config
 from lomo_ablate.pipeline.registry import Registry, Stage, StageContext, StagePlan
 from lomo_ablate.pipeline.store import Store, StoreResult
-from lomo_ablate.pipeline.validate import ConfigValidationError, validate_config
+from lomo_ablate.pipeline.validate import ConfigValidationError, check_secrets, validate_config
 from lomo_ablate.utils.logging import ALL_RANKS, console, rank_zero_logging
+from lomo_ablate.utils.secrets import install_redaction
 
 log = logging.getLogger("lomo_ablate.pipeline")
 
@@ -42,6 +43,7 @@ def run_job(cfg: DictConfig, job_dir: str | Path, axes: Mapping[str, Any] | None
     result.json. A job whose result.json says ``done`` for the same config hash returns at once.
     ``registry``: the stages to run (default: the pipeline's, :data:`lomo_ablate.pipeline.stages.REGISTRY`)."""
     env = env or DistributedEnvironment.detect()
+    install_redaction([console()])  # a credential-looking value in a message is never logged as it is
     with rank_zero_logging(env.rank):  # ranks > 0 log nothing but their failures
         return _run_job(cfg, Path(job_dir), axes, sweep, job, log_path, env, registry or st.REGISTRY)
 
@@ -49,6 +51,7 @@ def run_job(cfg: DictConfig, job_dir: str | Path, axes: Mapping[str, Any] | None
 def _run_job(cfg: DictConfig, job_dir: Path, axes: Mapping[str, Any] | None, sweep: str | None,
              job: str | None, log_path: str | Path | None, env: DistributedEnvironment,
              registry: Registry) -> dict[str, Any]:
+    check_secrets(cfg, where=str(job or job_dir.name))  # first: before the done check reads or writes anything
     resolved = resolved_job_config(cfg)
     chash = config_hash(resolved)
     previous = load_result(job_dir)
@@ -210,6 +213,11 @@ def hydra_task(cfg: DictConfig) -> dict[str, Any] | None:
 
     hc = HydraConfig.get()
     job_dir = Path(hc.runtime.output_dir)
+    install_redaction([console()])
+    try:
+        check_secrets(cfg, overrides=[*hc.overrides.task, *hc.overrides.hydra], where=job_dir.name)
+    except ConfigValidationError as e:
+        _reject(hc, job_dir, e)
     axes = axes_from_overrides(list(hc.overrides.task), exclude=list(hc.job.config.override_dirname.exclude_keys),
                                cfg=cfg, groups=set(hc.runtime.choices.keys()))
     if cfg.get("dry_run"):
@@ -221,12 +229,29 @@ def hydra_task(cfg: DictConfig) -> dict[str, Any] | None:
     try:
         return run_job(cfg, job_dir, axes=axes, sweep=cfg.get("sweep_name"), job=job_dir.name, log_path=log_path)
     except ConfigValidationError as e:
-        from hydra.types import RunMode
+        _reject(hc, job_dir, e)
 
-        if hc.mode != RunMode.RUN:
-            raise
-        console().error(str(e))  # a user error: no traceback
-        raise SystemExit(2) from e
+
+def _reject(hc: Any, job_dir: Path, e: ConfigValidationError) -> None:
+    """A job whose config is invalid: what Hydra made for it before the task ran (``<job>/.hydra``, its
+    empty log; they may hold the rejected value) is removed, then the error is reported — without a
+    traceback and with exit status 2 in a single run; raised again in a multirun (the launcher reports it)."""
+    import shutil
+
+    from hydra.types import RunMode
+
+    shutil.rmtree(job_dir / str(hc.output_subdir or ".hydra"), ignore_errors=True)
+    log_file = job_dir / f"{hc.job.name}.log"
+    if log_file.is_file() and not (job_dir / RESULT).exists():  # a previous run's log stays
+        log_file.unlink()
+    try:
+        job_dir.rmdir()  # only when nothing else (a previous run's files) is in it
+    except OSError:
+        pass
+    if hc.mode != RunMode.RUN:
+        raise e
+    console().error(str(e))  # a user error: no traceback
+    raise SystemExit(2) from e
 
 
 def axes_from_overrides(overrides: list[str], exclude: Sequence[str] = (), cfg: DictConfig | None = None,

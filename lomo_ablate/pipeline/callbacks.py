@@ -1,7 +1,12 @@
-"""The end of a multirun: gather every job's result.json into the sweep's summary.json, then the report.
+"""Hydra callbacks: the end of a multirun (gather every job's result.json into the sweep's summary.json, then
+the report) and the redaction of what Hydra itself writes.
 
 ``conf/config.yaml`` registers :class:`ReportCallback` under ``hydra.callbacks.report``; the ``lomo``
 sweeper calls it itself when a job failed (Hydra skips ``on_multirun_end`` when the sweep raises).
+:class:`RedactCallback` (``hydra.callbacks.redact``, in both apps) rewrites Hydra's ``<job>/.hydra/*.yaml``
+and the sweep's ``multirun.yaml`` through :func:`lomo_ablate.utils.secrets.redact_text` as soon as Hydra has
+written them (a URL's ``user:password@`` or a ``Bearer`` header given as a value; credential *keys* are
+rejected by validation before the job runs, and those files are removed then).
 """
 from __future__ import annotations
 
@@ -15,6 +20,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from lomo_ablate import contracts
 from lomo_ablate.utils import atomic_write_json
+from lomo_ablate.utils.secrets import redact_files
 
 log = logging.getLogger("lomo_ablate.sweep")
 
@@ -25,6 +31,39 @@ def waits_for_jobs(config: DictConfig) -> bool:
     if wait is None:
         wait = (config.get("cluster") or {}).get("wait", True)
     return wait is not False
+
+
+#: The files Hydra writes into ``<job>/<hydra.output_subdir>/`` before the task function runs.
+HYDRA_JOB_FILES = ("config.yaml", "hydra.yaml", "overrides.yaml")
+
+
+def redact_hydra_files(config: DictConfig) -> int:
+    """Redacts Hydra's files of the job (``.hydra/*.yaml``) and of its sweep (``multirun.yaml``); how many
+    changed."""
+    paths: list[Path] = []
+    hc = config.get("hydra") if OmegaConf.is_config(config) else None
+    if hc is None:
+        return 0
+    out_dir = OmegaConf.select(hc, "runtime.output_dir", default=None, throw_on_resolution_failure=False)
+    sub = OmegaConf.select(hc, "output_subdir", default=None, throw_on_resolution_failure=False)
+    if out_dir and sub:
+        paths += [Path(out_dir) / sub / n for n in HYDRA_JOB_FILES]
+    sweep_dir = OmegaConf.select(hc, "sweep.dir", default=None, throw_on_resolution_failure=False)
+    if sweep_dir:
+        paths.append(Path(sweep_dir) / contracts.MULTIRUN_CONFIG)
+    return redact_files(paths)
+
+
+class RedactCallback(Callback):
+    """Hydra callback: Hydra's own files of a job and a sweep pass through the redaction right after Hydra
+    wrote them (``on_job_start`` runs after ``.hydra/*.yaml`` are saved; ``multirun.yaml`` is saved by the
+    launcher and rewritten at the start of each job and at the end of the sweep)."""
+
+    def on_job_start(self, config: DictConfig, **kwargs: Any) -> None:
+        redact_hydra_files(config)
+
+    def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
+        redact_hydra_files(config)
 
 
 class ReportCallback(Callback):

@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any, Mapping
 
-from lomo_ablate.utils.config import ConfigError, config_from_dict
+from lomo_ablate.utils.config import ConfigError, check_seed, config_from_dict
 
 BUILTIN = "builtin"
 
@@ -73,5 +73,4 @@ class PipelineConfig:
             raise ConfigError(msg[len("config."):] if msg.startswith("config.") else msg) from None
 
     def validate(self, where: str = "config") -> None:
-        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
-            raise ConfigError(f"seed: {self.seed!r}: allowed: a non-negative integer")
+        check_seed("seed", self.seed)

@@ -14,6 +14,7 @@ from omegaconf import OmegaConf
 
 from lomo_ablate.contracts import NOT_IN_JOB
 from lomo_ablate.utils import stable_hash
+from lomo_ablate.utils.secrets import is_secret_key, redact_text
 
 DEFAULT_JOB = "default"
 MAX_NAME = 200       # a path component may have 255 bytes
@@ -38,7 +39,8 @@ def job_name_from_overrides(overrides: Sequence[str] | None, exclude: Sequence[s
     """Like Hydra's ``override_dirname`` (``k=v`` joined by ``,``) with three differences: ``exclude``
     matches key prefixes (``cluster`` also drops ``cluster.partition=gpu``, so where a job runs never
     renames it); the order is kept (the sweeper puts the swept axes first, so they survive shortening);
-    a value longer than 32 characters is shown as its hash."""
+    a value longer than 32 characters, or one that looks like a credential (``utils.secrets``), is shown as
+    its hash."""
     exclude = list(exclude or [])
     kept = []
     for o in overrides or []:
@@ -46,8 +48,8 @@ def job_name_from_overrides(overrides: Sequence[str] | None, exclude: Sequence[s
         key, _, value = o.lstrip("+").partition("=")
         if key.lstrip("~").startswith("hydra.") or any(key == e or key.startswith(e + ".") for e in exclude):
             continue
-        if len(value) > MAX_VALUE:
-            value = "~" + stable_hash(value, 8)
+        if len(value) > MAX_VALUE or is_secret_key(key) or redact_text(value) != value:
+            value = "~" + stable_hash(value, 8)  # long, or credential-looking: never spelled in a folder name
         kept.append(f"{key}={value}")
     return job_name(",".join(kept))
 

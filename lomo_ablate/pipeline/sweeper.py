@@ -30,6 +30,7 @@ from lomo_ablate.pipeline.store import Store
 from lomo_ablate.pipeline.validate import ConfigValidationError, validate_config
 from lomo_ablate.utils import atomic_write_json
 from lomo_ablate.utils.config import ConfigError
+from lomo_ablate.utils.secrets import redact, redact_file
 
 log = logging.getLogger("lomo_ablate.sweep")
 
@@ -106,7 +107,9 @@ class LomoSweeperImpl:
             return []
         sweep_dir.mkdir(parents=True, exist_ok=True)
         OmegaConf.save(self.config, sweep_dir / contracts.MULTIRUN_CONFIG)
-        atomic_write_json(sweep_dir / contracts.GRID, [{"job": n, "overrides": j} for n, j in zip(names, jobs)])
+        redact_file(sweep_dir / contracts.MULTIRUN_CONFIG)
+        atomic_write_json(sweep_dir / contracts.GRID,
+                          redact([{"job": n, "overrides": j} for n, j in zip(names, jobs)]))
         done = [already_done(sweep_dir / n, c) for n, c in zip(names, configs)]
         if any(done):
             print(f"[lomo-ablate] {sum(done)} of {len(jobs)} job(s) already done in {sweep_dir}: skipped",
@@ -117,6 +120,7 @@ class LomoSweeperImpl:
         for start in range(0, len(todo), batch):
             chunk = todo[start:start + batch]
             results = self.launcher.launch([j for _, j, _ in chunk], initial_job_idx=chunk[0][0])
+            redact_file(sweep_dir / contracts.MULTIRUN_CONFIG)  # the launcher saves it again, as it is
             for name, r in zip([n for _, _, n in chunk], results):
                 if job_failed(r):
                     failed.append(name)

@@ -14,13 +14,13 @@ import importlib
 import math
 import re
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 from omegaconf import DictConfig, OmegaConf
 
 from lomo_ablate.pipeline.config import BUILTIN, PipelineConfig
-from lomo_ablate.utils.config import ConfigError
-
+from lomo_ablate.utils.config import ConfigError, check_range
+from lomo_ablate.utils.secrets import is_secret_key, secret_key_problem, secret_keys
 
 
 class ConfigValidationError(ValueError):
@@ -45,13 +45,16 @@ def validate_config(cfg: DictConfig | Mapping[str, Any], hydra_cfg: DictConfig |
         cfg = OmegaConf.create(dict(cfg))
     if hydra_cfg is None and "hydra" in cfg:
         hydra_cfg = cfg.hydra
-    problems: list[tuple[str, str]] = []
+    problems: list[tuple[str, str]] = _check_secret_keys(cfg, hydra_cfg)
+    if problems:  # nothing else is looked at (or echoed) before the credential is gone
+        raise ConfigValidationError(problems, where)
     problems += _check_resolves(cfg)
     if problems:
         raise ConfigValidationError(problems, where)
     problems += _check_rewrite_ratio(cfg)
     problems += _check_inputs(cfg)
     problems += _check_cluster(cfg)
+    problems += _check_values(cfg)
     if hydra_cfg is not None:
         problems += _check_launcher(hydra_cfg)
     seen = {k for k, _ in problems}
@@ -60,6 +63,57 @@ def validate_config(cfg: DictConfig | Mapping[str, Any], hydra_cfg: DictConfig |
         problems += _check_stage_configs(cfg, registry)
     if problems:
         raise ConfigValidationError(problems, where)
+
+
+def check_secrets(cfg: DictConfig | Mapping[str, Any], overrides: Sequence[str] = (), where: str = "") -> None:
+    """Raises :class:`ConfigValidationError` when a config key or an override names a credential
+    (``+logger.api_key=...``, ``hydra.job.env_set.HF_TOKEN=...``): the first check of every job, before
+    anything is looked up, written or locked. The message names the environment variable to use instead and
+    never repeats the value."""
+    if not isinstance(cfg, DictConfig):
+        cfg = OmegaConf.create(dict(cfg))
+    problems = _check_secret_keys(cfg, None, overrides)
+    if problems:
+        raise ConfigValidationError(problems, where)
+
+
+def _check_secret_keys(cfg: DictConfig, hydra_cfg: DictConfig | None,
+                       overrides: Sequence[str] = ()) -> list[tuple[str, str]]:
+    plain = OmegaConf.to_container(OmegaConf.masked_copy(cfg, [k for k in cfg.keys() if k != "hydra"]),
+                                   resolve=False)
+    keys = secret_keys(plain)
+    given = list(overrides)
+    if hydra_cfg is not None:
+        for part in ("task", "hydra"):
+            given += [str(o) for o in (OmegaConf.select(hydra_cfg, f"overrides.{part}", default=None) or [])]
+    for o in given:
+        key = o.partition("=")[0].lstrip("+~")
+        if any(is_secret_key(seg) for seg in key.split(".")) and not any(key == k for k in keys):
+            keys.append(key)
+    # named "<key> (a credential)": a "<key>: ..." line would itself look like a credential to the log filter
+    return [(f"{k} (a credential)", secret_key_problem(k)) for k in dict.fromkeys(keys)]
+
+
+def _check_values(cfg: DictConfig) -> list[tuple[str, str]]:
+    """Values the stage configs accept but that fail later: a learning rate that is not a finite positive
+    number (the trainer's own check lets ``inf`` through) and the logger section (``logger.mode``), which no
+    stage types."""
+    out: list[tuple[str, str]] = []
+    lr = OmegaConf.select(cfg, "trainer.lr", default=None, throw_on_resolution_failure=False)
+    if lr is not None:
+        try:
+            check_range("trainer.lr", lr, 0, lo_open=True)
+        except ConfigError as e:
+            out.append(("trainer.lr", f"{e}; allowed: a finite number > 0"))
+    if "logger" in cfg:
+        from lomo_ablate.report.wandb_log import LoggerConfig
+
+        try:
+            LoggerConfig.from_dict(OmegaConf.to_container(cfg.logger, resolve=True))
+        except (ConfigError, TypeError, ValueError) as e:
+            key = _problem_key(str(e))
+            out.append((key if key.startswith("logger") else "logger", str(e)))
+    return out
 
 
 def _check_resolves(cfg: DictConfig) -> list[tuple[str, str]]:
@@ -87,7 +141,8 @@ def _check_pipeline_config(cfg: DictConfig) -> list[tuple[str, str]]:
 def _problem_key(msg: str) -> str:
     """The key a ConfigError message is about: ``unknown key(s) ... in data;`` -> ``data``, ``seed: ...`` ->
     ``seed``, ``data.text_size: ...`` -> ``data.text_size``."""
-    m = re.match(r"unknown key\(s\) .* in ([\w.]+);", msg) or re.match(r"([\w.\[\]]+)\s*[:=]", msg)
+    m = (re.match(r"unknown key\(s\) .* in ([\w.]+);", msg) or re.match(r"([\w.\[\]]+)\s*[:=]", msg)
+         or re.match(r"([\w.\[\]]+) must be ", msg))
     return m.group(1) if m else "config"
 
 

@@ -48,9 +48,22 @@ class TeXRunError(RuntimeError):
 
 
 @functools.lru_cache(maxsize=1)
+def tex_binaries() -> dict[str, str] | None:
+    """The absolute paths of ``latex`` and ``dvipng`` (resolved once per process through ``PATH``), or None
+    when one is missing. TeX is always run by these paths, never looked up again."""
+    found = {name: shutil.which(name) for name in ("latex", "dvipng")}
+    if not all(found.values()):
+        return None
+    # absolute, but not through symlinks: `latex` is a link to pdftex, which picks its format from its name
+    return {name: os.path.abspath(path) for name, path in found.items()}
+
+
 def tex_available() -> bool:
     """Whether ``latex`` and ``dvipng`` are on PATH (checked once per process)."""
-    return bool(shutil.which("latex") and shutil.which("dvipng"))
+    return tex_binaries() is not None
+
+
+tex_available.cache_clear = tex_binaries.cache_clear  # type: ignore[attr-defined]  (forget the resolved paths)
 
 
 # --- what may reach TeX ---------------------------------------------------------------------------------
@@ -272,10 +285,23 @@ _PREAMBLE = r"""\documentclass[10pt]{article}
 _PAGE = "\\begin{minipage}[t]{%(width).2fpt}\n%(body)s\n\\end{minipage}\n\\clearpage\n"
 
 
+#: Variables of the caller's environment TeX may see (where its own tree is); nothing else is passed on —
+#: no credentials, no HOME, no PATH beyond the binaries' own folder.
+TEX_ENV_KEEP = ("TEXMFCNF", "TEXMFDIST", "TEXMFLOCAL", "TEXMFSYSVAR", "TEXMFSYSCONFIG", "TEXMFROOT", "SOURCE_DATE_EPOCH")
+
+
 def sandbox_env(workdir: str | Path) -> dict[str, str]:
-    """Environment for TeX: paranoid kpathsea file access, no shell escape, output only into ``workdir``."""
-    env = dict(os.environ)
-    env.update({"openin_any": "p", "openout_any": "p", "shell_escape": "f", "TEXMFOUTPUT": str(workdir),
+    """A minimal environment for TeX: the TeX tree's own variables (:data:`TEX_ENV_KEEP`), the folders of the
+    resolved binaries as ``PATH`` (kpathsea finds texmf.cnf from there; dvipng may call kpsewhich),
+    ``HOME`` and the var/config trees inside ``workdir``, paranoid kpathsea file access, no shell escape,
+    output only into ``workdir``."""
+    bins = tex_binaries() or {}
+    path_dirs = list(dict.fromkeys(str(Path(p).parent) for p in bins.values())) + ["/usr/bin", "/bin"]
+    env = {k: os.environ[k] for k in TEX_ENV_KEEP if k in os.environ}
+    work = str(workdir)
+    env.update({"PATH": os.pathsep.join(dict.fromkeys(path_dirs)), "HOME": work, "TMPDIR": work,
+                "LC_ALL": "C", "LANG": "C", "TEXMFVAR": work, "TEXMFCONFIG": work, "TEXMFHOME": work,
+                "openin_any": "p", "openout_any": "p", "shell_escape": "f", "TEXMFOUTPUT": work,
                 "TEXINPUTS": ".:", "max_print_line": "1000"})
     return env
 
@@ -312,11 +338,14 @@ def run_latex(document: str, dpi: float, timeout_s: float = 20.0) -> list[Image.
     with tempfile.TemporaryDirectory(prefix="lomo-tex-") as tmp:
         work = Path(tmp)
         (work / "job.tex").write_text(document, encoding="utf-8")
-        r = _run(["latex", "-no-shell-escape", "-interaction=batchmode", "-halt-on-error", "-file-line-error",
+        bins = tex_binaries()
+        if bins is None:
+            raise TeXRunError("latex/dvipng are not on PATH")
+        r = _run([bins["latex"], "-no-shell-escape", "-interaction=batchmode", "-halt-on-error", "-file-line-error",
                   "-output-directory=.", "job.tex"], work, timeout_s)
         if r.returncode != 0 or not (work / "job.dvi").exists():
             raise TeXRunError(_first_error(work / "job.log"))
-        r = _run(["dvipng", "-q", "--nogs", "-T", "tight", "-D", f"{dpi:.2f}", "-bg", "rgb 1 1 1",
+        r = _run([bins["dvipng"], "-q", "--nogs", "-T", "tight", "-D", f"{dpi:.2f}", "-bg", "rgb 1 1 1",
                   "-fg", "rgb 0 0 0", "-z", "1", "-o", "p%06d.png", "job.dvi"], work, timeout_s)
         pages = sorted(work.glob("p*.png"))
         if r.returncode != 0 or not pages:

@@ -112,7 +112,9 @@ def sweep_command(sweep_dir: Path) -> str | None:
         from omegaconf import OmegaConf
 
         task = OmegaConf.to_container(OmegaConf.load(path).hydra.overrides.task)
-        return shlex.join(["python", "-m", "lomo_ablate", "-m", *map(str, task)])
+        from lomo_ablate.utils.secrets import redact_text
+
+        return redact_text(shlex.join(["python", "-m", "lomo_ablate", "-m", *map(str, task)]))
     except Exception:  # an unreadable multirun.yaml only loses this line of the README
         return None
 

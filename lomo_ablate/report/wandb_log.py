@@ -19,7 +19,9 @@ never parse ``.wandb`` files:
 
 The run id is deterministic (derived from ``run_id``) and the run is opened with ``resume="allow"``, so a
 Slurm requeue continues the same W&B run. The config is flattened (``a.b.c`` keys) and any key that looks
-like a secret (api_key, token, password, secret) is dropped before anything is written anywhere.
+like a secret (``utils.secrets.is_secret_key``: api_key, token, password, secret, credential, auth as whole
+words — ``tokens_per_s`` and ``max_new_tokens`` are kept) is dropped and credential-looking values are
+redacted before anything is written anywhere.
 
 W&B must never break a job: every W&B call is wrapped; on failure it warns once and keeps only the
 local files.
@@ -41,9 +43,9 @@ from urllib.parse import urlparse
 from lomo_ablate.contracts import DATA, RUN_METRICS, RUN_SUMMARY
 from lomo_ablate.utils import atomic_write_json, stable_hash
 from lomo_ablate.utils.config import ConfigError, check_range, config_from_dict
+from lomo_ablate.utils.secrets import is_secret_key, redact, redact_text
 
 MODES = ("offline", "online", "none")
-SECRET_KEY = re.compile(r"(api[_-]?key|token|passw(or)?d|secret|credential)", re.IGNORECASE)
 _RUN_ID_OK = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 _MAX_TAG = 64  # W&B rejects longer tags
 
@@ -75,13 +77,10 @@ class LoggerConfig:
         check_range(f"{where}.init_timeout", self.init_timeout, 0, lo_open=True)
 
 
-def is_secret_key(key: str) -> bool:
-    """True for a config/metric key that must never be written (``api_key``, ``hf_token``, ...)."""
-    return bool(SECRET_KEY.search(str(key)))
-
-
 def flatten_config(config: Mapping[str, Any] | None, prefix: str = "", sep: str = ".") -> dict[str, Any]:
-    """``{"a": {"b": 1}}`` -> ``{"a.b": 1}``, dropping every key (at any depth) that looks like a secret."""
+    """``{"a": {"b": 1}}`` -> ``{"a.b": 1}``, dropping every key (at any depth) that names a credential
+    (``utils.secrets.is_secret_key``: whole words, so ``tokens_per_s`` stays) and redacting credential-looking
+    values (``https://user:<redacted>@host``)."""
     flat: dict[str, Any] = {}
     for key, value in (config or {}).items():
         if is_secret_key(key):
@@ -92,7 +91,7 @@ def flatten_config(config: Mapping[str, Any] | None, prefix: str = "", sep: str 
         elif isinstance(value, (list, tuple)):
             flat[name] = [_scrub(v) for v in value]
         else:
-            flat[name] = value
+            flat[name] = redact(value)
     return flat
 
 
@@ -101,7 +100,7 @@ def _scrub(value: Any) -> Any:
         return {k: _scrub(v) for k, v in value.items() if not is_secret_key(k)}
     if isinstance(value, (list, tuple)):
         return [_scrub(v) for v in value]
-    return value
+    return redact(value)
 
 
 def wandb_run_id(run_id: str) -> str:
@@ -117,6 +116,7 @@ def tag_list(tags: Mapping[str, Any] | Sequence[str] | None) -> list[str]:
     if not tags:
         return []
     items = [f"{k}={v}" for k, v in tags.items()] if isinstance(tags, Mapping) else [str(t) for t in tags]
+    items = [redact_text(t) for t in items]
     return [t[:_MAX_TAG] for t in items if t and not is_secret_key(t.split("=", 1)[0])]
 
 

@@ -22,7 +22,10 @@ from typing import Any, Iterable, Mapping, Sequence, TypeVar
 
 T = TypeVar("T")
 
-__all__ = ["ConfigError", "config_from_dict", "reject_unknown_keys", "check_range"]
+__all__ = ["ConfigError", "SEED_MAX", "config_from_dict", "reject_unknown_keys", "check_range", "check_seed"]
+
+#: The largest seed every RNG the project seeds accepts (numpy takes 0..2**32-1; torch and Python take more).
+SEED_MAX = 2**32 - 1
 
 
 class ConfigError(ValueError):
@@ -55,6 +58,13 @@ def check_range(where: str, value: Any, lo: float | None = None, hi: float | Non
         raise ConfigError(f"{where} must be {'>' if lo_open else '>='} {lo}, got {value!r}")
     if hi is not None and value > hi:
         raise ConfigError(f"{where} must be <= {hi}, got {value!r}")
+
+
+def check_seed(where: str, value: Any) -> None:
+    """Raises ConfigError unless ``value`` is an integer seed every RNG accepts (0..:data:`SEED_MAX`)."""
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= SEED_MAX:
+        raise ConfigError(f"{where}: {value!r}: allowed: an integer in [0, {SEED_MAX}] (the range numpy, "
+                          "torch and Python's random all accept)")
 
 
 @functools.lru_cache(maxsize=None)
