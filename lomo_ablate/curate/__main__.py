@@ -15,6 +15,7 @@ import hydra
 from omegaconf import DictConfig, OmegaConf
 
 from lomo_ablate.curate.config import ConfigError, CurateConfig
+from lomo_ablate.utils.config import check_seed
 from lomo_ablate.curate.run import curate
 from lomo_ablate.utils import locked
 from lomo_ablate.pipeline.schema import register_schemas
@@ -24,17 +25,57 @@ register_schemas()  # conf/curate_app.yaml's first default (curate_app_schema), 
 log = logging.getLogger("lomo_ablate.curate")
 
 
-def run_app(cfg: DictConfig) -> int:
-    """Validate the composed config, run curation, print a one-line summary; returns an exit code."""
+def app_problems(cfg: DictConfig) -> list[str]:
+    """What is wrong with the app's own keys (``input``, ``output``, ``seed``), each message naming its key;
+    checked before any folder or lock is made."""
+    problems = secret_keys_problems(cfg)
+    if problems:
+        return problems
     for key in ("input", "output"):
         if not cfg.get(key):
-            print(f"error: {key}=... is required (e.g. input=data/text.jsonl output=curated/)", file=sys.stderr)
-            return 2
+            problems.append(f"{key}=... is required (e.g. input=data/text.jsonl output=curated/)")
+    try:
+        check_seed("seed", cfg.get("seed"))
+    except ConfigError as e:
+        problems.append(str(e))
+    if cfg.get("input") and not Path(cfg.input).exists():
+        problems.append(f"input={cfg.input}: no such file or folder (cwd {Path.cwd()})")
+    mm = cfg.get("multimodal_input")
+    if mm and not Path(mm).exists():
+        problems.append(f"multimodal_input={mm}: no such file or folder (cwd {Path.cwd()})")
+    if cfg.get("output"):
+        out = Path(cfg.output).expanduser().resolve()
+        if out.exists() and not out.is_dir():
+            problems.append(f"output={cfg.output}: is a file; allowed: a folder (new, or one this app wrote)")
+        elif out == out.parent or out == Path.home().resolve():
+            problems.append(f"output={cfg.output}: is {'the file-system root' if out == out.parent else 'your home folder'}; "
+                            "allowed: a folder of its own (new, or one this app wrote)")
+        elif not out.parent.is_dir():
+            problems.append(f"output={cfg.output}: its parent folder {out.parent} does not exist")
+    return problems
+
+
+def secret_keys_problems(cfg: DictConfig) -> list[str]:
+    from lomo_ablate.utils.secrets import secret_key_problem, secret_keys
+
+    return [f"{k} (a credential): {secret_key_problem(k)}" for k in secret_keys(OmegaConf.to_container(cfg))]
+
+
+def run_app(cfg: DictConfig) -> int:
+    """Validate the composed config, run curation, print a one-line summary; returns an exit code."""
+    problems = app_problems(cfg)
     curate_dict = OmegaConf.to_container(cfg.curate, resolve=True)
     curate_dict["workers"] = cfg.workers
     curate_dict["gallery"] = cfg.gallery
     try:
         ccfg = CurateConfig.from_dict(curate_dict)
+    except ConfigError as e:
+        problems.append(str(e))
+    if problems:
+        for p in problems:
+            print(f"error: {p}", file=sys.stderr)
+        return 2
+    try:
         # the output folder is this app's: one curation into it at a time (in the pipeline, the store locks)
         with locked(Path(cfg.output).resolve()):
             summary = curate(cfg.input, cfg.output, ccfg, multimodal_input=cfg.get("multimodal_input") or None,
@@ -61,8 +102,32 @@ def run_app(cfg: DictConfig) -> int:
 @hydra.main(version_base="1.3", config_path=CONF_DIR, config_name="curate_app")
 def main(cfg: DictConfig) -> None:
     code = run_app(cfg)
+    if code == 2:
+        _remove_hydra_output()
     if code:
         sys.exit(code)
+
+
+def _remove_hydra_output() -> None:
+    """A rejected run leaves nothing: the folder Hydra made for it (``.hydra/`` and an empty log) goes."""
+    import shutil
+
+    from hydra.core.hydra_config import HydraConfig
+
+    try:
+        hc = HydraConfig.get()
+    except ValueError:  # not under Hydra (run_app called directly)
+        return
+    out = Path(hc.runtime.output_dir)
+    shutil.rmtree(out / str(hc.output_subdir or ".hydra"), ignore_errors=True)
+    log_file = out / f"{hc.job.name}.log"
+    if log_file.is_file() and log_file.stat().st_size == 0:
+        log_file.unlink()
+    for folder in (out, out.parent):  # outputs/curate/<date>/<time>, then <date> when it is empty
+        try:
+            folder.rmdir()
+        except OSError:
+            break
 
 
 if __name__ == "__main__":

@@ -244,10 +244,15 @@ def _reject(hc: Any, job_dir: Path, e: ConfigValidationError) -> None:
     log_file = job_dir / f"{hc.job.name}.log"
     if log_file.is_file() and not (job_dir / RESULT).exists():  # a previous run's log stays
         log_file.unlink()
-    try:
-        job_dir.rmdir()  # only when nothing else (a previous run's files) is in it
-    except OSError:
-        pass
+    cwd = Path.cwd().resolve()
+    for folder in (job_dir, *job_dir.parents):  # the job folder, then outputs/runs, outputs when left empty
+        folder = folder.resolve()
+        if folder == cwd or cwd not in folder.parents:
+            break
+        try:
+            folder.rmdir()  # only when nothing else (a previous run's files) is in it
+        except OSError:
+            break
     if hc.mode != RunMode.RUN:
         raise e
     console().error(str(e))  # a user error: no traceback

@@ -60,7 +60,8 @@ def validate_config(cfg: DictConfig | Mapping[str, Any], hydra_cfg: DictConfig |
     seen = {k for k, _ in problems}
     problems += [(k, m) for k, m in _check_pipeline_config(cfg) if k not in seen]  # one message per key
     if check_stages:
-        problems += _check_stage_configs(cfg, registry)
+        seen = {k for k, _ in problems}
+        problems += [(k, m) for k, m in _check_stage_configs(cfg, registry) if k not in seen]
     if problems:
         raise ConfigValidationError(problems, where)
 
