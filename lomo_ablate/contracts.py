@@ -20,6 +20,7 @@ VIDEO_SLOT = "<video>"
 
 # ---- every finished stage folder ----
 SUCCESS = "_SUCCESS"              # written last: a folder without it is incomplete
+FILES_MANIFEST = "_files.json"    # every file's size and sha256 (utils.integrity): a cut or truncated folder is caught
 
 # ---- curated dataset folder (curate -> train) ----
 DATA = "data.jsonl"
@@ -68,7 +69,7 @@ RESULT_STATUSES = ("done", "failed", "running", "interrupted")
 #: (conf/config.yaml's ``hydra.job.config.override_dirname.exclude_keys`` reads this list through the
 #: ``${lomo.not_in_job:}`` resolver). So a second run of a done job with another logger or on another
 #: cluster finds it done, in the same folder, instead of overwriting its result.json.
-NOT_IN_JOB = ("sweep", "dry_run", "store_dir", "results_dir", "runs_dir", "multirun_dir", "sweep_name",
+NOT_IN_JOB = ("sweep", "dry_run", "verify", "store_dir", "results_dir", "runs_dir", "multirun_dir", "sweep_name",
               "cluster", "logger", "estimate")
 
 

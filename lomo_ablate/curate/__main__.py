@@ -15,7 +15,9 @@ import hydra
 from omegaconf import DictConfig, OmegaConf
 
 from lomo_ablate.curate.config import ConfigError, CurateConfig
+from lomo_ablate.contracts import FILES_MANIFEST
 from lomo_ablate.utils.config import check_seed
+from lomo_ablate.utils.integrity import check_files_manifest, move_aside, write_files_manifest
 from lomo_ablate.curate.run import curate
 from lomo_ablate.utils import locked
 from lomo_ablate.pipeline.schema import register_schemas
@@ -61,6 +63,21 @@ def secret_keys_problems(cfg: DictConfig) -> list[str]:
     return [f"{k} (a credential): {secret_key_problem(k)}" for k in secret_keys(OmegaConf.to_container(cfg))]
 
 
+def _check_previous_output(out: Path, overwrite: bool) -> list[str]:
+    """A finished output whose files no longer match their manifest (``data.jsonl`` cut, an image deleted or
+    truncated) is moved aside (``<output>.corrupt-<time>``), so it is curated again instead of being reported
+    "cached"; with ``overwrite`` the old manifest goes (the folder is rewritten)."""
+    if not (out / FILES_MANIFEST).is_file():
+        return []
+    why = check_files_manifest(out)
+    if why is not None:
+        aside = move_aside(out)
+        return [f"{out} was a corrupt curation ({why}): moved to {aside} and curated again"]
+    if overwrite:
+        (out / FILES_MANIFEST).unlink()
+    return []
+
+
 def run_app(cfg: DictConfig) -> int:
     """Validate the composed config, run curation, print a one-line summary; returns an exit code."""
     problems = app_problems(cfg)
@@ -75,15 +92,21 @@ def run_app(cfg: DictConfig) -> int:
         for p in problems:
             print(f"error: {p}", file=sys.stderr)
         return 2
+    notes: list[str] = []
     try:
         # the output folder is this app's: one curation into it at a time (in the pipeline, the store locks)
         with locked(Path(cfg.output).resolve()):
+            notes += _check_previous_output(Path(cfg.output), bool(cfg.get("overwrite", False)))
             summary = curate(cfg.input, cfg.output, ccfg, multimodal_input=cfg.get("multimodal_input") or None,
                              seed=int(cfg.seed), workers=cfg.workers, progress=True,
                              overwrite=bool(cfg.get("overwrite", False)))
+            if not summary.cached or not (Path(cfg.output) / FILES_MANIFEST).is_file():
+                write_files_manifest(cfg.output)
     except (ConfigError, FileNotFoundError, FileExistsError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
+    for n in notes:
+        print(f"warning: {n}", file=sys.stderr)
     c = summary.counts
     print(f"curate: {'cached' if summary.cached else 'done'} → {summary.output_dir} "
           f"(read {c['read']}, written {c['written']}, rewritten {c['rewritten']}, "

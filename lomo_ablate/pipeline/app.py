@@ -59,7 +59,7 @@ def _run_job(cfg: DictConfig, job_dir: Path, axes: Mapping[str, Any] | None, swe
         log.info("job %s already done (%s): nothing to do", job or job_dir.name, job_dir / RESULT)
         return previous
     validate_config(cfg, where=str(job or job_dir.name), registry=registry)
-    store = Store(cfg.store_dir)
+    store = Store(cfg.store_dir, verify=bool(cfg.get("verify", False)))
     result: dict[str, Any] = {
         "sweep": sweep or cfg.get("sweep_name"), "job": job or job_dir.name, "axes": dict(axes or {}),
         "config": resolved, "config_hash": chash, "status": "running", "stages": {}, "metrics": {},
@@ -144,6 +144,11 @@ def _run_stage(stage: Stage, p: StagePlan, cfg: DictConfig, store: Store, paths:
     else:
         res = store.get_or_compute(p.name, p.inputs, compute, resumable=stage.resumable)
     entry.update(status="cached" if res.cached else "done", seconds=round(time.perf_counter() - t0, 3))
+    if res.warnings:  # a corrupt cached entry was moved aside and computed again
+        entry["warnings"] = list(res.warnings)
+        result.setdefault("warnings", []).extend(res.warnings)
+        for w in res.warnings:
+            console().warning(w)
     writer.write()
     if logger is not None:
         logger.summary({f"stage/{p.name}/seconds": entry["seconds"], f"stage/{p.name}/cached": res.cached})

@@ -5,6 +5,8 @@ Slurm (``sacct``, else ``squeue``) where each job is, reads each job's ``result.
 line per job. With ``--wait`` it polls until every job has finished and prints each failure — with the
 path of its log and the log's last lines — as soon as it is seen. Writes ``<sweep_dir>/status.json``.
 Exit status: 0 all done, 1 some failed, 2 some still queued or running (without ``--wait``).
+``--verify`` checks the store entries of every done job against their content hashes (``_files.json``): a
+corrupt one is moved aside and the job reported failed, so re-running the sweep computes it again.
 ``--report`` runs the sweep's report (tables, plots) once every job has finished — what the multirun's
 own end-of-sweep report cannot do when the sweep was submitted without waiting.
 """
@@ -178,8 +180,11 @@ def classify(entry: dict, result: dict | None, state: tuple[str, str] | None, sl
     return js
 
 
-def collect(sweep_dir: str | Path, only: Sequence[str] | None = None) -> CollectReport:
-    """One look at the sweep: the latest submission of each job, its Slurm state and its result.json."""
+def collect(sweep_dir: str | Path, only: Sequence[str] | None = None, verify: bool = False,
+            verified: set[str] | None = None) -> CollectReport:
+    """One look at the sweep: the latest submission of each job, its Slurm state and its result.json.
+    ``verify``: the store entries of each done job are checked with content hashes (once per job name in
+    ``verified``, when given); a corrupt one makes the job failed."""
     sweep_dir = Path(sweep_dir).resolve()
     record = load_submission(sweep_dir)
     if not record["submissions"]:
@@ -190,13 +195,25 @@ def collect(sweep_dir: str | Path, only: Sequence[str] | None = None) -> Collect
         jobs = {n: jobs[n] for n in only if n in jobs}
     states = slurm_states([j["job_id"] for j in jobs.values()])
     # squeue-only answers do not list finished jobs: a job it does not list has left the queue
-    out = [classify(e, load_result(e["job_dir"]), (states or {}).get(e["job_id"]), states is not None)
-           for e in jobs.values()]
+    out = []
+    for e in jobs.values():
+        result = load_result(e["job_dir"])
+        js = classify(e, result, (states or {}).get(e["job_id"]), states is not None)
+        if verify and js.status == "done" and (verified is None or js.name not in verified):
+            from lomo_ablate.pipeline.store import verify_result_entries
+
+            problems = verify_result_entries(result)
+            if verified is not None and not problems:
+                verified.add(js.name)
+            if problems:
+                js.status, js.reason = "failed", "; ".join(problems)
+        out.append(js)
     return CollectReport(sweep_dir, sorted(out, key=lambda j: j.name))
 
 
 def watch(sweep_dir: str | Path, poll_s: float = 10.0, timeout_s: float | None = None,
-          only: Sequence[str] | None = None, echo: Callable[[str], None] | None = None) -> CollectReport:
+          only: Sequence[str] | None = None, echo: Callable[[str], None] | None = None,
+          verify: bool = False) -> CollectReport:
     """Polls until every job has finished (or ``timeout_s``), printing each failure as soon as it is seen
     and a progress line when counts change. Writes ``<sweep_dir>/status.json`` at every change."""
     from tqdm import tqdm
@@ -205,7 +222,8 @@ def watch(sweep_dir: str | Path, poll_s: float = 10.0, timeout_s: float | None =
     start = time.monotonic()
     reported: set[str] = set()
     last_counts = None
-    report = collect(sweep_dir, only)
+    verified: set[str] = set()
+    report = collect(sweep_dir, only, verify, verified)
     bar = tqdm(total=len(report.jobs), desc="sweep", unit="job", file=sys.stderr)
     try:
         while True:
@@ -223,7 +241,7 @@ def watch(sweep_dir: str | Path, poll_s: float = 10.0, timeout_s: float | None =
             if report.finished or (timeout_s is not None and time.monotonic() - start > timeout_s):
                 return report
             time.sleep(poll_s)
-            report = collect(sweep_dir, only)
+            report = collect(sweep_dir, only, verify, verified)
     finally:
         bar.close()
 
@@ -237,12 +255,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--report", action="store_true",
                    help="once every job has finished, run the sweep's report (lomo_ablate.report.report_sweep)")
     p.add_argument("--results-dir", default="results", help="where --report writes (default: results)")
+    p.add_argument("--verify", action="store_true",
+                   help="check the store entries of done jobs against their content hashes (corrupt: moved aside)")
     args = p.parse_args(argv)
     try:
         if args.wait:
-            report = watch(args.sweep_dir, poll_s=args.poll, timeout_s=args.timeout)
+            report = watch(args.sweep_dir, poll_s=args.poll, timeout_s=args.timeout, verify=args.verify)
         else:
-            report = collect(args.sweep_dir)
+            report = collect(args.sweep_dir, verify=args.verify)
             atomic_write_json(Path(report.sweep_dir) / STATUS, report.to_json())
             for j in report.jobs:
                 if j.status == "failed":

@@ -50,6 +50,7 @@ class PipelineConfig:
     multirun_dir: str = "multirun"
     sweep_name: str = "adhoc"
     dry_run: bool = False
+    verify: bool = False                # check cached store entries' content hashes too (sizes are always checked)
     estimate: dict = dataclasses.field(default_factory=dict)
 
     #: top-level sections owned by the stages and the launcher (typed there, not here)

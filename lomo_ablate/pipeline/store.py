@@ -6,6 +6,12 @@ recomputed. A folder is complete when it holds ``_SUCCESS``; it is built in a te
 renamed into place while holding an inter-process lock (``<root>/<stage>/.locks/<key>.lock``), so two processes
 asking for the same artifact at the same moment compute it once and never see half of it.
 
+Integrity: a finished folder carries ``_files.json`` (every file's size and sha256,
+:mod:`lomo_ablate.utils.integrity`). A cached entry is used only when its files have their recorded sizes
+(always) and hashes (``Store(root, verify=True)``, the job's ``verify=true``); one that fails is moved aside
+to ``<stage>/<key>.corrupt-<UTC time>`` and computed again, and :attr:`StoreResult.warnings` says so (the job
+records it in result.json). Entries written before manifests existed are used as they are.
+
 The store owns all of that (keys, ``_SUCCESS``, locks, and for a stage every rank of a distributed job runs,
 the rank-0 finish: :meth:`Store.get_or_compute_on_every_rank`, and for a stage whose work the ranks share,
 :meth:`Store.get_or_compute_sharded`); a stage's code only writes into, and
@@ -15,6 +21,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import logging
 import os
 import time
 from pathlib import Path
@@ -22,9 +29,11 @@ from typing import Any, Callable
 
 from lomo_ablate.contracts import SUCCESS
 from lomo_ablate.utils import atomic_dir, atomic_write_json, atomic_write_text, locked, stable_hash
+from lomo_ablate.utils.integrity import check_files_manifest, move_aside, write_files_manifest
 
 KEY_FILE = "_key.json"
-__all__ = ["KEY_FILE", "SUCCESS", "Store", "StoreResult", "stage_key"]
+log = logging.getLogger("lomo_ablate.store")
+__all__ = ["KEY_FILE", "SUCCESS", "Store", "StoreResult", "stage_key", "verify_result_entries"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -35,13 +44,37 @@ class StoreResult:
     key: str
     cached: bool
     seconds: float
+    warnings: tuple[str, ...] = ()
 
 
 class Store:
     """A folder of content-addressed stage outputs (``Store(root).get_or_compute(...)``)."""
 
-    def __init__(self, root: str | Path) -> None:
+    def __init__(self, root: str | Path, verify: bool = False) -> None:
         self.root = Path(root)
+        self.verify = bool(verify)
+
+    def problem(self, stage: str, key: str, hashes: bool | None = None) -> str | None:
+        """Why the finished entry ``stage/key`` cannot be used (a file missing, cut, or — with ``hashes``,
+        default :attr:`verify` — changed), or None when it can (or has no manifest to check against)."""
+        return check_files_manifest(self.path(stage, key), self.verify if hashes is None else hashes)
+
+    def _usable(self, stage: str, key: str, warnings: list[str], move: bool) -> bool:
+        """True when a finished entry is there and intact. A failing one is recorded in ``warnings`` and, with
+        ``move`` (under the lock), moved aside so it is computed again; without ``move`` it only counts as not
+        there (the caller takes the lock and looks again)."""
+        final = self.path(stage, key)
+        if not (final / SUCCESS).is_file():
+            return False
+        why = self.problem(stage, key)
+        if why is None:
+            return True
+        if move:
+            aside = move_aside(final)
+            msg = f"store entry {stage}/{key} was corrupt ({why}): moved to {aside.name} and computed again"
+            log.warning(msg)
+            warnings.append(msg)
+        return False
 
     def path(self, stage: str, key: str) -> Path:
         return self.root / stage / key
@@ -68,10 +101,11 @@ class Store:
         key = stage_key(key_inputs)
         final = self.path(stage, key)
         t0 = time.perf_counter()
-        if (final / SUCCESS).is_file():
+        warnings: list[str] = []
+        if self._usable(stage, key, warnings, move=False):
             return StoreResult(final, key, True, time.perf_counter() - t0)
         with locked(self.lock_path(stage, key)):
-            if (final / SUCCESS).is_file():  # another process finished it while we waited
+            if self._usable(stage, key, warnings, move=True):  # another process finished it while we waited
                 return StoreResult(final, key, True, time.perf_counter() - t0)
             if final.exists():  # left over by a killed run without _SUCCESS: incomplete, recompute
                 _remove_incomplete(final)
@@ -85,7 +119,7 @@ class Store:
                 with atomic_dir(final) as tmp:
                     compute(tmp)
                     _finish(tmp, stage, key, key_inputs)
-        return StoreResult(final, key, False, time.perf_counter() - t0)
+        return StoreResult(final, key, False, time.perf_counter() - t0, tuple(warnings))
 
     def get_or_compute_on_every_rank(self, stage: str, key_inputs: dict[str, Any],
                                      compute: Callable[[Path], Any], is_main: bool) -> StoreResult:
@@ -95,19 +129,21 @@ class Store:
         key = stage_key(key_inputs)
         final = self.path(stage, key)
         t0 = time.perf_counter()
-        if (final / SUCCESS).is_file():
+        warnings: list[str] = []
+        # every rank checks the same files: all take the entry, or all compute it again
+        if self._usable(stage, key, warnings, move=False):
             return StoreResult(final, key, True, time.perf_counter() - t0)
         work = self.work_path(stage, key)
         work.mkdir(parents=True, exist_ok=True)
         compute(work)
         if is_main:
             with locked(self.lock_path(stage, key)):
-                if not (final / SUCCESS).is_file():
+                if not self._usable(stage, key, warnings, move=True):
                     if final.exists():
                         _remove_incomplete(final)
                     _finish(work, stage, key, key_inputs)
                     os.replace(work, final)
-        return StoreResult(final, key, False, time.perf_counter() - t0)
+        return StoreResult(final, key, False, time.perf_counter() - t0, tuple(warnings))
 
     def get_or_compute_sharded(self, stage: str, key_inputs: dict[str, Any], compute: Callable[[Path], Any],
                                is_main: bool, token: str, timeout_s: float = 24 * 3600,
@@ -123,11 +159,12 @@ class Store:
         work = self.work_path(stage, key)
         owner = self.root / stage / f".owner-{key}"  # beside the work folder: that one is the stage's own
         t0 = time.perf_counter()
-        if (final / SUCCESS).is_file():
+        warnings: list[str] = []
+        if self._usable(stage, key, warnings, move=False):
             return StoreResult(final, key, True, time.perf_counter() - t0)
         if is_main:
             with locked(self.lock_path(stage, key)):
-                if (final / SUCCESS).is_file():  # another job finished it while we waited
+                if self._usable(stage, key, warnings, move=True):  # another job finished it while we waited
                     return StoreResult(final, key, True, time.perf_counter() - t0)
                 if final.exists():
                     _remove_incomplete(final)
@@ -137,7 +174,7 @@ class Store:
                 owner.unlink(missing_ok=True)
                 _finish(work, stage, key, key_inputs)
                 os.replace(work, final)
-            return StoreResult(final, key, False, time.perf_counter() - t0)
+            return StoreResult(final, key, False, time.perf_counter() - t0, tuple(warnings))
         deadline = time.monotonic() + timeout_s
         while True:
             if (final / SUCCESS).is_file():
@@ -166,8 +203,30 @@ class Store:
         return StoreResult(self.path(stage, key), key, True, time.monotonic() - t0)
 
 
+def verify_result_entries(result: dict[str, Any] | None, move: bool = True) -> list[str]:
+    """Checks, with content hashes, the store entries a job's result.json names (``stages.<name>.path``);
+    one that fails is moved aside (``move``; under its lock) so the next run computes it again. Returns one
+    message per failing entry (``collect --verify``)."""
+    out: list[str] = []
+    for name, entry in ((result or {}).get("stages") or {}).items():
+        path = Path(str((entry or {}).get("path") or ""))
+        if not path.name or not (path / SUCCESS).is_file():
+            continue
+        store, key = Store(path.parent.parent, verify=True), path.name
+        with locked(store.lock_path(path.parent.name, key)):
+            why = check_files_manifest(path, hashes=True) if (path / SUCCESS).is_file() else None
+            if why is None:
+                continue
+            msg = f"store entry {path.parent.name}/{key} is corrupt ({why})"
+            if move:
+                msg += f": moved to {move_aside(path).name}; re-run the sweep to compute it again"
+            out.append(msg)
+    return out
+
+
 def _finish(folder: Path, stage: str, key: str, key_inputs: dict[str, Any]) -> None:
     atomic_write_json(folder / KEY_FILE, {"stage": stage, "key": key, "inputs": key_inputs})
+    write_files_manifest(folder)  # after every file but _SUCCESS: what a later lookup checks
     if not (folder / SUCCESS).exists():  # a stage may write its own marker (curate does); keep it
         (folder / SUCCESS).write_text(json.dumps({"finished": time.time()}) + "\n")
 
