@@ -19,7 +19,7 @@ import copy
 import logging
 import os
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence
 
@@ -51,6 +51,11 @@ class LomoSlurmLauncherConf(SlurmQueueConf):
     snapshot: bool = True
     # seconds between polls while waiting
     poll_s: float = 10.0
+    # curation as a CPU job array of its own (stages.curate), GPU jobs with an afterok dependency on it
+    stage_jobs: bool = False
+    # per-stage resources (lomo_ablate.pipeline.submit.StagesConfig: curate.{partition, cpus_per_task, mem_gb,
+    # array, timeout_min}); validated by ClusterConfig
+    stages: Any = field(default_factory=dict)
 
 
 ConfigStore.instance().store(group="hydra/launcher", name="lomo_slurm", node=LomoSlurmLauncherConf,
@@ -96,8 +101,9 @@ class LomoSlurmLauncher(SlurmLauncher):
         super().__init__(**params)
         # validated here: a bad cluster group fails before any job is composed or submitted. Keys are
         # named cluster.<key>: the cluster group sets hydra.launcher.<key> from cluster.<key>
-        self.cluster = ClusterConfig.from_dict(
-            {"kind": "slurm", **{k: v for k, v in self.params.items() if k not in _NOT_CLUSTER}}, where="cluster")
+        plain = {k: OmegaConf.to_container(v, resolve=True) if OmegaConf.is_config(v) else v
+                 for k, v in self.params.items() if k not in _NOT_CLUSTER}
+        self.cluster = ClusterConfig.from_dict({"kind": "slurm", **plain}, where="cluster")
 
     def setup(self, *, hydra_context: Any, task_function: Any, config: DictConfig) -> None:
         from lomo_ablate.pipeline.submit import ClusterConfig
@@ -154,6 +160,19 @@ class LomoSlurmLauncher(SlurmLauncher):
             log.warning(f"{job.name}: cannot check its config hash here ({type(e).__name__}: {e}); resubmitting")
             return False
 
+    def _curations(self, specs: Sequence[Any]) -> Any:
+        """``cluster.stage_jobs``: each job's curation (composed here, keys from the checkout's conf, which the
+        snapshot copies) and the hook that submits them as CPU arrays before the GPU jobs."""
+        from lomo_ablate.pipeline.compose import load_job_config
+        from lomo_ablate.pipeline.stagejobs import CurationSubmitter, curation_spec
+
+        assert self.hydra_context is not None and self.config is not None
+        curations = {s.name: curation_spec(load_job_config(self.hydra_context.config_loader, self.config, s.args[0]))
+                     for s in specs}
+        return CurationSubmitter(curations, self.cluster, Path(str(self.config.hydra.sweep.dir)),
+                                 job_name=str(self.config.hydra.job.name),
+                                 submitit_folder=str(self.params["submitit_folder"]))
+
     def launch(self, job_overrides: Sequence[Sequence[str]], initial_job_idx: int) -> Sequence[JobReturn]:
         import lomo_ablate.pipeline  # noqa: F401  (job-name resolver)
         from lomo_ablate.pipeline import collect
@@ -184,15 +203,20 @@ class LomoSlurmLauncher(SlurmLauncher):
             dup = sorted({n for n in names if names.count(n) > 1})
             raise ValueError(f"jobs share a folder ({', '.join(dup[:5])}): hydra.sweep.subdir must differ per job")
         t1 = time.perf_counter()
+        dependencies = self._curations(specs) if self.cluster.stage_jobs else None
         jobs, entry = submit_jobs(self, specs, self.cluster, sweep_dir, job_name=str(self.config.hydra.job.name),
                                   submitit_folder=str(self.params["submitit_folder"]), fn_for_code=self._for_code,
-                                  is_current=self._is_current)
+                                  is_current=self._is_current, dependencies=dependencies)
+        for c in entry.get("curations", []):
+            log.info(f"curation {c['key']}: {len(c['tasks'])} of {c['n_tasks']} task(s) submitted"
+                     f"{' as array ' + c['array_id'] if c.get('array_id') else ''}; {len(c['jobs'])} job(s) wait "
+                     f"({c['dependency']})")
         for s in entry["skipped"]:
             log.info(f"skipped {s['name']}: {s['reason']}")
         for s in entry["stale"]:
             log.info(f"resubmitting {s['name']}: {s['reason']}")
         if jobs:
-            log.info(f"submitted {len(jobs)} job(s) as array {entry['array_id']} in {time.perf_counter() - t0:.2f} s "
+            log.info(f"submitted {len(jobs)} job(s) as array {', '.join(entry['array_ids'])} in {time.perf_counter() - t0:.2f} s "
                      f"(job folders {t1 - t0:.2f} s; record: {sweep_dir}/{SUBMISSION})")
         by_name = {s.name: s for s in specs}
         if not self.cluster.wait:

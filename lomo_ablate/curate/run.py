@@ -32,6 +32,7 @@ import shutil
 import sys
 import time
 from collections import Counter
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
@@ -43,7 +44,7 @@ from lomo_ablate.curate.io import (DATASET_INFO, Rejection, Sample, as_jsonl, du
 from lomo_ablate.curate.localize import locate_spans
 from lomo_ablate.curate.mix import copies, plan_mix, should_rewrite, unit_hash
 from lomo_ablate import contracts as C
-from lomo_ablate.utils import atomic_write_json, atomic_write_text, stable_hash
+from lomo_ablate.utils import atomic_write_json, atomic_write_text, locked, stable_hash
 
 log = logging.getLogger(__name__)
 
@@ -422,7 +423,7 @@ def _prepare_out(out: Path, chash: str, overwrite: bool) -> None:
 def curate(text_input: str | Path, output_dir: str | Path, cfg: CurateConfig | None = None,
            multimodal_input: str | Path | None = None, seed: int = 0, workers: int | None = None,
            progress: bool = True, overwrite: bool = False, rank: int = 0, world_size: int = 1,
-           wait_timeout_s: float = 24 * 3600) -> CurateSummary:
+           wait_timeout_s: float = 24 * 3600, share_only: bool = False) -> CurateSummary:
     """Curate ``text_input`` (and ``multimodal_input``) into ``output_dir`` (see the module doc).
 
     ``workers`` defaults to ``cfg.workers``; ``None`` there too: :func:`available_cpus`. Raises
@@ -434,6 +435,11 @@ def curate(text_input: str | Path, output_dir: str | Path, cfg: CurateConfig | N
     (``.work/ready`` says the plan is there), does its share, waits (up to ``wait_timeout_s``) for the other
     ranks' shards and concatenates: the output is byte-identical to one process. A rank > 0 returns once its
     own shards are done (its summary counts only them; ``cached`` False): the finished folder is rank 0's.
+
+    ``share_only``: curate rank ``rank``'s share and return, coordinating with no other rank: the call
+    prepares the folder itself (under a lock beside it) and waits for nobody, so the shares may run at any
+    time and in any order (the tasks of a Slurm array). A later call without it finds those shards done and
+    concatenates (byte-identical to one process).
     """
     t0 = time.perf_counter()
     cfg = cfg or CurateConfig()
@@ -455,19 +461,20 @@ def curate(text_input: str | Path, output_dir: str | Path, cfg: CurateConfig | N
     chash = _config_hash(cfg, seed, {TEXT: fps[TEXT], MULTIMODAL: fps.get(MULTIMODAL)})
     manifest_path = out / C.MANIFEST
     work = out / WORK
-    if rank > 0 and not _wait_ready(out, chash, wait_timeout_s):
+    if rank > 0 and not share_only and not _wait_ready(out, chash, wait_timeout_s):
         return CurateSummary(out, chash, True, {}, 0.0)  # rank 0 found it finished: nothing to do here
     if _finished_hash(out) == chash:
         manifest = json.loads(manifest_path.read_text())
         log.info("curate: %s is already done (config_hash=%s)", out, chash)
         return CurateSummary(out, chash, True, manifest["counts"], manifest.get("wall_seconds", 0.0),
                              manifest.get("warnings", []), manifest.get("mix", {}))
-    if rank == 0:
-        _prepare_out(out, chash, overwrite)
-        work.mkdir(parents=True, exist_ok=True)
-        atomic_write_text(work / "config_hash", chash + "\n")
-    jsonl = {name: as_jsonl(p, work, name) for name, p in inputs.items()}
-    if rank == 0 and world_size > 1:
+    with locked(out.parent / f".{out.name}.prepare") if share_only else nullcontext():
+        if rank == 0 or share_only:
+            _prepare_out(out, chash, overwrite)
+            work.mkdir(parents=True, exist_ok=True)
+            atomic_write_text(work / "config_hash", chash + "\n")
+        jsonl = {name: as_jsonl(p, work, name) for name, p in inputs.items()}
+    if rank == 0 and world_size > 1 and not share_only:
         atomic_write_text(work / READY, chash + "\n")  # the other ranks start their shares now
     index = {name: index_jsonl(p, cfg.shard_size) for name, p in jsonl.items()}
     plan = plan_mix(index[TEXT].records, index[MULTIMODAL].records if MULTIMODAL in index else 0, cfg.mix)
@@ -492,7 +499,7 @@ def curate(text_input: str | Path, output_dir: str | Path, cfg: CurateConfig | N
         log.info("curate: resuming, %d of %d shards already done", len(mine) - len(todo), len(mine))
     _run_tasks(todo, workers, progress, total=sum(_selected_in(t) for t in mine),
                done_records=sum(s["read"] for s in done.values() if s is not None))
-    if rank > 0:
+    if rank > 0 or share_only:
         counts_mine: dict[str, Any] = {}
         for t in mine:
             _merge(counts_mine, _shard_done(work, t.stem) or {})

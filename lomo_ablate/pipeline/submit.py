@@ -47,6 +47,38 @@ _OPTIONAL = ("gpus_per_node", "cpus_per_task", "cpus_per_gpu", "gpus_per_task") 
 
 
 @dataclasses.dataclass
+class StageJobConfig:
+    """The Slurm resources of a stage submitted as its own job array (``cluster.stages.<stage>``; used with
+    ``cluster.stage_jobs=true``). Names and meaning as in ``SlurmQueueConf``; ``partition`` null: the
+    cluster's. ``array``: the array tasks one computation is split into (curation: task ``r`` of ``array``
+    curates the shards ``i % array == r``)."""
+
+    partition: str | None = None
+    cpus_per_task: int = 8
+    mem_gb: int | None = 16
+    array: int = 4
+    timeout_min: int = 120
+
+    def validate(self, where: str = "cluster.stages.curate") -> None:
+        for key in ("cpus_per_task", "array", "timeout_min"):
+            v = getattr(self, key)
+            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+                raise ConfigError(f"{where}.{key}={v!r}: expected an integer >= 1")
+        if self.mem_gb is not None and (isinstance(self.mem_gb, bool) or not self.mem_gb > 0):
+            raise ConfigError(f"{where}.mem_gb={self.mem_gb!r}: expected a positive integer (GB) or null")
+
+
+@dataclasses.dataclass
+class StagesConfig:
+    """``cluster.stages``: the stages that run as their own Slurm jobs with ``cluster.stage_jobs=true``."""
+
+    curate: StageJobConfig = dataclasses.field(default_factory=StageJobConfig)
+
+    def validate(self, where: str = "cluster.stages") -> None:
+        self.curate.validate(f"{where}.curate")
+
+
+@dataclasses.dataclass
 class ClusterConfig:
     """Where and how the jobs of a sweep run (the ``cluster`` config group; docs/slurm.md).
 
@@ -61,7 +93,9 @@ class ClusterConfig:
     ``gpus_per_task``, ``mem_per_gpu``, ``mem_per_cpu``, ``stderr_to_stdout``. What the ``lomo_slurm``
     launcher adds: ``wait`` (block until the array finishes, reporting failures as they happen, or submit and
     exit), ``skip_done`` (do not resubmit finished jobs), ``snapshot`` (run queued jobs on a copy of the code
-    taken at submission), ``poll_s`` (seconds between polls while waiting).
+    taken at submission), ``poll_s`` (seconds between polls while waiting), ``stage_jobs`` (curation runs as
+    a CPU job array of its own, ``stages.curate``, and each GPU job waits for its curation with an
+    ``afterok`` dependency: :mod:`lomo_ablate.pipeline.stagejobs`).
     """
 
     kind: str = "local"
@@ -92,6 +126,8 @@ class ClusterConfig:
     skip_done: bool = True
     snapshot: bool = True
     poll_s: float = 10.0
+    stage_jobs: bool = False
+    stages: StagesConfig = dataclasses.field(default_factory=StagesConfig)
 
     KINDS = ("local", "slurm")
 
@@ -121,6 +157,7 @@ class ClusterConfig:
                 raise ConfigError(f"{where}.{key}={v!r}: expected an integer >= {low}")
         if self.mem_gb is not None and (isinstance(self.mem_gb, bool) or not self.mem_gb > 0):
             raise ConfigError(f"{where}.mem_gb={self.mem_gb!r}: expected a positive integer (GB) or null")
+        self.stages.validate(f"{where}.stages")
         if self.kind == "slurm" and not self.partition:
             raise ConfigError(
                 f"{where}.partition is not set: a Slurm cluster needs a partition "
@@ -302,13 +339,21 @@ def submit_jobs(fn: Callable[..., Any], jobs: Sequence[JobSpec], cluster: Cluste
                 job_name: str = "lomo", submitit_folder: str | Path | None = None,
                 repo_root: str | Path | None = None,
                 fn_for_code: Callable[[Path | None], Callable[..., Any]] | None = None,
-                is_current: Callable[[JobSpec, dict], bool] | None = None) -> tuple[list[Any], dict]:
+                is_current: Callable[[JobSpec, dict], bool] | None = None,
+                dependencies: Callable[[SubmissionPlan, Path | None], tuple[dict[str, str], dict]] | None = None,
+                ) -> tuple[list[Any], dict]:
     """Submits ``fn(*job.args)`` for every job not already done as ONE Slurm job array, records the
     submission in ``<sweep_dir>/submission.json`` and returns ``(submitit jobs, this submission's
     record)`` without waiting. ``fn`` may define ``checkpoint()`` (submitit's requeue protocol).
     ``fn_for_code(snapshot_dir_or_None)``, if given, returns the function to submit once the code
     snapshot exists (the Hydra launcher points its config search path into the snapshot there).
-    ``is_current``: see :func:`plan_submission`."""
+    ``is_current``: see :func:`plan_submission`.
+
+    ``dependencies(plan, code_snapshot)``, if given, is called once the plan and the snapshot exist (also when
+    there is nothing to submit: it may resubmit what the queued jobs wait for) and returns ``({job name:
+    sbatch dependency, e.g. "afterok:123"}, extra fields for this submission's record)``; the jobs then go
+    out as one array per distinct dependency (``--dependency``; jobs without one in an array of their own).
+    ``cluster.stage_jobs`` uses it (:class:`lomo_ablate.pipeline.stagejobs.CurationSubmitter`)."""
     import submitit
 
     cluster.validate()
@@ -317,27 +362,44 @@ def submit_jobs(fn: Callable[..., Any], jobs: Sequence[JobSpec], cluster: Cluste
     sweep_dir = Path(sweep_dir).resolve()
     sweep_dir.mkdir(parents=True, exist_ok=True)
     plan = plan_submission(jobs, sweep_dir, cluster.skip_done, is_current)
-    code = snapshot_code(sweep_dir, repo_root) if cluster.snapshot and plan.to_submit else None
+    code = snapshot_code(sweep_dir, repo_root) if cluster.snapshot and (plan.to_submit or dependencies) else None
     folder = Path(submitit_folder) if submitit_folder else sweep_dir / ".submitit" / "%j"
+    deps, extra = dependencies(plan, code) if dependencies is not None else ({}, {})
     submitted: list[Any] = []
+    order: list[JobSpec] = []
     if plan.to_submit:
-        executor = submitit.AutoExecutor(folder=str(folder), cluster="slurm",
-                                         slurm_max_num_timeout=cluster.max_num_timeout)
-        executor.update_parameters(**cluster.executor_parameters(job_name))
         if fn_for_code is not None:
             fn = fn_for_code(code)
-        with python_path_first(code):
-            submitted = executor.map_array(fn, *zip(*(j.args for j in plan.to_submit)))
+        groups: dict[str | None, list[JobSpec]] = {}
+        for j in plan.to_submit:
+            groups.setdefault(deps.get(j.name), []).append(j)
+        for dep, group in groups.items():
+            executor = submitit.AutoExecutor(folder=str(folder), cluster="slurm",
+                                             slurm_max_num_timeout=cluster.max_num_timeout)
+            params = cluster.executor_parameters(job_name)
+            if dep:
+                params["slurm_additional_parameters"] = {**params.get("slurm_additional_parameters", {}),
+                                                         "dependency": dep}
+            executor.update_parameters(**params)
+            with python_path_first(code):
+                submitted += executor.map_array(fn, *zip(*(j.args for j in group)))
+            order += group
+        by_name = {spec.name: job for spec, job in zip(order, submitted)}
+        submitted, order = [by_name[j.name] for j in plan.to_submit], list(plan.to_submit)  # the jobs' order
+    arrays = list(dict.fromkeys(job.job_id.split("_")[0] for job in submitted))
     entry = {
         "submitted_at": _now(),
-        "array_id": submitted[0].job_id.split("_")[0] if submitted else None,
+        "array_id": arrays[0] if arrays else None,
+        "array_ids": arrays,
         "code_snapshot": str(code) if code else None,
         "cluster": dataclasses.asdict(cluster),
         "jobs": [{"name": spec.name, "job_dir": str(Path(spec.job_dir).resolve()), "job_id": job.job_id,
-                  "stdout": str(job.paths.stdout), "stderr": str(job.paths.stderr)}
-                 for spec, job in zip(plan.to_submit, submitted)],
+                  "stdout": str(job.paths.stdout), "stderr": str(job.paths.stderr),
+                  **({"dependency": deps[spec.name]} if deps.get(spec.name) else {})}
+                 for spec, job in zip(order, submitted)],
         "skipped": plan.skipped,
         "stale": plan.stale,
+        **extra,
     }
     with locked(sweep_dir / SUBMISSION):
         record = load_submission(sweep_dir)

@@ -117,3 +117,19 @@ def test_sweeper_fast_composition_equals_hydra_full_composition(hydra_conf):
 
 def test_sweep_presets_exist_for_every_paper_experiment():
     assert {"main", "components", "rewrite_ratio", "position", "mix", "scale"} <= set(SWEEPS)
+
+
+def test_the_production_presets_evaluate_on_the_paper_benchmarks(hydra_conf):
+    """Every preset that trains a production backbone on H200 (trainer=h200_zero1) evaluates with
+    eval=paper, not the offline probe suite (issue 16): its jobs report the paper's benchmarks."""
+    paper = compose_job(["eval=paper"]).eval.benchmarks
+    production = []
+    for sweep in SWEEPS:
+        jobs = grid_of(sweep)
+        for j, cfg in zip(jobs, sweeper_configs(sweep, jobs)):
+            if cfg.hydra.runtime.choices.trainer != "h200_zero1":
+                continue
+            production.append(sweep)
+            assert cfg.hydra.runtime.choices.eval == "paper", f"sweeps/{sweep}.yaml: {j}"
+            assert [b.name for b in cfg.eval.benchmarks] == [b.name for b in paper]
+    assert {"main", "scale"} <= set(production)
