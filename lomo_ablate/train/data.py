@@ -1,17 +1,29 @@
-"""Reads a curated dataset directory (data.jsonl + images/) into checked records, setting bad ones aside.
+"""Reads a curated dataset directory (data.jsonl + images/) into model samples, setting bad records aside.
 
 A record is set aside — with its id, line and reason, written to ``skipped.jsonl`` and counted — when its
 line is not JSON, lacks messages/images, its ``<image>`` slot count disagrees with its images, an image is
-missing or unreadable, or it does not fit ``max_seq_len``. With ``strict`` the first such record stops the
-run with a ``DatasetError`` naming the file, line and record id.
+missing or unreadable, it does not fit ``max_seq_len``, or it has no assistant tokens.
+
+Two ways in:
+
+- :class:`StreamingDataset` (what ``train()`` uses): one cheap pass over ``data.jsonl`` finds where each
+  line starts (:func:`index_lines`, NumPy over the bytes — no JSON parsed, no image opened); item ``i`` is
+  read, checked and encoded when it is first consumed, in whichever DataLoader worker asks for it. An item
+  whose record is bad is replaced by the next usable record in file order (``i+1, i+2, …``), so the sample
+  for a position depends on ``i`` alone — not on the worker, the worker count or a resume — and the bad
+  records met on the way come back with the sample to be counted (:class:`Item`).
+- :func:`load_records`: the eager check of every record before training (``trainer.strict``: the first bad
+  record stops the run with a ``DatasetError`` naming the file, line and record id).
 """
 from __future__ import annotations
 
 import dataclasses
 import json
+import os
 from pathlib import Path
 from typing import Any, Iterator, Sequence
 
+import numpy as np
 import torch
 from PIL import Image
 from tqdm import tqdm
@@ -63,7 +75,7 @@ def tokenizer_corpus(data_dir: str | Path) -> list[str]:
             rec = json.loads(line)
             texts.extend(str(m.get("content", "")).replace(IMAGE_SLOT, " ") for m in rec.get("messages", []))
         except (json.JSONDecodeError, AttributeError, TypeError):
-            continue  # set aside (with its reason) by load_records
+            continue  # set aside (with its reason) when training meets it
     return texts
 
 
@@ -103,13 +115,49 @@ def _nbytes(enc: dict[str, torch.Tensor]) -> int:
     return sum(t.numel() * t.element_size() for t in enc.values())
 
 
+class _SetAside(Exception):
+    def __init__(self, skipped: Skipped):
+        super().__init__(skipped)
+        self.skipped = skipped
+
+
+def prepare(line_no: int, line: str, data_dir: Path, processor: Any, max_seq_len: int
+            ) -> tuple[str, list[dict], list[Path], dict[str, torch.Tensor]]:
+    """One line of data.jsonl checked and encoded: (id, messages, image paths, encoding).
+
+    Raises :class:`_SetAside` carrying the :class:`Skipped` entry when the record is unusable."""
+    rid = f"line:{line_no}"
+    try:
+        try:
+            rec = json.loads(line)
+        except json.JSONDecodeError as e:
+            raise ValueError("invalid_json", str(e)) from e
+        if isinstance(rec, dict) and rec.get("id") is not None:
+            rid = str(rec["id"])
+        messages, paths = _check(rec, data_dir)
+        try:
+            enc = encode(processor, messages, load_images(paths), max_length=max_seq_len)
+        except EncodeError as e:
+            raise ValueError("too_long" if "max_length" in str(e) else "encode_error", str(e)) from e
+        if int((enc["labels"] != -100).sum()) == 0:
+            raise ValueError("no_assistant_tokens", "no assistant turn to learn from")
+        return rid, messages, paths, enc
+    except ValueError as e:
+        reason, detail = (tuple(e.args) + ("", ""))[:2] if e.args else ("error", "")
+        raise _SetAside(Skipped(rid, line_no, str(reason), str(detail))) from e
+
+
+def _strict_error(source: Path, s: Skipped) -> DatasetError:
+    return DatasetError(f"{source}:{s.line}: record {s.id!r}: {s.reason}: {s.detail}")
+
+
 def load_records(data_dir: str | Path, processor: Any, max_seq_len: int, strict: bool = False,
                  progress: bool = True, cache_bytes: int = 0
                  ) -> tuple[list[Record], list[Skipped], dict[int, dict[str, torch.Tensor]]]:
     """Checks every record (and encodes it once to know its length); returns (usable, set aside, cache).
 
-    The cache maps a record's index in ``usable`` to its encoding, for as many records as fit in
-    ``cache_bytes`` (so a small dataset is encoded once, not once per epoch).
+    The eager path: it reads and encodes the whole dataset before returning. The cache maps a record's
+    index in ``usable`` to its encoding, for as many records as fit in ``cache_bytes``.
     """
     data_dir = Path(data_dir)
     records: list[Record] = []
@@ -118,37 +166,23 @@ def load_records(data_dir: str | Path, processor: Any, max_seq_len: int, strict:
     cached_bytes = 0
     source = data_dir / C.DATA
     for line_no, line in tqdm(list(iter_raw(data_dir)), desc="check records", disable=not progress):
-        rid = f"line:{line_no}"
         try:
-            try:
-                rec = json.loads(line)
-            except json.JSONDecodeError as e:
-                raise ValueError("invalid_json", str(e)) from e
-            if isinstance(rec, dict) and rec.get("id") is not None:
-                rid = str(rec["id"])
-            messages, paths = _check(rec, data_dir)
-            try:
-                enc = encode(processor, messages, load_images(paths), max_length=max_seq_len)
-            except EncodeError as e:
-                raise ValueError("too_long" if "max_length" in str(e) else "encode_error", str(e)) from e
-            if int((enc["labels"] != -100).sum()) == 0:
-                raise ValueError("no_assistant_tokens", "no assistant turn to learn from")
-            size = _nbytes(enc)
-            if cached_bytes + size <= cache_bytes:
-                cache[len(records)] = enc
-                cached_bytes += size
-            records.append(Record(rid, line_no, messages, paths, len(enc["input_ids"])))
-        except ValueError as e:
-            reason, detail = (e.args + ("",))[:2] if len(e.args) >= 1 else ("error", "")
-            item = Skipped(rid, line_no, str(reason), str(detail))
+            rid, messages, paths, enc = prepare(line_no, line, data_dir, processor, max_seq_len)
+        except _SetAside as e:
             if strict:
-                raise DatasetError(f"{source}:{line_no}: record {rid!r}: {item.reason}: {item.detail}") from e
-            skipped.append(item)
+                raise _strict_error(source, e.skipped) from e
+            skipped.append(e.skipped)
+            continue
+        size = _nbytes(enc)
+        if cached_bytes + size <= cache_bytes:
+            cache[len(records)] = enc
+            cached_bytes += size
+        records.append(Record(rid, line_no, messages, paths, len(enc["input_ids"])))
     return records, skipped, cache
 
 
 class EncodedDataset(torch.utils.data.Dataset):
-    """Encodes a record (loading its images) on access unless cached; used with a DataLoader's workers."""
+    """Encodes a checked record (loading its images) on access unless cached (the eager path's dataset)."""
 
     def __init__(self, records: Sequence[Record], processor: Any, max_seq_len: int,
                  cache: dict[int, dict[str, torch.Tensor]] | None = None):
@@ -163,3 +197,124 @@ class EncodedDataset(torch.utils.data.Dataset):
             return self.cache[i]
         r = self.records[i]
         return encode(self.processor, r.messages, load_images(r.images), max_length=self.max_seq_len)
+
+
+# ------------------------------------------------------------------------------------------- streaming
+@dataclasses.dataclass(frozen=True)
+class LineIndex:
+    """Where each non-blank line of a file starts (byte offset), how long it is, and its 1-based number."""
+
+    path: Path
+    starts: np.ndarray  # int64
+    lengths: np.ndarray  # int64, without the newline
+    line_nos: np.ndarray  # int64
+
+    def __len__(self) -> int:
+        return len(self.starts)
+
+
+def index_lines(path: str | Path, chunk_bytes: int = 64 * 2**20) -> LineIndex:
+    """One pass over the bytes of ``path`` (NumPy, ``chunk_bytes`` at a time): the :class:`LineIndex` of its
+    non-blank lines. Nothing is parsed; a 1 GB file takes about a second."""
+    path = Path(path)
+    if not path.is_file():
+        raise DatasetError(f"{path}: no data.jsonl in the curated dataset directory")
+    newlines, size = [], 0
+    with path.open("rb") as f:
+        while chunk := f.read(chunk_bytes):
+            newlines.append(np.flatnonzero(np.frombuffer(chunk, dtype=np.uint8) == 10) + size)
+            size += len(chunk)
+    nl = np.concatenate(newlines) if newlines else np.zeros(0, dtype=np.int64)
+    starts = np.concatenate([[0], nl + 1]).astype(np.int64)
+    ends = np.concatenate([nl, [size]]).astype(np.int64)
+    lengths = ends - starts
+    line_nos = np.arange(1, len(starts) + 1, dtype=np.int64)
+    keep = lengths > 0
+    short = np.flatnonzero(keep & (lengths <= 64))  # whitespace-only lines are blank too (rare: check them)
+    if len(short):
+        with path.open("rb") as f:
+            for j in short:
+                f.seek(int(starts[j]))
+                if not f.read(int(lengths[j])).strip():
+                    keep[j] = False
+    return LineIndex(path, starts[keep], lengths[keep], line_nos[keep])
+
+
+@dataclasses.dataclass
+class Item:
+    """What the streaming dataset hands the training loop for one position of the sample order."""
+
+    index: int  # the position asked for (an index into the non-blank lines)
+    used: int  # the index whose record was encoded (``index`` unless that record was bad)
+    sample: dict[str, torch.Tensor]
+    skipped: list[Skipped]  # the bad records met on the way from ``index`` to ``used``
+
+
+class StreamingDataset(torch.utils.data.Dataset):
+    """Item ``i`` of data.jsonl read, checked and encoded on first access (in the DataLoader worker that asks).
+
+    A bad record is set aside and replaced by the next usable one in file order, wrapping around; a
+    dataset with no usable record at all raises :class:`DatasetError`. Encodings are kept in memory up to
+    ``cache_bytes`` per process (each worker process holds its own cache), bad records always (they are
+    small), so a later epoch does not re-encode what fits.
+    """
+
+    def __init__(self, data_dir: str | Path, processor: Any, max_seq_len: int, cache_bytes: int = 0,
+                 index: LineIndex | None = None, strict: bool = False):
+        self.data_dir = Path(data_dir)
+        self.index = index if index is not None else index_lines(self.data_dir / C.DATA)
+        self.processor, self.max_seq_len, self.strict = processor, max_seq_len, strict
+        self.cache_bytes = cache_bytes
+        self._cache: dict[int, dict[str, torch.Tensor]] = {}
+        self._cached = 0
+        self._bad: dict[int, Skipped] = {}
+        self._fh: Any = None
+        self._pid = -1
+
+    def __len__(self) -> int:
+        return len(self.index)
+
+    def __getstate__(self) -> dict[str, Any]:  # spawned workers open their own file handle
+        state = dict(self.__dict__)
+        state["_fh"], state["_pid"] = None, -1
+        return state
+
+    def _line(self, i: int) -> str:
+        if self._fh is None or self._pid != os.getpid():  # a forked worker must not share the parent's offset
+            self._fh, self._pid = self.index.path.open("rb"), os.getpid()
+        self._fh.seek(int(self.index.starts[i]))
+        raw = self._fh.read(int(self.index.lengths[i]))
+        return raw.decode("utf-8", errors="replace")
+
+    def encode_index(self, i: int) -> dict[str, torch.Tensor] | Skipped:
+        """The encoding of record ``i``, or its :class:`Skipped` entry."""
+        if i in self._cache:
+            return self._cache[i]
+        if i in self._bad:
+            return self._bad[i]
+        line_no = int(self.index.line_nos[i])
+        try:
+            _, _, _, enc = prepare(line_no, self._line(i), self.data_dir, self.processor, self.max_seq_len)
+        except _SetAside as e:
+            if self.strict:
+                raise _strict_error(self.index.path, e.skipped) from e
+            self._bad[i] = e.skipped
+            return e.skipped
+        size = _nbytes(enc)
+        if self._cached + size <= self.cache_bytes:
+            self._cache[i] = enc
+            self._cached += size
+        return enc
+
+    def __getitem__(self, i: int) -> Item:
+        n, met = len(self), []
+        for k in range(n):
+            j = (i + k) % n
+            got = self.encode_index(j)
+            if isinstance(got, Skipped):
+                met.append(got)
+                continue
+            return Item(i, j, got, met)
+        raise DatasetError(f"{self.index.path}: none of its {n} record(s) is usable "
+                           f"(first set aside: line {met[0].line}: {met[0].reason}: {met[0].detail})"
+                           if met else f"{self.index.path}: no records")

@@ -1,12 +1,15 @@
 """The training recipe, readable top to bottom (torchtune-style): ``train(data_dir, output_dir, ...)``.
 
 1. distributed setup (torchrun / Slurm / single) — 2. model: build the tiny one or load by name — freeze by
-pattern — 3. data: check records, set bad ones aside — 4. optimizer (AdamW), cosine schedule with warmup
+pattern — 3. data: index the lines of data.jsonl (records are checked and encoded as they are consumed, bad
+ones set aside) — 4. optimizer (AdamW), cosine schedule with warmup
 — 5. resume from the newest checkpoint — 6. loop: micro-batches × grad_accum, loss on assistant tokens
 only, clip, step, log, checkpoint — 7. save ``final/`` (save_pretrained, loadable by load_pretrained).
 
-Exact resume: the sample order of epoch e is ``randperm(n, seed + e)``, so a step number fixes the data
-position; model, optimizer, scheduler and RNG states come from the checkpoint. Only rank 0 writes files.
+Exact resume: the sample order of epoch e is ``randperm(n, seed + e)`` over the n non-blank lines, and the
+sample at a position depends on that position alone (a bad record is replaced by the next usable one), so a
+step number fixes the data position; model, optimizer, scheduler and RNG states come from the checkpoint.
+Only rank 0 writes files.
 """
 from __future__ import annotations
 
@@ -32,7 +35,7 @@ from lomo_ablate.models.encoding import IGNORE_INDEX
 from lomo_ablate.train import checkpoint as ckpt_io
 from lomo_ablate.train.collate import pack_collate, pad_collate, rope_index_fn
 from lomo_ablate.train.config import TrainerConfig
-from lomo_ablate.train.data import EncodedDataset, load_records, tokenizer_corpus
+from lomo_ablate.train.data import Item, Skipped, StreamingDataset, index_lines, load_records, tokenizer_corpus
 from lomo_ablate.train.deepspeed import deepspeed_config
 from lomo_ablate.train.plot import plot_metrics
 from lomo_ablate.utils import atomic_dir, atomic_write_json
@@ -46,8 +49,8 @@ class TrainResult:
     output_dir: Path
     final_dir: Path
     steps: int  # optimizer steps done in total (including before a resume)
-    num_samples: int  # usable records
-    skipped: int  # records set aside (see skipped_path)
+    num_samples: int  # records not set aside (records - skipped)
+    skipped: int  # records set aside when training met them (see skipped_path)
     skipped_path: Path
     metrics_path: Path
     final_loss: float | None
@@ -57,6 +60,8 @@ class TrainResult:
     total_params: int
     wall_s: float
     liger_applied: bool = False
+    records: int = 0  # non-blank lines of data.jsonl
+    unplanned: int = 0  # records at no position of this run's sample order (never read, so never checked)
 
 
 # ---------------------------------------------------------------------------------------------- helpers
@@ -190,20 +195,23 @@ def train(data_dir: str | Path, output_dir: str | Path, model_cfg: ModelConfig, 
     model.train()
     param_dtype = next(model.parameters()).dtype
 
-    # 3. data
-    records, skipped, cache = load_records(data_dir, processor, cfg.max_seq_len, cfg.strict,
-                                           progress=cfg.progress and env.is_main,
-                                           cache_bytes=cfg.cache_encoded_mb * 2**20)
-    skipped_path = output_dir / "skipped.jsonl"
+    # 3. data: one pass finds the lines; each rank reads and encodes only the records its steps consume
+    if cfg.strict:  # strict: every record checked (and encoded) before step 1 — the first bad one stops here
+        load_records(data_dir, processor, cfg.max_seq_len, strict=True, progress=cfg.progress and env.is_main)
+    t_index = time.perf_counter()
+    index = index_lines(data_dir / C.DATA)
+    per_process = cfg.cache_encoded_mb * 2**20 // max(1, cfg.num_workers)
+    dataset = StreamingDataset(data_dir, processor, cfg.max_seq_len, cache_bytes=per_process, index=index,
+                               strict=cfg.strict)
+    n_records = len(dataset)
     if env.is_main:
-        atomic_write_json(output_dir / "skipped_summary.json", {"skipped": len(skipped), "usable": len(records)})
-        skipped_path.write_text("".join(json.dumps(s.to_json()) + "\n" for s in skipped))
-    if len(records) < cfg.per_device_batch_size * env.world_size:
-        raise ValueError(f"{data_dir / C.DATA}: {len(records)} usable record(s) ({len(skipped)} set aside, "
-                         f"see {skipped_path}) — fewer than one batch of "
+        print(f"[lomo-ablate] train: {n_records} record(s) in {index.path} indexed in "
+              f"{time.perf_counter() - t_index:.2f}s; checked and encoded as consumed", flush=True)
+    skipped_path = output_dir / "skipped.jsonl"
+    if n_records < cfg.per_device_batch_size * env.world_size:
+        raise ValueError(f"{data_dir / C.DATA}: {n_records} record(s) — fewer than one batch of "
                          f"{cfg.per_device_batch_size} x {env.world_size} rank(s)")
-    dataset = EncodedDataset(records, processor, cfg.max_seq_len, cache)
-    micro_per_epoch = len(records) // env.world_size // cfg.per_device_batch_size
+    micro_per_epoch = n_records // env.world_size // cfg.per_device_batch_size
     steps_per_epoch = micro_per_epoch // cfg.grad_accum
     if steps_per_epoch == 0:
         raise ValueError(f"one epoch of {micro_per_epoch} micro-batch(es) is less than grad_accum={cfg.grad_accum}")
@@ -247,6 +255,8 @@ def train(data_dir: str | Path, output_dir: str | Path, model_cfg: ModelConfig, 
             _truncate_metrics(metrics_path, start_step)
     elif env.is_main and metrics_path.exists():
         metrics_path.unlink()
+    ledger = SkipLedger(output_dir, n_records, resume=last is not None)
+    ledger.unplanned = _unplanned(n_records, cfg, env.world_size, seed, total_steps, steps_per_epoch)
 
     # 6. loop
     rope_index = rope_index_fn(model) if cfg.packing else None
@@ -258,7 +268,7 @@ def train(data_dir: str | Path, output_dir: str | Path, model_cfg: ModelConfig, 
     final_loss = None
     for step in range(start_step, total_steps):
         t0 = time.perf_counter()
-        micro = [collate(next(batches)) for _ in range(cfg.grad_accum)]
+        micro = [collate(ledger.take(next(batches))) for _ in range(cfg.grad_accum)]
         n_targets = sum(int((b["labels"][:, 1:] != IGNORE_INDEX).sum()) for b in micro)
         n_tokens = sum(int(b["attention_mask"].sum()) if "attention_mask" in b else b["input_ids"].numel()
                        for b in micro)
@@ -311,10 +321,12 @@ def train(data_dir: str | Path, output_dir: str | Path, model_cfg: ModelConfig, 
             bar.set_postfix(loss=f"{loss_value:.3f}", lr=f"{lr:.2e}")
         bar.update(1)
         if (cfg.save_every and (step + 1) % cfg.save_every == 0) or step + 1 == total_steps:
+            ledger.flush(env)  # the records set aside so far, as of this checkpoint
             _save_checkpoint(output_dir, step + 1, model, optimizer, scheduler, engine, env,
                              {"step": step + 1, "tokens_seen": tokens_seen, "total_steps": total_steps,
                               "seed": seed}, cfg.keep_checkpoints)
     bar.close()
+    ledger.flush(env)
 
     # 7. final model
     final_dir = output_dir / C.FINAL
@@ -326,25 +338,94 @@ def train(data_dir: str | Path, output_dir: str | Path, model_cfg: ModelConfig, 
     if env.is_main and metrics_path.is_file():
         plot_metrics(metrics_path, output_dir / C.TRAIN_CURVE)
     _barrier(env)
-    return TrainResult(output_dir=output_dir, final_dir=final_dir, steps=total_steps, num_samples=len(records),
-                       skipped=len(skipped), skipped_path=skipped_path, metrics_path=metrics_path,
+    return TrainResult(output_dir=output_dir, final_dir=final_dir, steps=total_steps,
+                       num_samples=n_records - len(ledger.seen), skipped=len(ledger.seen),
+                       skipped_path=skipped_path, metrics_path=metrics_path,
                        final_loss=final_loss, tokens_seen=tokens_seen, resumed_from_step=resumed_from,
                        trainable_params=n_train, total_params=n_total, wall_s=time.time() - t_start,
-                       liger_applied=liger_applied)
+                       liger_applied=liger_applied, records=n_records, unplanned=ledger.unplanned)
 
 
-def _micro_batches(dataset: EncodedDataset, cfg: TrainerConfig, env: DistributedEnvironment, seed: int,
-                   start_step: int, total_steps: int, steps_per_epoch: int) -> Iterator[list[dict]]:
-    """Yields lists of encoded samples, starting at the data position of ``start_step``."""
+class SkipLedger:
+    """The records set aside so far, by line: each rank adds what its consumed items met; ``flush`` gathers
+    every rank's to rank 0, which rewrites ``skipped.jsonl`` (sorted by line) and ``skipped_summary.json``.
+
+    Flushed at each checkpoint and at the end, so the files agree with the newest checkpoint; a resumed run
+    starts from the file (records met again after the checkpoint are the same lines: counted once).
+    """
+
+    def __init__(self, output_dir: Path, records: int, resume: bool):
+        self.path, self.summary = output_dir / "skipped.jsonl", output_dir / "skipped_summary.json"
+        self.records, self.unplanned = records, 0
+        self.seen: dict[int, Skipped] = {}
+        if resume and self.path.is_file():
+            for line in self.path.read_text().splitlines():
+                if line.strip():
+                    s = Skipped(**json.loads(line))
+                    self.seen[s.line] = s
+        self._new: list[Skipped] = []
+
+    def take(self, items: list[Item]) -> list[dict[str, torch.Tensor]]:
+        """The samples of a consumed micro-batch; the bad records its items met are noted."""
+        for it in items:
+            for s in it.skipped:
+                if s.line not in self.seen:
+                    self.seen[s.line] = s
+                    self._new.append(s)
+        return [it.sample for it in items]
+
+    def flush(self, env: DistributedEnvironment) -> None:
+        new = self._new
+        if env.is_distributed and torch.distributed.is_initialized():
+            gathered: list[Any] = [None] * env.world_size
+            torch.distributed.all_gather_object(gathered, [s.to_json() for s in new])
+            new = [Skipped(**d) for part in gathered for d in part]
+        for s in new:
+            self.seen.setdefault(s.line, s)
+        self._new = []
+        if env.is_main:
+            rows = [self.seen[k] for k in sorted(self.seen)]
+            self.path.write_text("".join(json.dumps(s.to_json()) + "\n" for s in rows))
+            reasons: dict[str, int] = {}
+            for s in rows:
+                reasons[s.reason] = reasons.get(s.reason, 0) + 1
+            atomic_write_json(self.summary, {"records": self.records, "skipped": len(rows),
+                                             "usable": self.records - len(rows), "reasons": reasons,
+                                             "unplanned": self.unplanned})
+
+
+def _plan(n: int, cfg: TrainerConfig, env: DistributedEnvironment, seed: int, start_step: int,
+          total_steps: int, steps_per_epoch: int) -> list[list[int]]:
+    """This rank's micro-batches (indices into the records) from the data position of ``start_step`` on."""
     plan: list[list[int]] = []
     first_epoch = start_step // steps_per_epoch
     last_epoch = (total_steps - 1) // steps_per_epoch if total_steps else first_epoch
     for epoch in range(first_epoch, last_epoch + 1):
-        mbs = epoch_micro_batches(len(dataset), seed, epoch, env, cfg.per_device_batch_size)
+        mbs = epoch_micro_batches(n, seed, epoch, env, cfg.per_device_batch_size)
         mbs = mbs[: steps_per_epoch * cfg.grad_accum]
         begin = (start_step - epoch * steps_per_epoch) * cfg.grad_accum if epoch == first_epoch else 0
         end = min(len(mbs), (total_steps - epoch * steps_per_epoch) * cfg.grad_accum)
         plan.extend(mbs[begin:end])
+    return plan
+
+
+def _unplanned(n: int, cfg: TrainerConfig, world: int, seed: int, total_steps: int, steps_per_epoch: int) -> int:
+    """How many records no rank's plan of the whole run reads (the tail of each epoch, or past max_steps)."""
+    planned = torch.zeros(n, dtype=torch.bool)
+    per_rank, per_step = n // world, cfg.per_device_batch_size * cfg.grad_accum
+    for epoch in range((total_steps + steps_per_epoch - 1) // steps_per_epoch):
+        steps = min(steps_per_epoch, total_steps - epoch * steps_per_epoch)
+        order = torch.randperm(n, generator=torch.Generator().manual_seed(seed * 1000 + epoch))
+        for rank in range(world):  # the same cut as epoch_micro_batches
+            planned[order[rank * per_rank: rank * per_rank + steps * per_step]] = True
+    return int(n - planned.sum())
+
+
+def _micro_batches(dataset: StreamingDataset, cfg: TrainerConfig, env: DistributedEnvironment, seed: int,
+                   start_step: int, total_steps: int, steps_per_epoch: int) -> Iterator[list[dict]]:
+    """Yields lists of :class:`Item` (read and encoded in the loader's workers), from the data position of
+    ``start_step`` on."""
+    plan = _plan(len(dataset), cfg, env, seed, start_step, total_steps, steps_per_epoch)
     loader = torch.utils.data.DataLoader(dataset, batch_sampler=plan, collate_fn=list,
                                          num_workers=cfg.num_workers,
                                          persistent_workers=False)

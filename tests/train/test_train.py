@@ -91,9 +91,11 @@ def test_bad_records_are_set_aside_with_id_and_reason(tmp_path):
         "{this is not json",
     ]
     write_dataset(root, n=8, extra_lines=bad)
-    res = train(root, tmp_path / "out", ModelConfig(), _cfg(max_steps=1))
+    res = train(root, tmp_path / "out", ModelConfig(), _cfg())  # one epoch of 12 lines / batch 4 reads all
     skipped = [json.loads(line) for line in res.skipped_path.read_text().splitlines()]
-    assert res.skipped == 4 and res.num_samples == 8
+    assert res.skipped == 4 and res.num_samples == 8 and res.records == 12 and res.unplanned == 0
+    assert json.loads((tmp_path / "out" / "skipped_summary.json").read_text())["reasons"] == {
+        "image_missing": 1, "image_unreadable": 1, "slot_mismatch": 1, "invalid_json": 1}
     assert [(s["id"], s["reason"]) for s in skipped] == [
         ("missing", "image_missing"), ("unreadable", "image_unreadable"), ("slots", "slot_mismatch"),
         ("line:12", "invalid_json")]
@@ -102,10 +104,10 @@ def test_bad_records_are_set_aside_with_id_and_reason(tmp_path):
 
 
 def test_overlong_records_are_skipped_not_truncated(tmp_path):
-    data = write_dataset(tmp_path / "data", n=8, extra_lines=[json.dumps(
+    data = write_dataset(tmp_path / "data", n=7, extra_lines=[json.dumps(
         {"id": "long", "messages": [{"role": "user", "content": "word " * 200},
                                     {"role": "assistant", "content": "a"}], "images": []})])
-    res = train(data, tmp_path / "out", ModelConfig(), _cfg(max_steps=1, max_seq_len=96))
+    res = train(data, tmp_path / "out", ModelConfig(), _cfg(max_seq_len=96))  # one epoch reads all 8
     assert [json.loads(x)["reason"] for x in res.skipped_path.read_text().splitlines()] == ["too_long"]
 
 
