@@ -19,6 +19,11 @@ LLaVA-OneVision-1.5 fixture (tests/models/test_real_backbones.py).
      crashes on a list): turned into the dict transformers 4 meant (each key tied to the input embedding);
    - ``_checkpoint_conversion_mapping`` (ignored by transformers 5): passed as ``key_mapping`` so a
      checkpoint in the transformers-4.x key layout loads into the right parameters;
+   - non-persistent buffers (RoPE ``inv_freq`` of the text and vision towers) left uninitialised: transformers 5
+     builds the model on the meta device and only its own ``_init_weights`` refills such buffers, which
+     the remote ``_init_weights`` overrides; the remote module classes record their constructor arguments
+     and :func:`after_load` rebuilds every parameter-free module that owns such buffers on the CPU and
+     copies them in (without it the model runs on garbage rotary frequencies);
    - a forward that takes no ``mm_token_type_ids``: :func:`forward_input_names` lists what the forward takes,
      and encode/generate emit only those inputs.
 """
@@ -151,6 +156,14 @@ def prepare_remote_class(cls: Any) -> None:
     if isinstance(rope, dict) and "default" not in rope:
         module.ROPE_INIT_FUNCTIONS = {**rope, "default": _default_rope_init}
         _mend_once(cls, 'ROPE_INIT_FUNCTIONS["default"] restored for its remote module')
+    if module is not None and not getattr(module, "_lomo_init_recorded", False):
+        import torch
+
+        for obj in list(vars(module).values()):
+            if (isinstance(obj, type) and issubclass(obj, torch.nn.Module) and obj.__module__ == module.__name__
+                    and "__init__" in obj.__dict__):
+                obj.__init__ = _recording_init(obj.__init__)
+        module._lomo_init_recorded = True
     for klass in cls.__mro__:
         tied = klass.__dict__.get("_tied_weights_keys")
         if isinstance(tied, (list, tuple)):
@@ -164,6 +177,41 @@ class _TiedKeys(dict):
     def __init__(self, keys: Any):
         super().__init__()
         self.keys_4x = list(keys)
+
+
+def _recording_init(init: Any) -> Any:
+    @functools.wraps(init)
+    def wrapper(self: Any, *args: Any, **kwargs: Any) -> None:
+        if "_lomo_init_args" not in self.__dict__:
+            self.__dict__["_lomo_init_args"] = (args, kwargs)
+        init(self, *args, **kwargs)
+    return wrapper
+
+
+def _refill_buffers(model: Any) -> None:
+    """Rebuilds parameter-free remote modules with non-persistent buffers on the CPU; copies their tensors."""
+    import torch
+
+    refilled = []
+    for name, m in model.named_modules():
+        recorded = m.__dict__.get("_lomo_init_args")
+        if recorded is None or not m._non_persistent_buffers_set or any(True for _ in m.parameters()):
+            continue
+        with torch.device("cpu"):
+            fresh = type(m)(*recorded[0], **recorded[1])
+        for key in m._non_persistent_buffers_set:
+            old = getattr(m, key)
+            m._buffers[key] = getattr(fresh, key).to(device=old.device if old.device.type != "meta" else "cpu",
+                                                     dtype=old.dtype)
+        for key, value in vars(fresh).items():  # tensor attributes next to the buffers (original_inv_freq)
+            if isinstance(value, torch.Tensor) and key not in m._buffers:
+                setattr(m, key, m._buffers.get(key, value))
+        if hasattr(fresh, "original_inv_freq") and "inv_freq" in m._buffers:
+            m.original_inv_freq = m._buffers["inv_freq"]
+        refilled.append(name)
+    if refilled:
+        log.warning("%s: non-persistent buffers rebuilt in %s (lomo_ablate.models.compat)", type(model).__name__,
+                    ", ".join(refilled))
 
 
 def _is_remote(cls: Any) -> bool:
@@ -187,8 +235,10 @@ def key_mapping(cls: Any) -> dict[str, str] | None:
 
 
 def after_load(model: Any) -> None:
-    """Per-instance mends: a 4.x tied-keys list resolved to the input embedding's parameter name (and tied
+    """Per-instance mends: non-persistent buffers refilled; a 4.x tied-keys list resolved to the input embedding's parameter name (and tied
     when the config asks for it)."""
+    if _is_remote(type(model)):
+        _refill_buffers(model)
     tied = getattr(type(model), "_tied_weights_keys", None)
     if not isinstance(tied, _TiedKeys):
         return
