@@ -38,6 +38,7 @@ MULTIMODAL_POOL = "multimodal.jsonl"
 FINAL = "final"                   # the save_pretrained checkpoint
 CHECKPOINTS_DIR = "checkpoints"   # step-<n>/ resume points
 TRAIN_CURVE = "train_curve.png"
+MODEL_SETTINGS = "lomo_model.json"  # in final/: chat-template variables, reasoning stripping (models.settings)
 
 # ---- read stage (the tiny model's reading stage) ----
 READING = "reading.json"

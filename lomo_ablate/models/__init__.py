@@ -14,7 +14,8 @@ from lomo_ablate.utils.lazy import lazy_exports
 # 100-job sweep) does not pay for importing them.
 _LAZY = {
     "IGNORE_INDEX": "encoding", "EncodeError": "encoding", "encode": "encoding", "image_token_mask": "encoding",
-    "load_pretrained": "load", "load_processor": "load", "resolve_dtype": "load",
+    "load_pretrained": "load", "load_processor": "load", "resolve_dtype": "load", "save_pretrained": "load",
+    "compose_processor": "load", "WeightsNotLoadedError": "load", "strip_reasoning": "generation",
     "ImageTextProcessor": "processor", "set_pixel_limits": "processor", "build_tiny": "tiny",
     "Prompt": "generation", "generate": "generation", "encode_prompts": "generation", "left_pad_batch": "generation",
 }

@@ -99,6 +99,12 @@ class ModelConfig:
     ``frozen``: fnmatch patterns of parameter names to freeze; ``trainable`` patterns win over ``frozen``
     (e.g. freeze ``model.visual.*`` but train ``model.visual.merger.*``, the projector).
     ``max_pixels``/``min_pixels``: per-image pixel cap/floor of the processor (null = the processor's own).
+    ``chat_template_kwargs``: variables passed to the chat template when rendering training data and prompts
+    (``enable_thinking: false``: SFT data without reasoning traces; templates that do not use a variable
+    ignore it). ``strip_reasoning``: remove ``<think>…</think>`` blocks (and a dangling ``</think>``) from
+    generated answers before scoring. Both are saved with the trained model (``final/lomo_model.json``).
+    ``attn_fallback``: ``sdpa`` lets a run whose ``attn_implementation`` is ``flash_attention_2`` fall back
+    to SDPA when flash-attn is not installed (recorded in result.json); null refuses such a run at validation.
     """
 
     name_or_path: str = "tiny"
@@ -110,8 +116,17 @@ class ModelConfig:
     frozen: list[str] = dataclasses.field(default_factory=list)
     trainable: list[str] = dataclasses.field(default_factory=list)
     gradient_checkpointing: bool = False
+    chat_template_kwargs: dict[str, Any] = dataclasses.field(default_factory=lambda: {"enable_thinking": False})
+    strip_reasoning: bool = False
+    attn_fallback: str | None = None
     tiny: TinyModelConfig = dataclasses.field(default_factory=TinyModelConfig)
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any] | None) -> "ModelConfig":
         return config_from_dict(cls, d, "model")
+
+    def validate(self, where: str = "model") -> None:
+        if self.attn_fallback not in (None, "sdpa", "eager"):
+            raise ConfigError(f"{where}.attn_fallback must be null, sdpa or eager, got {self.attn_fallback!r}")
+        if not isinstance(self.chat_template_kwargs, Mapping):
+            raise ConfigError(f"{where}.chat_template_kwargs must be a mapping, got {self.chat_template_kwargs!r}")

@@ -9,6 +9,7 @@ decoding give the same tokens (the test checks it on a tiny random model).
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Iterator, Sequence
 
@@ -17,7 +18,23 @@ from PIL import Image
 if TYPE_CHECKING:  # torch loads on first use: building prompts (a config check) stays cheap
     import torch
 
-__all__ = ["Prompt", "generate", "encode_prompts", "left_pad_batch", "TOKEN_KEYS"]
+__all__ = ["Prompt", "generate", "encode_prompts", "left_pad_batch", "strip_reasoning", "TOKEN_KEYS"]
+
+_THINK_BLOCK = re.compile(r"<think>.*?</think>", re.DOTALL)
+_THINK_END = "</think>"
+
+
+def strip_reasoning(text: str) -> str:
+    """The answer without its reasoning: ``<think>…</think>`` blocks removed, and everything up to a dangling
+    ``</think>`` (the generation prompt opened the block), and an unclosed ``<think>…`` at the end (the
+    answer ran out of tokens while reasoning); whitespace stripped."""
+    text = _THINK_BLOCK.sub("", text)
+    if _THINK_END in text:
+        text = text.rsplit(_THINK_END, 1)[1]
+    if "<think>" in text:
+        text = text.split("<think>", 1)[0]
+    return text.strip()
+
 
 @dataclass
 class Prompt:
@@ -110,7 +127,12 @@ def generate(model: Any, processor: Any, prompts: Sequence[Prompt], batch_size: 
     """Greedy answers (special tokens removed, whitespace stripped) for ``prompts``, in order.
 
     Deterministic: ``do_sample=False`` (temperature 0), the model in eval mode, no randomness anywhere.
+    With the processor's ``strip_reasoning`` setting (``model.strip_reasoning``, saved with the model),
+    reasoning blocks are removed (:func:`strip_reasoning`) — here, so every protocol and the reading stage
+    score the same post-processed answer.
     """
+    from lomo_ablate.models import settings
+
     import torch
     from tqdm import tqdm
 
@@ -118,6 +140,7 @@ def generate(model: Any, processor: Any, prompts: Sequence[Prompt], batch_size: 
         raise ValueError(f"batch_size and max_new_tokens must be >= 1, got {batch_size}, {max_new_tokens}")
     tokenizer = getattr(processor, "tokenizer", processor)
     pad_id, eos = _token_ids(model, tokenizer)
+    strip = settings.of(processor).strip_reasoning
     model.eval()
     device = next(model.parameters()).device
     samples = encode_prompts(processor, prompts)
@@ -131,7 +154,8 @@ def generate(model: Any, processor: Any, prompts: Sequence[Prompt], batch_size: 
                                  eos_token_id=eos)
         new = out[:, batch["input_ids"].shape[-1]:]
         for i, row in zip(idx, new):
-            answers[i] = tokenizer.decode(row.tolist(), skip_special_tokens=True).strip()
+            answer = tokenizer.decode(row.tolist(), skip_special_tokens=True).strip()
+            answers[i] = strip_reasoning(answer) if strip else answer
         bar.update(len(idx))
     bar.close()
     return answers

@@ -29,7 +29,7 @@ from tqdm import tqdm
 
 from lomo_ablate import contracts as C
 from lomo_ablate.distributed import DistributedEnvironment, init_distributed
-from lomo_ablate.models import ModelConfig, build_tiny, load_pretrained, set_pixel_limits
+from lomo_ablate.models import ModelConfig, build_tiny, load_pretrained, save_pretrained, set_pixel_limits
 from lomo_ablate.models.config import ConfigError
 from lomo_ablate.models.encoding import IGNORE_INDEX
 from lomo_ablate.train import checkpoint as ckpt_io
@@ -181,7 +181,9 @@ def train(data_dir: str | Path, output_dir: str | Path, model_cfg: ModelConfig, 
     dtype = model_cfg.dtype or ("bfloat16" if use_bf16 and cfg.deepspeed is not None else "float32")
     model, processor = load_pretrained(model_dir, dtype=dtype, device=str(device),
                                        trust_remote_code=model_cfg.trust_remote_code,
-                                       attn_implementation=model_cfg.attn_implementation)
+                                       attn_implementation=model_cfg.attn_implementation,
+                                       chat_template_kwargs=model_cfg.chat_template_kwargs,
+                                       strip_reasoning=model_cfg.strip_reasoning)
     set_pixel_limits(processor, model_cfg.max_pixels, model_cfg.min_pixels)
     n_train, n_total = apply_freeze(model, model_cfg.frozen, model_cfg.trainable)
     layer_types = getattr(getattr(model.config, "text_config", model.config), "layer_types", None) or []
@@ -332,8 +334,7 @@ def train(data_dir: str | Path, output_dir: str | Path, model_cfg: ModelConfig, 
     final_dir = output_dir / C.FINAL
     if env.is_main and not final_dir.exists():
         with atomic_dir(final_dir) as tmp:
-            model.save_pretrained(tmp)
-            processor.save_pretrained(tmp)
+            save_pretrained(model, processor, tmp)
             (tmp / C.SUCCESS).write_text("")
     if env.is_main and metrics_path.is_file():
         plot_metrics(metrics_path, output_dir / C.TRAIN_CURVE)

@@ -82,7 +82,7 @@ def test_encode_places_image_tokens_at_the_slot_and_labels_only_the_answer(tiny)
     assert _decode(processor, ids[:first]).endswith("user\nSolve <|vision_start|>")
     last = int(mask.nonzero()[-1])
     assert _decode(processor, ids[last + 1:]).startswith("<|vision_end|> for x.")
-    assert _decode(processor, ids[enc["labels"] != -100]) == "x = 2<|im_end|>\n"
+    assert _decode(processor, ids[enc["labels"] != -100]) == "x = 2<|im_end|>"  # content + end token
     assert torch.equal(enc["mm_token_type_ids"].bool(), mask)
     out = tiny[1](**{k: (v[None] if v.ndim == 1 else v) for k, v in enc.items()})
     assert torch.isfinite(out.loss)
@@ -101,7 +101,7 @@ def test_two_slots_interleave_in_order_and_multi_turn_labels(tiny):
     merge = processor.image_processor.merge_size ** 2
     assert runs == [int(g.prod()) // merge for g in enc["image_grid_thw"]]  # A's tokens, then B's
     assert runs[1] > runs[0]  # native size: the wider image gets more tokens
-    assert _decode(processor, enc["input_ids"][enc["labels"] != -100]) == "one<|im_end|>\ntwo<|im_end|>\n"
+    assert _decode(processor, enc["input_ids"][enc["labels"] != -100]) == "one<|im_end|>two<|im_end|>"
 
 
 def test_pixel_cap_limits_image_tokens(tiny, tmp_path):
