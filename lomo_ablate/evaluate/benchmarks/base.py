@@ -10,7 +10,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Iterable, Sequence
 
 from PIL import Image
 
@@ -150,6 +150,22 @@ class Adapter(ABC):
 
     def score_many(self, predictions: Iterable[str], items: Iterable[Item]) -> list[float]:
         return [self.score(p, it) for p, it in zip(predictions, items, strict=True)]
+
+    #: how scores are decided: "rule" (a fixed rule: the benchmark's official one, or a documented
+    #: substitute where the benchmark's own protocol uses an LLM judge) or "judge" (an LLM judge was asked)
+    scored_by: str = "rule"
+
+    def detail(self, prediction: str, item: Item) -> dict | None:
+        """What the benchmark-level metrics need about one item beyond its score (a JSON-able dict, kept in
+        predictions.jsonl as ``detail``), or None (the default)."""
+        return None
+
+    def aggregate(self, items: Sequence[Item], scores: Sequence[float],
+                  details: Sequence[dict | None]) -> dict:
+        """The benchmark's own summary metrics over scored items (metrics.json ``benchmark_metrics``);
+        the default is plain accuracy. Overridden where a benchmark defines more (IFEval's four accuracies,
+        HallusionBench's question/figure/all levels, WeMath's four dimensions)."""
+        return {"accuracy": sum(scores) / len(scores) if scores else float("nan"), "n": len(scores)}
 
     # ------------------------------------------------------------------ helpers for subclasses
     def image_ref(self, value: Any, where: RecordLocation, key: str) -> ImageRef | Image.Image | None:
