@@ -100,6 +100,9 @@ class Adapter(ABC):
     #: the dataclass of this adapter's options (a subclass of AdapterConfig where it has more)
     config_cls: type = AdapterConfig
 
+    #: re-scoring saved predictions (``evaluate.score``): a required image the row lacks is no rejection
+    allow_missing_images: bool = False
+
     def __init__(self, config: AdapterConfig | dict | None = None):
         self.config = config if isinstance(config, self.config_cls) else self.config_cls.from_dict(config)
         self.rejected: list[dict] = []
@@ -180,8 +183,9 @@ class Adapter(ABC):
     def open_images(images: list) -> list[Image.Image]:
         return [open_image(im) for im in images]
 
-    @staticmethod
-    def _check_slots(item: Item, where: RecordLocation) -> None:
+    def _check_slots(self, item: Item, where: RecordLocation) -> None:
+        if self.allow_missing_images:
+            return
         n = item.question.count(IMAGE_SLOT)
         if n != len(item.images):
             raise BenchmarkFormatError(where, "question",

@@ -45,6 +45,8 @@ class MMMUAdapter(SimplePromptMixin, Adapter):
         def slot(m: re.Match) -> str:
             key = f"image_{m.group(1)}"
             ref = self.image_ref(record.get(key), where, key)
+            if ref is None and self.allow_missing_images:
+                return IMAGE_SLOT
             if ref is None:
                 raise BenchmarkFormatError(where, key, f"question mentions <image {m.group(1)}> but {key} is empty")
             images.append(ref)
@@ -75,8 +77,9 @@ class MMMUAdapter(SimplePromptMixin, Adapter):
             return float(scoring.extract_choice(prediction, item.options) == item.answer)
         return scoring.match_short_answer(prediction, item.answer)
 
-    @staticmethod
-    def _check_slots(item: Item, where: RecordLocation) -> None:
+    def _check_slots(self, item: Item, where: RecordLocation) -> None:
+        if self.allow_missing_images:
+            return
         n = item.question.count(IMAGE_SLOT) + sum(o.count(IMAGE_SLOT) for o in item.options or [])
         if n != len(item.images):
             raise BenchmarkFormatError(where, "question", f"{n} <image> slot(s) for {len(item.images)} image(s)")
