@@ -32,8 +32,13 @@ class MMMUAdapter(SimplePromptMixin, Adapter):
     def parse_record(self, record: dict, where: RecordLocation) -> Item:
         question = escape_slots(text_field(record, "question", where))
         options = [escape_slots(o) for o in parse_options(record.get("options"), where, "options")]
-        answer = text_field(record, "answer", where)
+        answer: str | list[str] = text_field(record, "answer", where)
         qtype = record.get("question_type") or ("multiple-choice" if options else "open")
+        if qtype != "multiple-choice" and answer.strip().startswith("["):
+            # open answers with several accepted forms are stringified lists: "['0.5', '1/2']" (any matches)
+            answer = [a for a in parse_options(answer, where, "answer") if a.strip()]
+            if not answer:
+                raise BenchmarkFormatError(where, "answer", "empty list of accepted answers")
         if qtype == "multiple-choice":
             if not options:
                 raise BenchmarkFormatError(where, "options", "multiple-choice question without options")
