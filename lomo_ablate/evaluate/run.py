@@ -128,6 +128,7 @@ def evaluate(model_dir: str | Path, out_dir: str | Path, cfg: EvalConfig | dict 
     correct = {p: [r["score"] for r in rows if r["protocol"] == p] for p in cfg.protocols}
 
     metrics = aggregate(rows, cfg.protocols)
+    metrics.update(_benchmark_metrics(rows, refs, adapters, cfg.protocols))
     metrics["n_items"] = {b: sum(1 for r in refs if r.benchmark == b) for b in adapters}
     metrics["rejected"] = {b: sum(1 for r in rejected if r["benchmark"] == b) for b in adapters}
     metrics["engine"] = cfg.engine
@@ -176,9 +177,29 @@ def _generate_units(model: Any, processor: Any, refs: Sequence[ItemRef], adapter
 
 
 def _row(adapters: dict[str, Any], it: EvalItem, protocol: str, index: int, pred: str) -> dict:
-    score = float(adapters[it.benchmark].score(pred, it.source))
-    return {"benchmark": it.benchmark, "protocol": protocol, "item_id": it.item_id, "category": it.category,
-            "prediction": pred, "answer": it.answer, "score": score, "index": index}
+    adapter = adapters[it.benchmark]
+    row = {"benchmark": it.benchmark, "protocol": protocol, "item_id": it.item_id, "category": it.category,
+           "prediction": pred, "answer": it.answer, "score": float(adapter.score(pred, it.source)), "index": index}
+    detail = adapter.detail(pred, it.source)
+    if detail is not None:  # what the benchmark-level metrics need (IFEval's per-instruction flags, ...)
+        row["detail"] = detail
+    return row
+
+
+def _benchmark_metrics(rows: Sequence[dict], refs: Sequence[ItemRef], adapters: dict[str, Any],
+                       protocols: Sequence[str]) -> dict:
+    """``benchmark_metrics`` {bench: {protocol: the adapter's aggregate}} (the benchmark's own metrics, e.g.
+    IFEval's four accuracies, WeMath's IK/IG/CM/RM) and ``scored_by`` {bench: "rule" | "judge"}."""
+    items = {(r.benchmark, str(r.item.id)): r.item for r in refs}
+    out: dict[str, dict] = {}
+    for bench, adapter in adapters.items():
+        for proto in protocols:
+            mine = [r for r in rows if r["benchmark"] == bench and r["protocol"] == proto]
+            if mine:
+                out.setdefault(bench, {})[proto] = adapter.aggregate(
+                    [items[(bench, str(r["item_id"]))] for r in mine], [r["score"] for r in mine],
+                    [r.get("detail") for r in mine])
+    return {"benchmark_metrics": out, "scored_by": {b: getattr(a, "scored_by", "rule") for b, a in adapters.items()}}
 
 
 def _one_per_category(refs: Sequence[ItemRef], adapters: dict[str, Any], max_rows: int = 6) -> list[ItemRef]:

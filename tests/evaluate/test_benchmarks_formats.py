@@ -279,28 +279,6 @@ def test_gsm8k_final_number(tmp_path):
     assert adapter.score("1200 pens? No: 1100", items[0]) == 0.0
 
 
-def test_ifeval_prompt_and_instruction_level(tmp_path):
-    none_kwargs = {k: None for k in ("num_words", "relation", "keywords", "end_phrase")}
-    rows = [{"key": 1000, "prompt": "Write a short note about tea, all lowercase, mentioning 'green'.",
-             "instruction_id_list": ["change_case:english_lowercase", "keywords:existence",
-                                     "length_constraints:number_words", "punctuation:no_comma"],
-             "kwargs": [dict(none_kwargs), dict(none_kwargs, keywords=["green"]),
-                        dict(none_kwargs, num_words=10, relation="less than"), dict(none_kwargs)]},
-            {"key": 1001, "prompt": "x", "instruction_id_list": ["language:response_language"],
-             "kwargs": [{"language": "fr"}]}]
-    path = write_jsonl(tmp_path / "ifeval.jsonl", rows)
-    with pytest.raises(BenchmarkFormatError, match="unsupported instruction 'language:response_language'"):
-        get_adapter("ifeval").load(path)
-    strict = get_adapter("ifeval", {"strict": False})
-    items = strict.load(path)
-    assert len(items) == 1 and len(strict.rejected) == 1
-    good, bad = "green tea is calm and kind", "Green tea, I think, is calm and kind and good for you truly"
-    assert strict.score(good, items[0]) == 1.0
-    assert strict.followed(bad, items[0]) == [False, True, False, False]
-    assert strict.score(bad, items[0]) == 0.0
-    assert get_adapter("ifeval", {"strict": False, "level": "instruction"}).score(bad, items[0]) == 0.25
-
-
 # ------------------------------------------------------------------------------------------ thin adapters
 def test_thin_adapters_with_their_column_names(tmp_path):
     Image.new("RGB", (6, 6), "green").save(tmp_path / "q1.png")

@@ -10,7 +10,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Iterable, Sequence
 
 from PIL import Image
 
@@ -100,6 +100,9 @@ class Adapter(ABC):
     #: the dataclass of this adapter's options (a subclass of AdapterConfig where it has more)
     config_cls: type = AdapterConfig
 
+    #: re-scoring saved predictions (``evaluate.score``): a required image the row lacks is no rejection
+    allow_missing_images: bool = False
+
     def __init__(self, config: AdapterConfig | dict | None = None):
         self.config = config if isinstance(config, self.config_cls) else self.config_cls.from_dict(config)
         self.rejected: list[dict] = []
@@ -151,6 +154,22 @@ class Adapter(ABC):
     def score_many(self, predictions: Iterable[str], items: Iterable[Item]) -> list[float]:
         return [self.score(p, it) for p, it in zip(predictions, items, strict=True)]
 
+    #: how scores are decided: "rule" (a fixed rule: the benchmark's official one, or a documented
+    #: substitute where the benchmark's own protocol uses an LLM judge) or "judge" (an LLM judge was asked)
+    scored_by: str = "rule"
+
+    def detail(self, prediction: str, item: Item) -> dict | None:
+        """What the benchmark-level metrics need about one item beyond its score (a JSON-able dict, kept in
+        predictions.jsonl as ``detail``), or None (the default)."""
+        return None
+
+    def aggregate(self, items: Sequence[Item], scores: Sequence[float],
+                  details: Sequence[dict | None]) -> dict:
+        """The benchmark's own summary metrics over scored items (metrics.json ``benchmark_metrics``);
+        the default is plain accuracy. Overridden where a benchmark defines more (IFEval's four accuracies,
+        HallusionBench's question/figure/all levels, WeMath's four dimensions)."""
+        return {"accuracy": sum(scores) / len(scores) if scores else float("nan"), "n": len(scores)}
+
     # ------------------------------------------------------------------ helpers for subclasses
     def image_ref(self, value: Any, where: RecordLocation, key: str) -> ImageRef | Image.Image | None:
         """A row's image cell as something ``open_image`` can open (None for an empty cell)."""
@@ -164,8 +183,9 @@ class Adapter(ABC):
     def open_images(images: list) -> list[Image.Image]:
         return [open_image(im) for im in images]
 
-    @staticmethod
-    def _check_slots(item: Item, where: RecordLocation) -> None:
+    def _check_slots(self, item: Item, where: RecordLocation) -> None:
+        if self.allow_missing_images:
+            return
         n = item.question.count(IMAGE_SLOT)
         if n != len(item.images):
             raise BenchmarkFormatError(where, "question",

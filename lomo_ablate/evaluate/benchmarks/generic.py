@@ -52,7 +52,7 @@ class GenericMCAdapter(SimplePromptMixin, Adapter):
 
     def __init__(self, config: GenericMCConfig | dict | None = None):
         super().__init__(config)
-        self.name, self.category = self.config.name, self.config.category
+        self.name, self.category = self.config.name or self.name, self.config.category or self.category
         self.required_keys = tuple(k for k in (self.config.question_key, self.config.options_key,
                                                self.config.answer_key) if k)
 

@@ -1,5 +1,8 @@
-"""HallusionBench (yes/no questions, some without an image)."""
+"""HallusionBench (yes/no questions, some without an image) with its three accuracy levels."""
 from __future__ import annotations
+
+from collections import defaultdict
+from typing import Sequence
 
 from lomo_ablate.evaluate.benchmarks import scoring
 from lomo_ablate.evaluate.benchmarks.base import Adapter, BenchmarkFormatError, Item
@@ -8,12 +11,17 @@ from lomo_ablate.evaluate.benchmarks.common import (SimplePromptMixin, YesNoInst
 from lomo_ablate.evaluate.benchmarks.records import RecordLocation
 from lomo_ablate.evaluate.benchmarks.registry import register
 
+_GROUP_KEYS = ("category", "subcategory", "set_id", "figure_id", "question_id")
+
 
 @register("hallusionbench", category="Factuality")
 class HallusionBenchAdapter(SimplePromptMixin, Adapter):
     """HallusionBench: question, gt_answer ("1"=yes / "0"=no, or yes/no), image (absent for the
     no-visual-input questions), category/subcategory/set_id/figure_id/question_id for the id.
-    Scored by the first yes/no in the reply (question-level accuracy)."""
+    Per item: the first yes/no in the reply equals the gold. ``aggregate``: the benchmark's aAcc (all
+    questions), fAcc (a figure counts when every question about it is right: grouped by category,
+    subcategory, set_id, figure_id) and qAcc (a question counts when it is right for every figure it is
+    asked of: grouped by category, subcategory, set_id, question_id)."""
 
     required_keys = ("question", "gt_answer")
     instruction = YesNoInstruction
@@ -24,13 +32,27 @@ class HallusionBenchAdapter(SimplePromptMixin, Adapter):
         if gold is None:
             raise BenchmarkFormatError(where, "gt_answer", f"{raw!r} is not 1/0/yes/no")
         images = image_cells(self, record, where, ("image",), required=False)
-        id_parts = [str(record[k]) for k in ("category", "subcategory", "set_id", "figure_id", "question_id")
-                    if record.get(k) is not None]
+        id_parts = [str(record[k]) for k in _GROUP_KEYS if record.get(k) is not None]
         item_id = "_".join(id_parts) if len(id_parts) == 5 else row_id(record, ("id",), where)
+        groups = {k: (str(record[k]) if record.get(k) is not None else None) for k in _GROUP_KEYS}
         return Item(id=item_id, question=with_slots(text_field(record, "question", where), len(images)),
                     images=images, answer=gold,
-                    metadata={"visual_input": record.get("visual_input"), "source": str(where)})
+                    metadata={"visual_input": record.get("visual_input"), "source": str(where), **groups})
 
     def score(self, prediction: str, item: Item) -> float:
         return float(scoring.extract_yes_no(prediction) == item.answer)
 
+    def aggregate(self, items: Sequence[Item], scores: Sequence[float], details: Sequence[dict | None]) -> dict:
+        def level(keys: tuple[str, ...]) -> tuple[float, int]:
+            groups: dict[tuple, list[float]] = defaultdict(list)
+            for it, s in zip(items, scores):
+                groups[tuple(it.metadata.get(k) for k in keys) if all(it.metadata.get(k) is not None for k in keys)
+                       else ("item", it.id)].append(s)
+            return (sum(all(v == 1.0 for v in g) for g in groups.values()) / len(groups), len(groups)) \
+                if groups else (float("nan"), 0)
+
+        f_acc, n_fig = level(("category", "subcategory", "set_id", "figure_id"))
+        q_acc, n_q = level(("category", "subcategory", "set_id", "question_id"))
+        a_acc = sum(scores) / len(scores) if scores else float("nan")
+        return {"aAcc": a_acc, "fAcc": f_acc, "qAcc": q_acc, "n": len(scores), "n_figures": n_fig,
+                "n_questions": n_q, "accuracy": a_acc}

@@ -1,14 +1,26 @@
-"""IFEval: a subset of its verifiable instructions (Zhou et al., 2023), checked on a reply string, and its adapter.
+"""IFEval (Zhou et al., 2023) scored by its reference implementation: all 25 verifiable instructions.
 
-Each check takes the reply and the instruction's kwargs and returns True when the instruction is
-followed ("strict" mode: the reply as is, no loosening). Supported instruction ids are the keys of
-:data:`CHECKS`; an IFEval row using any other id is rejected at load time with the id named.
+The checks are google-research's ``instruction_following_eval`` code as packaged by ``if-verifiable``
+(``if_verifiable.ifeval.instructions_registry.INSTRUCTION_DICT``); this module only reads the rows and
+runs the reference *evaluation loop* (``evaluation_lib.test_instruction_following_strict`` / ``_loose``):
+
+- kwargs: ``{k: v for k, v in kwargs.items() if v}`` (hub rows carry every kwarg key, unused ones None),
+  ``build_description(**kwargs)``, then ``build_description(prompt=...)`` for checks that take the prompt;
+- strict: followed when ``response.strip()`` is non-empty and ``check_following(response)`` holds;
+- loose: the same on any of 8 variants (the reply, without its first / last / both lines, each also with
+  ``*`` removed).
+
+Scores: per item, ``metric`` (default ``prompt_strict``: 1 when every instruction is followed). The
+benchmark's four numbers (``aggregate``): prompt-level strict / loose (mean over prompts) and
+instruction-level strict / loose — over **all instructions** of all prompts, as the reference computes
+them (not a per-prompt average). Sentence counting needs NLTK's ``punkt_tab`` on disk
+(:mod:`._nltk_data`); its absence is an error at adapter creation, never a silently shrunk denominator.
 """
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
-from typing import Callable
+from functools import lru_cache
+from typing import Any, Sequence
 
 from PIL import Image
 
@@ -19,127 +31,135 @@ from lomo_ablate.evaluate.benchmarks.records import RecordLocation
 from lomo_ablate.evaluate.benchmarks.registry import register
 from lomo_ablate.utils.config import ConfigError
 
-__all__ = ["CHECKS", "REQUIRED_KWARGS", "check_instruction", "word_count", "sentence_count", "IFEvalAdapter",
-           "IFEvalConfig"]
+__all__ = ["IFEvalAdapter", "IFEvalConfig", "METRICS", "instruction_registry", "follow_instructions",
+           "loose_variants"]
+
+#: the per-item metrics an IFEval item can be scored by (``metric``)
+METRICS = ("prompt_strict", "prompt_loose", "inst_strict", "inst_loose")
 
 
-def word_count(text: str) -> int:
-    """Words as IFEval counts them (runs of word characters)."""
-    return len(re.findall(r"\w+", text))
+@lru_cache(maxsize=1)
+def instruction_registry() -> dict[str, Any]:
+    """instruction id -> reference checker class (all 25 of IFEval)."""
+    from if_verifiable.ifeval.instructions_registry import INSTRUCTION_DICT
+
+    return dict(INSTRUCTION_DICT)
 
 
-def sentence_count(text: str) -> int:
-    """Sentences: non-empty pieces ending in . ! or ? (or the end of the text)."""
-    return len([s for s in re.split(r"(?<=[.!?])\s+", text.strip()) if re.search(r"\w", s)])
+def loose_variants(response: str) -> list[str]:
+    """The reference's loose-mode variants of a reply (first/last/both lines removed, ``*`` removed)."""
+    lines = response.split("\n")
+    first = "\n".join(lines[1:]).strip()
+    last = "\n".join(lines[:-1]).strip()
+    both = "\n".join(lines[1:-1]).strip()
+    return [response, response.replace("*", ""), first, last, both,
+            first.replace("*", ""), last.replace("*", ""), both.replace("*", "")]
 
 
-def _relation(count: int, relation: str, n: int) -> bool:
-    if relation == "less than":
-        return count < n
-    if relation == "at least":
-        return count >= n
-    raise ValueError(f"relation must be 'less than' or 'at least', got {relation!r}")
+def _checker(instruction_id: str, kwargs: dict, prompt: str) -> Any:
+    checker = instruction_registry()[instruction_id](instruction_id)
+    checker.build_description(**{k: v for k, v in (kwargs or {}).items() if v})
+    args = checker.get_instruction_args()
+    if args and "prompt" in args:
+        checker.build_description(prompt=prompt)
+    return checker
 
 
-def _bullets(text: str) -> int:
-    return len(re.findall(r"^\s*[\*\-]\s+\S", text, re.MULTILINE))
-
-
-CHECKS: dict[str, Callable[..., bool]] = {
-    "length_constraints:number_words":
-        lambda r, num_words, relation: _relation(word_count(r), relation, int(num_words)),
-    "length_constraints:number_sentences":
-        lambda r, num_sentences, relation: _relation(sentence_count(r), relation, int(num_sentences)),
-    "keywords:existence":
-        lambda r, keywords: all(re.search(re.escape(k), r, re.IGNORECASE) for k in keywords),
-    "keywords:forbidden_words":
-        lambda r, forbidden_words: not any(re.search(r"\b" + re.escape(w) + r"\b", r, re.IGNORECASE)
-                                           for w in forbidden_words),
-    "keywords:frequency":
-        lambda r, keyword, frequency, relation: _relation(
-            len(re.findall(re.escape(keyword), r, re.IGNORECASE)), relation, int(frequency)),
-    "change_case:english_lowercase": lambda r: r == r.lower(),
-    "change_case:english_capital": lambda r: r == r.upper(),
-    "punctuation:no_comma": lambda r: "," not in r,
-    "startend:end_checker":
-        lambda r, end_phrase: r.strip().lower().endswith(end_phrase.strip().lower()),
-    "startend:quotation": lambda r: len(r.strip()) > 1 and r.strip()[0] == '"' and r.strip()[-1] == '"',
-    "detectable_format:title": lambda r: re.search(r"<<[^\n]+>>", r) is not None,
-    "detectable_format:number_bullet_lists": lambda r, num_bullets: _bullets(r) == int(num_bullets),
-    "detectable_content:postscript":
-        lambda r, postscript_marker: postscript_marker.strip().lower() in r.lower(),
-}
-
-#: kwargs each check needs (IFEval rows carry every kwarg key, most None: only these are read)
-REQUIRED_KWARGS: dict[str, tuple[str, ...]] = {
-    "length_constraints:number_words": ("num_words", "relation"),
-    "length_constraints:number_sentences": ("num_sentences", "relation"),
-    "keywords:existence": ("keywords",),
-    "keywords:forbidden_words": ("forbidden_words",),
-    "keywords:frequency": ("keyword", "frequency", "relation"),
-    "change_case:english_lowercase": (),
-    "change_case:english_capital": (),
-    "punctuation:no_comma": (),
-    "startend:end_checker": ("end_phrase",),
-    "startend:quotation": (),
-    "detectable_format:title": (),
-    "detectable_format:number_bullet_lists": ("num_bullets",),
-    "detectable_content:postscript": ("postscript_marker",),
-}
-
-
-def check_instruction(instruction_id: str, response: str, kwargs: dict | None) -> bool:
-    """Whether ``response`` follows one instruction (only the kwargs the check needs are used)."""
-    needed = REQUIRED_KWARGS[instruction_id]
-    args = {k: (kwargs or {})[k] for k in needed}
-    return bool(CHECKS[instruction_id](response, **args))
+def follow_instructions(response: str, prompt: str, instruction_ids: Sequence[str],
+                        kwargs: Sequence[dict]) -> tuple[list[bool], list[bool]]:
+    """(strict, loose) followed flags, one per instruction, exactly as the reference evaluation loop."""
+    variants = loose_variants(response)
+    strict, loose = [], []
+    for iid, kw in zip(instruction_ids, kwargs, strict=True):
+        checker = _checker(iid, kw, prompt)
+        strict.append(bool(response.strip() and checker.check_following(response)))
+        loose.append(any(v.strip() and checker.check_following(v) for v in variants))
+    return strict, loose
 
 
 @dataclass
 class IFEvalConfig(AdapterConfig):
-    """IFEval options. ``level``: "prompt" scores 1 only when every instruction is followed (IFEval's
-    prompt-level strict accuracy); "instruction" scores the fraction followed."""
+    """IFEval options. ``metric``: the per-item score in predictions.jsonl and metrics.json's ``scores``:
+    ``prompt_strict`` (default; IFEval's headline prompt-level strict accuracy), ``prompt_loose``, or the
+    fraction of the prompt's instructions followed (``inst_strict`` / ``inst_loose``; the benchmark-level
+    instruction accuracy is in ``aggregate`` either way, over all instructions)."""
 
-    level: str = "prompt"
+    metric: str = "prompt_strict"
 
     def validate(self, where: str = "IFEvalConfig") -> None:
-        if self.level not in ("prompt", "instruction"):
-            raise ConfigError(f"{where}.level must be 'prompt' or 'instruction', got {self.level!r}")
+        if self.metric not in METRICS:
+            raise ConfigError(f"{where}.metric must be one of {', '.join(METRICS)}, got {self.metric!r}")
 
 
 @register("ifeval", category="Instruction following")
 class IFEvalAdapter(Adapter):
-    """IFEval (JSONL): key, prompt, instruction_id_list, kwargs (one dict per instruction). Only the
-    instruction ids in ``ifeval.CHECKS`` are supported; a row with another id is rejected naming it."""
+    """IFEval (JSONL / Parquet as on the hub): key, prompt, instruction_id_list, kwargs (one dict per
+    instruction). A row naming an instruction id the reference does not have is rejected naming it."""
 
     required_keys = ("prompt", "instruction_id_list")
     config_cls = IFEvalConfig
 
+    def __init__(self, config: IFEvalConfig | dict | None = None):
+        super().__init__(config)
+        from lomo_ablate.evaluate.benchmarks._nltk_data import punkt_tab_missing
+
+        self.config.validate("ifeval options")
+        missing = punkt_tab_missing()
+        if missing:
+            raise RuntimeError(f"ifeval: {missing}")
+
     def parse_record(self, record: dict, where: RecordLocation) -> Item:
-        ids = list(record.get("instruction_id_list") or [])
-        kwargs = list(record.get("kwargs") or [{} for _ in ids])
+        ids = [str(i) for i in (record.get("instruction_id_list") or [])]
         if not ids:
             raise BenchmarkFormatError(where, "instruction_id_list", "empty")
+        raw = record.get("kwargs")
+        kwargs = [dict(k or {}) for k in raw] if raw is not None else [{} for _ in ids]
         if len(kwargs) != len(ids):
             raise BenchmarkFormatError(where, "kwargs", f"{len(kwargs)} kwargs for {len(ids)} instructions")
+        registry = instruction_registry()
+        prompt = text_field(record, "prompt", where)
         for iid, kw in zip(ids, kwargs):
-            if iid not in REQUIRED_KWARGS:
-                raise BenchmarkFormatError(where, "instruction_id_list", f"unsupported instruction {iid!r}")
-            missing = [k for k in REQUIRED_KWARGS[iid] if (kw or {}).get(k) is None]
-            if missing:
-                raise BenchmarkFormatError(where, "kwargs", f"{iid} needs {', '.join(missing)}")
-        clean = [{k: (kw or {})[k] for k in REQUIRED_KWARGS[iid]} for iid, kw in zip(ids, kwargs)]
-        return Item(id=row_id(record, ("key", "id"), where), question=escape_slots(text_field(record, "prompt", where)),
-                    answer=None, metadata={"instruction_id_list": ids, "kwargs": clean, "source": str(where)})
+            if iid not in registry:
+                raise BenchmarkFormatError(where, "instruction_id_list", f"unknown instruction {iid!r}")
+            try:
+                _checker(iid, kw, prompt)
+            except (TypeError, ValueError, KeyError) as exc:
+                raise BenchmarkFormatError(where, "kwargs", f"{iid}: {exc}") from None
+        clean = [{k: v for k, v in kw.items() if v is not None} for kw in kwargs]
+        return Item(id=row_id(record, ("key", "id"), where), question=escape_slots(prompt), answer=None,
+                    metadata={"prompt": prompt, "instruction_id_list": ids, "kwargs": clean,
+                              "source": str(where)})
 
     def build_prompt(self, item: Item) -> tuple[list[dict], list[Image.Image]]:
         return user_prompt(item.question), []
 
-    def followed(self, prediction: str, item: Item) -> list[bool]:
-        """Per-instruction strict results."""
-        return [check_instruction(i, prediction, kw)
-                for i, kw in zip(item.metadata["instruction_id_list"], item.metadata["kwargs"])]
+    def followed(self, prediction: str, item: Item) -> tuple[list[bool], list[bool]]:
+        """Per-instruction (strict, loose) results."""
+        m = item.metadata
+        return follow_instructions(str(prediction), m["prompt"], m["instruction_id_list"], m["kwargs"])
+
+    def detail(self, prediction: str, item: Item) -> dict:
+        strict, loose = self.followed(prediction, item)
+        return {"strict": strict, "loose": loose}
 
     def score(self, prediction: str, item: Item) -> float:
-        ok = self.followed(prediction, item)
-        return float(all(ok)) if self.config.level == "prompt" else sum(ok) / len(ok)
+        return self._metric(self.detail(prediction, item))
+
+    def _metric(self, d: dict) -> float:
+        strict, loose = d["strict"], d["loose"]
+        return {"prompt_strict": float(all(strict)), "prompt_loose": float(all(loose)),
+                "inst_strict": sum(strict) / len(strict), "inst_loose": sum(loose) / len(loose)}[self.config.metric]
+
+    def aggregate(self, items: Sequence[Item], scores: Sequence[float], details: Sequence[dict | None]) -> dict:
+        """IFEval's four accuracies; instruction level over all instructions of all prompts."""
+        ds = [d if d is not None else {"strict": [], "loose": []} for d in details]
+        n_inst = sum(len(d["strict"]) for d in ds)
+
+        def frac(xs: list[float], n: int) -> float:
+            return sum(xs) / n if n else float("nan")
+
+        return {"prompt_strict": frac([float(all(d["strict"])) for d in ds], len(ds)),
+                "prompt_loose": frac([float(all(d["loose"])) for d in ds], len(ds)),
+                "inst_strict": frac([sum(d["strict"]) for d in ds], n_inst),
+                "inst_loose": frac([sum(d["loose"]) for d in ds], n_inst),
+                "n_prompts": len(ds), "n_instructions": n_inst, "metric": self.config.metric}

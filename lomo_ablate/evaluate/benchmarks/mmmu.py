@@ -32,8 +32,13 @@ class MMMUAdapter(SimplePromptMixin, Adapter):
     def parse_record(self, record: dict, where: RecordLocation) -> Item:
         question = escape_slots(text_field(record, "question", where))
         options = [escape_slots(o) for o in parse_options(record.get("options"), where, "options")]
-        answer = text_field(record, "answer", where)
+        answer: str | list[str] = text_field(record, "answer", where)
         qtype = record.get("question_type") or ("multiple-choice" if options else "open")
+        if qtype != "multiple-choice" and answer.strip().startswith("["):
+            # open answers with several accepted forms are stringified lists: "['0.5', '1/2']" (any matches)
+            answer = [a for a in parse_options(answer, where, "answer") if a.strip()]
+            if not answer:
+                raise BenchmarkFormatError(where, "answer", "empty list of accepted answers")
         if qtype == "multiple-choice":
             if not options:
                 raise BenchmarkFormatError(where, "options", "multiple-choice question without options")
@@ -45,6 +50,8 @@ class MMMUAdapter(SimplePromptMixin, Adapter):
         def slot(m: re.Match) -> str:
             key = f"image_{m.group(1)}"
             ref = self.image_ref(record.get(key), where, key)
+            if ref is None and self.allow_missing_images:
+                return IMAGE_SLOT
             if ref is None:
                 raise BenchmarkFormatError(where, key, f"question mentions <image {m.group(1)}> but {key} is empty")
             images.append(ref)
@@ -75,8 +82,9 @@ class MMMUAdapter(SimplePromptMixin, Adapter):
             return float(scoring.extract_choice(prediction, item.options) == item.answer)
         return scoring.match_short_answer(prediction, item.answer)
 
-    @staticmethod
-    def _check_slots(item: Item, where: RecordLocation) -> None:
+    def _check_slots(self, item: Item, where: RecordLocation) -> None:
+        if self.allow_missing_images:
+            return
         n = item.question.count(IMAGE_SLOT) + sum(o.count(IMAGE_SLOT) for o in item.options or [])
         if n != len(item.images):
             raise BenchmarkFormatError(where, "question", f"{n} <image> slot(s) for {len(item.images)} image(s)")

@@ -15,7 +15,9 @@ a ``data:image/...;base64,`` URI, or a path (relative paths resolve against the 
 from __future__ import annotations
 
 import base64
+import binascii
 import io
+import re
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,6 +29,14 @@ __all__ = ["RecordLocation", "ImageRef", "iter_records", "open_image", "DataFile
 
 _DATA_SUFFIXES = (".jsonl", ".json", ".parquet", ".arrow")
 _BATCH = 256
+
+
+_B64 = re.compile(r"[A-Za-z0-9+/\s]+={0,2}\s*")
+
+
+def _looks_base64(value: str) -> bool:
+    """A long string of base64 characters only (no path separator but '/', no dot): an encoded image."""
+    return len(value) >= 256 and "." not in value[:256] and _B64.fullmatch(value) is not None
 
 
 class DataFileError(ValueError):
@@ -79,9 +89,19 @@ class ImageRef:
                     return cls._checked(cls(data=base64.b64decode(value.split(",", 1)[1])))
                 except (IndexError, ValueError) as exc:
                     raise ValueError(f"bad data URI: {exc}") from None
+            if _looks_base64(value):  # SimpleVQA and others store images as bare base64 strings
+                try:
+                    return cls._checked(cls(data=base64.b64decode(value, validate=False)))
+                except (ValueError, binascii.Error) as exc:
+                    raise ValueError(f"bad base64 image string ({len(value)} characters): {exc}") from None
             p = Path(value)
             p = p if p.is_absolute() else root / p
-            if not p.is_file():
+            try:
+                found = p.is_file()
+            except OSError as exc:  # e.g. "File name too long" for a string that is no path
+                raise ValueError(f"image cell is neither a readable path nor base64 ({len(value)} characters): "
+                                 f"{exc.strerror or exc}") from None
+            if not found:
                 raise FileNotFoundError(f"image file not found: {p}")
             return cls._checked(cls(path=p))
         raise ValueError(f"cannot read an image from a {type(value).__name__}")

@@ -146,7 +146,7 @@ def extract_choice(prediction: str, options: Sequence[str] | None = None, n_opti
     valid = LETTERS[:n]
     if not valid:
         return None
-    p = str(prediction).strip()
+    p = _unwrap_markup(str(prediction)).strip()
     cls = f"[{valid}]"
     patterns = [
         rf"\\boxed\{{\s*\(?({cls})\)?\s*\}}",
@@ -157,10 +157,10 @@ def extract_choice(prediction: str, options: Sequence[str] | None = None, n_opti
         hits = [h.upper() for h in hits if h.upper() in valid]
         if hits:
             return hits[-1]
-    m = re.fullmatch(rf"\(?({cls})[\).:]?", p)
+    m = re.fullmatch(rf"[\(\[]?({cls})[\)\].:]?", p)
     if m:
         return m.group(1)
-    for pat in (rf"\(({cls})\)", rf"(?:^|(?<=\s))({cls})[\.\):](?!\w)"):
+    for pat in (rf"[\(\[]({cls})[\)\]]", rf"(?:^|(?<=\s))({cls})[\.\):](?!\w)"):
         hits = re.findall(pat, p)
         if hits:
             return hits[-1]
@@ -171,6 +171,13 @@ def extract_choice(prediction: str, options: Sequence[str] | None = None, n_opti
         if found:
             return valid[max(found)[1]]
     return None
+
+
+def _unwrap_markup(p: str) -> str:
+    """Markdown bold/italics and LaTeX ``\\text{..}`` / ``\\mathrm{..}`` wrappers removed (``**B**``,
+    ``\\boxed{\\text{B}}`` read as ``B`` and ``\\boxed{B}``)."""
+    p = re.sub(r"\\(?:text|textbf|mathrm|mathbf)\{([^{}]*)\}", r"\1", p)
+    return re.sub(r"(\*\*|__)(.+?)\1", r"\2", p)
 
 
 def extract_yes_no(prediction: str) -> str | None:

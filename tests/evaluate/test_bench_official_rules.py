@@ -1,0 +1,160 @@
+"""MMMU, ZeroBench, SimpleVQA, HallusionBench and WeMath scored by each benchmark's official rule, on small local
+copies laid out as on the hub (Parquet with datasets' Image struct, base64 image strings, JSONL)."""
+from __future__ import annotations
+
+import base64
+import io
+import json
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from PIL import Image
+
+from lomo_ablate.evaluate.benchmarks import get_adapter
+from lomo_ablate.evaluate.score import rescore
+
+IMAGE_STRUCT = pa.struct([("bytes", pa.binary()), ("path", pa.string())])
+
+
+def png(color="red", size=(12, 10)) -> bytes:
+    buf = io.BytesIO()
+    Image.new("RGB", size, color).save(buf, "PNG")
+    return buf.getvalue()
+
+
+def write_jsonl(path, rows):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return path
+
+
+# ------------------------------------------------------------------------------------------------ MMMU
+def mmmu_copy(tmp_path):
+    rows = [{"id": "validation_Math_1", "question": "<image 1> What is x?", "options": "[]",
+             "answer": "['0.5', '1/2']", "question_type": "open", "image_1": {"bytes": png(), "path": "a.png"}},
+            {"id": "validation_Art_2", "question": "<image 1> Which style?", "options": "['Baroque', 'Gothic', 'Rococo']",
+             "answer": "B", "question_type": "multiple-choice", "image_1": {"bytes": png("blue"), "path": "b.png"}}]
+    folder = tmp_path / "MMMU" / "Math"
+    folder.mkdir(parents=True)
+    schema = pa.schema([("id", pa.string()), ("question", pa.string()), ("options", pa.string()),
+                        ("answer", pa.string()), ("question_type", pa.string()), ("image_1", IMAGE_STRUCT)])
+    pq.write_table(pa.Table.from_pylist(rows, schema=schema), folder / "validation-00000-of-00001.parquet")
+    return tmp_path / "MMMU"
+
+
+def test_mmmu_list_valued_open_answers_and_marked_up_letters(tmp_path):
+    adapter = get_adapter("mmmu", {"split": "validation"})
+    open_q, mc = adapter.load(mmmu_copy(tmp_path))
+    assert open_q.answer == ["0.5", "1/2"]
+    assert adapter.score("x = 1/2", open_q) == 1.0 and adapter.score("The answer is 0.5.", open_q) == 1.0
+    assert adapter.score("x = 2", open_q) == 0.0
+    for reply in ("**B**", "\\boxed{\\text{B}}", "[B]", "The answer is **B**."):
+        assert adapter.score(reply, mc) == 1.0, reply
+    assert adapter.score("**C**", mc) == 0.0
+
+
+# ------------------------------------------------------------------------------------------- ZeroBench
+def test_zerobench_needs_braces_with_exactly_the_answer(tmp_path):
+    rows = [{"question_id": "zb_1", "question_text": "How many dots?", "question_answer": "42",
+             "question_images_decoded": [{"bytes": png(), "path": "q.png"}]}]
+    schema = pa.schema([("question_id", pa.string()), ("question_text", pa.string()),
+                        ("question_answer", pa.string()), ("question_images_decoded", pa.list_(IMAGE_STRUCT))])
+    (tmp_path / "ZeroBench" / "data").mkdir(parents=True)
+    pq.write_table(pa.Table.from_pylist(rows, schema=schema), tmp_path / "ZeroBench" / "data" / "zerobench-00000.parquet")
+    adapter = get_adapter("zerobench")
+    (item,) = adapter.load(tmp_path / "ZeroBench")
+    assert adapter.score("Counting carefully... {42}", item) == 1.0
+    assert adapter.score("{ 42 }", item) == 1.0
+    assert adapter.score("The answer is 42", item) == 0.0          # no braces
+    assert adapter.score("{42 dots}", item) == 0.0                 # extra text inside
+    assert adapter.score("{41} ... no wait, {42}", item) == 1.0    # the last braces count
+
+
+# ------------------------------------------------------------------------------------------- SimpleVQA
+def test_simplevqa_base64_images_aliases_and_hedges(tmp_path):
+    noise = io.BytesIO()
+    Image.effect_noise((400, 400), 60).convert("RGB").save(noise, "PNG")
+    big = base64.b64encode(noise.getvalue()).decode()
+    assert len(big) > 100_000                                        # a realistic hub image string
+    rows = [{"data_id": 1, "question": "Which city is this?", "answer": "Paris", "aliases": "Paris, France|Lutetia",
+             "image": big},
+            {"data_id": 2, "question": "Which river?", "answer": "Seine", "image": "A" * 530_000 + "!"},  # not an image
+            {"data_id": 3, "question": "Which bridge?", "answer": "Pont Neuf", "image": base64.b64encode(b"x" * 900).decode()}]
+    path = write_jsonl(tmp_path / "SimpleVQA" / "test.jsonl", rows)
+    adapter = get_adapter("simplevqa", {"strict": False})
+    items = adapter.load(path)
+    assert [it.id for it in items] == ["1"]
+    assert [r["line"] for r in adapter.rejected] == [2, 3]
+    assert "File name too long" in adapter.rejected[0]["reason"] and adapter.rejected[0]["detail"] == "image"
+    assert "base64" in adapter.rejected[1]["reason"]
+    assert adapter.open_images(items[0].images)[0].size == (400, 400)
+    it = items[0]
+    assert adapter.scored_by == "rule"
+    assert adapter.score("Paris", it) == 1.0
+    assert adapter.score("This is Lutetia.", it) == 1.0              # an alias
+    assert adapter.score("It is either Paris or Lyon.", it) == 0.0  # hedged between candidates
+    assert adapter.score("Maybe Paris.", it) == 0.0
+    assert adapter.score("It is not Paris, it is Rome.", it) == 0.0  # contradicted
+    assert adapter.score("Rome", it) == 0.0
+
+
+# -------------------------------------------------------------------------------------- HallusionBench
+def test_hallusionbench_question_figure_and_all_levels(tmp_path):
+    base = {"category": "VD", "subcategory": "illusion", "set_id": "0"}
+    rows = [dict(base, figure_id="0", question_id="0", question="Is A longer?", gt_answer="1"),
+            dict(base, figure_id="0", question_id="1", question="Is B longer?", gt_answer="0"),
+            dict(base, figure_id="1", question_id="0", question="Is A longer?", gt_answer="0"),
+            dict(base, figure_id="1", question_id="1", question="Is B longer?", gt_answer="0")]
+    path = write_jsonl(tmp_path / "HallusionBench" / "HallusionBench.jsonl", rows)
+    adapter = get_adapter("hallusionbench")
+    items = adapter.load(path)
+    replies = ["Yes.", "No.", "Yes.", "No."]          # wrong only on figure 1 / question 0
+    scores = [adapter.score(r, it) for r, it in zip(replies, items)]
+    agg = adapter.aggregate(items, scores, [None] * 4)
+    assert scores == [1.0, 1.0, 0.0, 1.0]
+    assert agg["aAcc"] == 0.75
+    assert agg["fAcc"] == 0.5 and agg["n_figures"] == 2      # figure 0 all right, figure 1 not
+    assert agg["qAcc"] == 0.5 and agg["n_questions"] == 2    # question 1 right on both figures, question 0 not
+
+
+# ---------------------------------------------------------------------------------------------- WeMath
+def wemath_rows():
+    def row(i, key, ans):
+        return {"ID": str(i), "key": key, "question": f"Q{i} {key}", "option": "A. 1; B. 2; C. 3; D. 4",
+                "answer": ans, "image_path": "img.png"}
+    return [row(1, "2steps_1", "A"), row(1, "2steps_2", "B"), row(1, "2steps_multi", "C"),
+            row(2, "2steps_1", "A"), row(2, "2steps_2", "B"), row(2, "2steps_multi", "C"),
+            row(3, "3steps_1", "A"), row(3, "3steps_2", "A"), row(3, "3steps_3", "A"), row(3, "3steps_multi", "D"),
+            row(4, "2steps_1", "A"), row(4, "2steps_2", "A"), row(4, "2steps_multi", "A")]
+
+
+def test_wemath_four_dimensional_metrics_strict_and_loose(tmp_path):
+    folder = tmp_path / "WeMath"
+    folder.mkdir()
+    (folder / "img.png").write_bytes(png())
+    path = write_jsonl(folder / "testmini.jsonl", wemath_rows())
+    adapter = get_adapter("wemath")
+    items = adapter.load(path)
+    assert items[0].id == "1@2steps_1" and len(items) == 13
+    assert adapter.score("Reasoning... Answer: A.", items[0]) == 1.0
+    assert adapter.score("The answer is A", items[0]) == 0.0    # WeMath's rule: the text after "Answer" only
+    # 1: subs right, multi right (CM); 2: subs right, multi wrong (IG); 3: one sub wrong, multi right (RM strict,
+    # CM loose); 4: all subs wrong, multi wrong (IK)
+    right = {"1@2steps_1", "1@2steps_2", "1@2steps_multi", "2@2steps_1", "2@2steps_2",
+             "3@3steps_1", "3@3steps_2", "3@3steps_multi"}
+    replies = [f"Answer: {it.answer}" if it.id in right else "Answer: Z" for it in items]
+    scores = [adapter.score(r, it) for r, it in zip(replies, items)]
+    agg = adapter.aggregate(items, scores, [None] * len(items))
+    assert agg["n_composite"] == 4
+    assert agg["counts"] == {"IK": 1, "IG": 1, "CM_strict": 1, "CM_loose": 2, "RM_strict": 1, "RM_loose": 0}
+    assert agg["IK"] == 0.25 and agg["IG"] == 0.25 and agg["CM_strict"] == 0.25 and agg["CM_loose"] == 0.5
+    assert agg["RM_strict"] == 0.5 and agg["RM_loose"] == 0.0
+    assert agg["score_strict"] == pytest.approx((4 - 0.5 - 1 - 1) / 4)
+    assert agg["score_loose"] == pytest.approx((4 - 0.5 - 0 - 1) / 4)
+    # the CLI gives the same numbers from {record, prediction} lines without images
+    lines = [{"record": {k: v for k, v in r.items() if k != "image_path"}, "prediction": p}
+             for r, p in zip(wemath_rows(), replies)]
+    out = rescore("wemath", write_jsonl(tmp_path / "preds.jsonl", lines))
+    assert [p["score"] for p in out["per_item"]] == scores
+    assert {k: out["aggregate"][k] for k in ("counts", "score_strict")} == {k: agg[k] for k in ("counts", "score_strict")}
