@@ -23,7 +23,7 @@ from tqdm import tqdm
 
 from lomo_ablate.contracts import MULTIRUN_CONFIG, REPORT_SUMMARY
 from lomo_ablate.report.load import CONSTANT_SHARE, Job, Sweep, load_sweep, natural_key
-from lomo_ablate.report.paper import compare_markdown, paper_tables_for
+from lomo_ablate.report.paper import compare, compare_markdown, load_paper_numbers, paper_tables_for, tidy_records
 from lomo_ablate.report.plots import make_plots
 from lomo_ablate.report.tables import (NOISE_MARK, Arm, Table, assign_baselines, build_arms, build_table, fixed_axes,
                                        protocols_of, to_csv, to_latex, to_markdown, to_tidy_rows)
@@ -63,7 +63,9 @@ def report_sweep(sweep_dir: str | Path, results_dir: str | Path = "results", bas
     out.mkdir(parents=True, exist_ok=True)
     arms = build_arms(sweep)
     fixed = assign_baselines(arms, baseline)
-    tables = [build_table(arms, p, resamples=cfg.resamples, seed=cfg.seed, confidence=cfg.confidence)
+    numbers = load_paper_numbers()
+    tables = [build_table(arms, p, resamples=cfg.resamples, seed=cfg.seed, confidence=cfg.confidence,
+                          category_order=numbers["categories"])
               for p in tqdm(protocols_of(arms), desc=f"report {sweep.name}: bootstrap per protocol", unit="protocol",
                             disable=None)]
     caption = f"Sweep {sweep.name}."
@@ -74,7 +76,16 @@ def report_sweep(sweep_dir: str | Path, results_dir: str | Path = "results", bas
     tidy = to_tidy_rows(tables)
     atomic_write_text(out / "deltas.csv", _csv_text(tidy))
     plots = make_plots(arms, out / "plots") if cfg.plots and arms else []
-    paper = {k: compare_markdown(k, t, tables) for k, t in paper_tables_for(sweep.name).items()} if tables else {}
+    paper: dict[str, str] = {}
+    paper_rows: list[dict[str, Any]] = []
+    if tables:
+        for key, ptable in paper_tables_for(sweep.name, numbers).items():
+            recs = compare(key, ptable, tables, paper=numbers, resamples=cfg.resamples, seed=cfg.seed,
+                           confidence=cfg.confidence)
+            paper[key] = compare_markdown(key, ptable, tables, paper=numbers, records=recs)
+            paper_rows += tidy_records(recs)
+    if paper_rows:
+        atomic_write_text(out / "paper.csv", _csv_text(paper_rows))
     rejected = [r for a in arms for r in a.rejected]
     command = report_command(sweep.path, results_dir, baseline, name)
     atomic_write_json(out / REPORT_SUMMARY, {
@@ -88,7 +99,7 @@ def report_sweep(sweep_dir: str | Path, results_dir: str | Path = "results", bas
                                              "paired_distance": j.metrics.get("paired_distance"),
                                              "mir_mean": _dig(j.metrics, "mir", "mean")} for j in a.jobs}}
                  for a in arms],
-        "cells": tidy, "rejected_predictions": rejected, "plots": [p.name for p in plots]})
+        "cells": tidy, "paper": paper_rows, "rejected_predictions": rejected, "plots": [p.name for p in plots]})
     atomic_write_text(out / "README.md", _readme(sweep, arms, tables, fixed, cfg, command, plots, paper, rejected))
     return out
 
@@ -178,7 +189,8 @@ def _readme(sweep: Sweep, arms: list[Arm], tables: list[Table], fixed: dict, cfg
     if plots:
         lines += ["## Plots", ""] + [f"![{p.stem}](plots/{p.name})" for p in plots] + [""]
     if paper:
-        lines += ["## Paper vs. this run", ""] + [v + "\n" for v in paper.values()]
+        lines += ["## Paper vs. this run", "", "Also as `paper.csv` (one row per backbone, paper row and column).",
+                  ""] + [v + "\n" for v in paper.values()]
     if rejected:
         lines += [f"## Set-aside predictions ({len(rejected)})", ""]
         lines += [f"- {r['file']}:{r['line']}: {r['reason']}" for r in rejected[:50]]

@@ -190,8 +190,10 @@ def protocols_of(arms: Sequence[Arm]) -> list[str]:
     return ordered + sorted(found - set(ordered), key=natural_key)
 
 
-def columns_of(arms: Sequence[Arm], protocol: str) -> list[Column]:
-    """Benchmarks grouped by their (majority) category, a category average each, then the overall average."""
+def columns_of(arms: Sequence[Arm], protocol: str, category_order: Sequence[str] = ()) -> list[Column]:
+    """Benchmarks grouped by their (majority) category, a category average each, then the overall average.
+    Categories in ``category_order`` come first in that order (the report passes the paper's six), the
+    others after them in natural order."""
     benches = sorted({b for a in arms for b, by_p in (a.metrics.get("scores") or {}).items() if protocol in by_p},
                      key=natural_key)
     cats_of: dict[str, Counter] = defaultdict(Counter)
@@ -200,11 +202,16 @@ def columns_of(arms: Sequence[Arm], protocol: str) -> list[Column]:
             cats_of[bench][cat] += 1
     # a benchmark sits under its category when all its items share one; mixed ones go under "Benchmarks"
     bench_cat = {b: (next(iter(cats_of[b])) if len(cats_of[b]) == 1 else "Benchmarks") for b in benches}
+    rank = {c: i for i, c in enumerate(category_order)}
+
+    def cat_key(c: str) -> tuple:
+        return (rank.get(c, len(rank)), natural_key(c))
+
     cats = sorted({c for a in arms for c, by_p in (a.metrics.get("categories") or {}).items() if protocol in by_p},
-                  key=natural_key)
+                  key=cat_key)
     columns: list[Column] = [Column("bench", b, "Benchmarks") for b in benches if bench_cat[b] == "Benchmarks"]
     lone: list[Column] = []  # categories with no benchmark of their own (e.g. the probe suite's tasks)
-    for cat in cats + sorted(set(bench_cat.values()) - set(cats) - {"Benchmarks"}, key=natural_key):
+    for cat in sorted(set(cats) | (set(bench_cat.values()) - {"Benchmarks"}), key=lambda c: (c not in cats, *cat_key(c))):
         members = [b for b in benches if bench_cat[b] == cat]
         if not members:
             lone.append(Column("category", cat, "Categories"))
@@ -248,8 +255,8 @@ def column_items(arm: Arm, column: Column, protocol: str) -> dict[tuple[str, str
 
 
 def build_table(arms: list[Arm], protocol: str, *, resamples: int = 1000, seed: int = 0,
-                confidence: float = 0.95) -> Table:
-    columns = columns_of(arms, protocol)
+                confidence: float = 0.95, category_order: Sequence[str] = ()) -> Table:
+    columns = columns_of(arms, protocol, category_order)
     cells = {(a.label, c): cell_value(a, c, protocol) for a in arms for c in columns}
     deltas: dict[tuple[str, Column], DeltaCI | float | None] = {}
     for arm in arms:

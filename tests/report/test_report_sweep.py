@@ -14,7 +14,6 @@ from PIL import Image
 from lomo_ablate.report import ReportConfig, report_sweep
 from lomo_ablate.report.__main__ import main as cli_main
 from lomo_ablate.report.load import load_sweep
-from lomo_ablate.report.paper import PAPER_NUMBERS, load_paper_numbers
 from lomo_ablate.report.plots import seed_band
 from lomo_ablate.report.tables import build_arms
 from report_fixtures import make_job, read_item_scores
@@ -208,44 +207,6 @@ def test_latex_table_compiles(method_sweep, tmp_path, in_ci):
                          capture_output=True, text=True, timeout=120)
     assert run.returncode == 0, run.stdout[-2000:]
     assert (tmp_path / "doc.dvi").stat().st_size > 0
-
-
-def test_paper_numbers_hold_only_sourced_values_and_print_beside_this_run(tmp_path):
-    paper = load_paper_numbers()
-    assert set(paper["tables"]) == {"table1", "table2", "table3", "table4", "table5"}
-    for name, table in paper["tables"].items():
-        for kind in ("values", "deltas"):
-            filled = [v for b in table[kind].values() for row in b.values() for v in row.values() if v is not None]
-            if filled:  # a number without a note saying where it was read is not allowed
-                assert table.get(f"{kind}_source"), f"{name}.{kind} has values but no {kind}_source"
-    # the main sweep (method x backbone) reproduces table 1: per backbone, the paper's gain beside this run's
-    sd = tmp_path / "multirun" / "main"
-    for model, shift in (("qwen3_5_9b", 0.2), ("llava_onevision_1_5_8b", 0.0)):
-        make_job(sd, "main", {"method": "standard_sft", "model": model}, 0.4 + shift)
-        make_job(sd, "main", {"method": "lomo", "model": model}, 0.5 + shift)
-    out = report_sweep(sd, tmp_path / "results", config=FAST)
-    section = (out / "README.md").read_text().split("## Paper vs. this run")[1]
-    header = next(line for line in section.splitlines() if line.startswith("| Row |"))
-    cols = [c.strip() for c in header.strip("|").split("|")]
-    delta = [c.strip() for c in next(line for line in section.splitlines()
-                                     if line.startswith("| Δ lomo | Avg |")).strip("|").split("|")]
-    rows = tidy(out)
-    for backbone, model in (("Qwen3.5-9B", "qwen3_5_9b"), ("LLaVA-OneVision-1.5-8B", "llava_onevision_1_5_8b")):
-        value = paper["tables"]["table1"]["deltas"][backbone]["lomo"]["Avg"]
-        assert delta[cols.index(f"paper ({backbone})")] == f"{value:.2f}"
-        ours = float(cell(rows, "standard", f"method=lomo, model={model}", "overall")["delta"])
-        assert delta[cols.index(f"this run ({backbone})")].startswith(f"{100 * ours:+.2f}")
-        assert "[" in delta[cols.index(f"this run ({backbone})")]  # with its interval
-    assert "| standard_sft | Avg | n/a | n/a |" in section  # unknown paper values are not invented
-
-
-def test_paper_numbers_file_errors_name_the_table_and_key(tmp_path):
-    data = json.loads(PAPER_NUMBERS.read_text())
-    data["tables"]["table2"]["colums"] = []
-    bad = tmp_path / "p.json"
-    bad.write_text(json.dumps(data))
-    with pytest.raises(ValueError, match=r"table2.*colums"):
-        load_paper_numbers(bad)
 
 
 def test_report_config_rejects_unknown_keys_by_name():
