@@ -15,6 +15,9 @@ reads it.
 from __future__ import annotations
 
 import dataclasses
+import json
+import logging
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -23,8 +26,55 @@ import numpy as np
 from lomo_ablate import contracts as C
 from lomo_ablate.utils.fs import atomic_dir, atomic_write_json
 
+log = logging.getLogger("lomo_ablate.data")
 #: What a render batch holds (images of one batch live in memory together).
 RENDER_BATCH = 256
+#: The shipped reader (package data): the embedded default's reading stage, made by
+#: ``python -m lomo_ablate.pipeline.shipped_reader build``; ``shipped.json`` records the command, the store
+#: key and the transcription score. A job whose read key equals the recorded one starts from it.
+SHIPPED_READER = Path(__file__).resolve().parent / "reader"
+SHIPPED_RECORD = "shipped.json"
+
+
+def shipped_reader_record(folder: str | Path = SHIPPED_READER) -> dict[str, Any] | None:
+    """The record of the shipped reader in ``folder`` (None when there is none, or it is incomplete)."""
+    folder = Path(folder)
+    try:
+        record = json.loads((folder / SHIPPED_RECORD).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(record, dict) or not record.get("key") or not (folder / C.READING).is_file() \
+            or not (folder / "train" / C.FINAL).is_dir():
+        return None
+    return record
+
+
+def seed_reader(out: str | Path, key: str, source: str | Path = SHIPPED_READER) -> bool:
+    """Copies the shipped reader into the read stage's folder ``out`` when its recorded key is ``key`` (what the
+    pipeline's read stage does before computing anything). True when it did; the copy keeps ``shipped.json`` beside ``reading.json``, so the store's folder says where it came from."""
+    record = shipped_reader_record(source)
+    if record is None or record.get("key") != key:
+        if record is not None:
+            log.info("stage read: the shipped reader (key %s) is not this job's (key %s): computing it",
+                     record.get("key"), key)
+        return False
+    out, source = Path(out), Path(source)
+    for part in ("train", "data"):  # what a killed earlier attempt may have left in the work folder
+        shutil.rmtree(out / part, ignore_errors=True)
+    shutil.copytree(source / "train" / C.FINAL, out / "train" / C.FINAL)
+    shutil.copy2(source / C.READING, out / C.READING)
+    shutil.copy2(source / SHIPPED_RECORD, out / SHIPPED_RECORD)
+    log.info("stage read: seeded the store from the shipped reader (%s, key %s; it transcribes %s)",
+             source, key, transcription_score(record))
+    return True
+
+
+def transcription_score(record: dict[str, Any]) -> str:
+    """A reader's transcription check in words (``record``: a shipped.json or a read stage's metrics)."""
+    t = (record.get("reading") or record).get("transcription") or {}
+    q, rnd = t.get("questions") or {}, t.get("random") or {}
+    return (f"{100 * q.get('exact', 0):.0f} % of {q.get('n', '?')} held-out questions exactly, random strings "
+            f"similarity {rnd.get('similarity', 0):.2f}")
 
 
 def reading_prompt(cfg: Any) -> str:

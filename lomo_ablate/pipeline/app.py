@@ -45,7 +45,23 @@ def run_job(cfg: DictConfig, job_dir: str | Path, axes: Mapping[str, Any] | None
     env = env or DistributedEnvironment.detect()
     install_redaction([console()])  # a credential-looking value in a message is never logged as it is
     with rank_zero_logging(env.rank):  # ranks > 0 log nothing but their failures
-        return _run_job(cfg, Path(job_dir), axes, sweep, job, log_path, env, registry or st.REGISTRY)
+        result = _run_job(cfg, Path(job_dir), axes, sweep, job, log_path, env, registry or st.REGISTRY)
+        if env.is_main:
+            log_job_summary(result, Path(job_dir))
+        return result
+
+
+def log_job_summary(result: Mapping[str, Any], job_dir: Path) -> None:
+    """The end-of-job summary (:func:`lomo_ablate.report.summary.job_summary`) on the screen and in the job's
+    log. A summary that cannot be made is a warning: the job's results are on disk."""
+    try:
+        from lomo_ablate.report.summary import job_summary
+
+        text = job_summary(result, job_dir)
+    except Exception as e:  # noqa: BLE001
+        log.warning("no job summary (%s: %s); the results are in %s", type(e).__name__, e, job_dir / RESULT)
+        return
+    log.info("summary of job %s\n%s", result.get("job"), text)
 
 
 def _run_job(cfg: DictConfig, job_dir: Path, axes: Mapping[str, Any] | None, sweep: str | None,

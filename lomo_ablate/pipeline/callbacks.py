@@ -96,6 +96,20 @@ class ReportCallback(Callback):
                   f"`python -m lomo_ablate.report {sweep_dir}`", file=sys.stderr, flush=True)
             return
         print(f"[lomo-ablate] report: {out}", flush=True)
+        print_sweep_summary(out)
+
+
+def print_sweep_summary(report_dir: Path) -> None:
+    """The report's table (overall accuracy per arm and protocol, Δ vs the baseline with its interval) and
+    alignment on the screen (:func:`lomo_ablate.report.summary.sweep_summary`)."""
+    try:
+        from lomo_ablate.report.summary import sweep_summary
+
+        text = sweep_summary(report_dir)
+    except Exception as e:  # noqa: BLE001  (the report is on disk; the summary is a convenience)
+        log.warning("no sweep summary of %s: %s: %s", report_dir, type(e).__name__, e)
+        return
+    print(text, flush=True)
 
 
 def gather(sweep_dir: str | Path) -> list[dict[str, Any]]:

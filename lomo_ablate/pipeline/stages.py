@@ -211,6 +211,18 @@ def pretrain_reading(out_dir: str | Path, model: Any, render: Any, trainer: Any,
 
 
 def run_read(ctx: StageContext) -> dict[str, Any]:
+    """The reader: the shipped one (package data, :mod:`lomo_ablate.pipeline.shipped_reader`) when its key is
+    this job's, else :func:`compute_read`."""
+    from lomo_ablate.data.reading import seed_reader
+    from lomo_ablate.pipeline.store import stage_key
+
+    if seed_reader(ctx.out, stage_key(read_key(ctx.cfg, {}) or {})):
+        return _plain(json.loads((ctx.out / C.READING).read_text()))
+    return compute_read(ctx)
+
+
+def compute_read(ctx: StageContext) -> dict[str, Any]:
+    """The reading stage computed (:func:`pretrain_reading` with the job's model, renderer and trainer)."""
     from lomo_ablate.models import ModelConfig
     from lomo_ablate.train import TrainerConfig
 
@@ -297,4 +309,4 @@ def _plain(obj: Any) -> Any:
 
 
 __all__ = ["REGISTRY", "STAGES", "SALTS", "ReadingResult", "StagePlan", "cached_stages", "has_reading_stage",
-           "plan", "pretrain_reading", "reader_dir", "stage_inputs"]
+           "compute_read", "plan", "pretrain_reading", "reader_dir", "stage_inputs"]
