@@ -17,6 +17,8 @@ IMAGE_SLOT = "<image>"
 ESCAPED_SLOT = "< image>"
 #: The placeholder for one video (carried through; never rendered).
 VIDEO_SLOT = "<video>"
+#: What a literal ``<video>`` in the text of a record without videos is escaped to.
+ESCAPED_VIDEO_SLOT = "< video>"
 
 # ---- every finished stage folder ----
 SUCCESS = "_SUCCESS"              # written last: a folder without it is incomplete
@@ -24,7 +26,11 @@ FILES_MANIFEST = "_files.json"    # every file's size and sha256 (utils.integrit
 
 # ---- curated dataset folder (curate -> train) ----
 DATA = "data.jsonl"
+#: A relative symlink to DATA: ``datasets``' loader picks split-named files first, so
+#: ``load_dataset("json", data_dir=OUT)`` reads only the records, not the side files, images or _SUCCESS.
+DATA_SPLIT_LINK = "train.jsonl"
 IMAGES_DIR = "images"
+VIDEOS_DIR = "videos"             # videos carried through from the multimodal pool (by content hash)
 REJECTED = "rejected.jsonl"
 MANIFEST = "manifest.json"
 DATASET_INFO = "dataset_info.json"

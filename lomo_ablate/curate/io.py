@@ -1,48 +1,71 @@
-"""Reading inputs lazily and normalizing records; the curated directory's fixed files.
+"""Normalizing one record; the curated directory's fixed files.
 
-Inputs: JSONL (one record per line; the line number is the physical line), a JSON array (``line`` = index+1;
-a ``.json`` file that is really JSONL is read as JSONL), Parquet (``line`` = row+1) or a ``datasets`` folder
-saved with ``save_to_disk`` (Arrow files; ``line`` = row+1). Non-JSONL inputs are first streamed into a JSONL
-copy in the work folder so every later step reads one format lazily from byte offsets.
+Inputs are read by :mod:`lomo_ablate.curate.readers` (every layout becomes one JSONL copy, one record per
+line); this module turns one such line into a :class:`Sample` or a :class:`Rejection` with a reason from
+:data:`REASONS`. :func:`parse_record` never raises: whatever one record holds (JSON nested 1,000 deep, an
+integer of 5,000 digits, NaN, wrong types) is that record's rejection.
 
-Records: the LLaMA-Factory/ShareGPT ``messages`` form (role/content, ``images``) or the LLaVA
-``conversations`` form (from/value with human/gpt, ``image``). Roles are normalized to system/user/assistant.
+Records: the LLaMA-Factory/ShareGPT ``messages`` form (role/content, ``images``, ``videos``, ``tools``,
+``system``) or the LLaVA ``conversations`` form (from/value with human/gpt, ``image``). A turn may carry
+``{from, value}``, ``{role, content}`` or all four keys with one pair null; content may be a string or a
+list of parts (OpenAI/TRL: ``{"type": "text", "text"}``, ``{"type": "image"}`` — an image part is an
+``<image>`` slot, with its image when the part carries one). Roles are normalized to system/user/assistant
+and LLaMA-Factory's function_call/observation (``tool`` → observation); the order LLaMA-Factory accepts is
+enforced (after an optional system prompt: user/observation and assistant/function_call alternating,
+starting with user/observation, ending on assistant/function_call), else ``bad_role_order``.
+``"images": null`` beside ``"image"`` uses ``image``.
+
 Text cleaning: C0/C1 control characters other than tab, newline and carriage return are stripped (and
-counted); text that is not valid Unicode (lone surrogates) is rejected. Every problem is a :class:`Rejection`
-with a reason from :data:`REASONS`.
+counted); text that is not valid Unicode (lone surrogates) is rejected.
 """
 from __future__ import annotations
 
 import json
-import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
 
-from lomo_ablate.utils.hashing import file_fingerprint, stable_hash
+from lomo_ablate.curate.media import MediaProblem, MediaRef, decode_inline, resolve_in_root
+from lomo_ablate.curate.readers import MARKER
 
 REASONS = {
-    "malformed_json": "the line is not valid JSON",
+    "malformed_json": "the line is not valid JSON (or JSON Python cannot hold: an integer over 4,300 digits)",
+    "non_finite_number": "the record holds NaN or Infinity, which strict JSON has no form for",
+    "too_deeply_nested": "the record nests deeper than MAX_DEPTH levels",
     "not_an_object": "the record is not a JSON object",
     "unknown_format": "no 'messages' or 'conversations' list",
-    "bad_turn": "a turn is not an object with role/content (or from/value) strings",
-    "unknown_role": "a turn's role is not system/user/assistant (or human/gpt)",
+    "bad_turn": "a turn is not an object with role/content (or from/value) strings (or a list of parts)",
+    "unknown_role": "a turn's role is not system/user/assistant/function_call/observation (or human/gpt/tool)",
     "missing_user_turn": "no user turn",
     "missing_assistant_turn": "no assistant turn after the user turn",
+    "bad_role_order": "the turns are not in the order LLaMA-Factory accepts (it would drop the record)",
     "empty_text": "a turn is empty or whitespace only",
     "invalid_unicode": "text is not valid Unicode (lone surrogate)",
     "too_long": "the turn to rewrite is longer than curate.max_chars",
-    "bad_images": "'images'/'image' is not a path or a list of paths",
-    "missing_image": "an image file does not exist",
+    "bad_images": "'images'/'image' is not a path, an image struct or a list of these",
+    "image_outside_root": "an image path resolves outside its image root (absolute, '..' or a symlink out)",
+    "missing_image": "an image file does not exist under its image root",
+    "bad_image_file": "an image is not a decodable image (empty, wrong header, fails verify, truncated)",
     "placeholder_mismatch": "the number of <image> slots differs from the number of images",
+    "bad_videos": "'videos' is not a path or a list of paths",
+    "video_outside_root": "a video path resolves outside its image root",
+    "missing_video": "a video file does not exist under its image root (or is empty)",
+    "video_slot_mismatch": "the number of <video> slots differs from the number of videos",
     "render_error": "the renderer raised on this text (fallbacks included)",
-    "processing_error": "distorting or saving the rendered image raised (detail has the exception)",
+    "processing_error": "processing this record raised (detail has the exception)",
 }
 
 ROLE_MAP = {"user": "user", "human": "user", "assistant": "assistant", "gpt": "assistant", "model": "assistant",
-            "bot": "assistant", "system": "system"}
+            "bot": "assistant", "system": "system", "function_call": "function_call",
+            "observation": "observation", "tool": "observation"}
+#: LLaMA-Factory's sharegpt rule: odd positions (1st, 3rd, …) user/observation, even ones assistant/function_call.
+_ODD, _EVEN = ("user", "observation"), ("assistant", "function_call")
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+#: Deepest nesting a record may have (SFT records need < 10; deeper input is hostile or broken).
+MAX_DEPTH = 64
+_IMAGE_PARTS = ("image", "image_url", "input_image")
+_TEXT_PARTS = ("text", "input_text")
 
 
 @dataclass
@@ -51,102 +74,205 @@ class Rejection:
     line: int
     reason: str
     detail: str = ""
+    file: str = ""
+    file_line: int = 0
 
     def to_dict(self) -> dict:
-        return {"source": self.source, "line": self.line, "reason": self.reason, "detail": self.detail}
+        return {"source": self.source, "line": self.line, "file": self.file, "file_line": self.file_line,
+                "reason": self.reason, "detail": self.detail}
 
 
 @dataclass
 class Sample:
-    """One normalized record. ``images`` are absolute paths; ``turn`` indexes the user turn to rewrite."""
+    """One normalized record. ``images``/``videos`` are checked references (inside their root, or bytes);
+    ``turn`` indexes the user turn to rewrite."""
 
     source: str
     line: int
     messages: list[dict[str, str]]
-    images: list[str]
+    images: list[MediaRef]
     turn: int
     control_chars_stripped: int = 0
     extra: dict[str, Any] = field(default_factory=dict)
+    videos: list[MediaRef] = field(default_factory=list)
+    file: str = ""
+    file_line: int = 0
 
 
-# --- input files -------------------------------------------------------------------------------------------
-
-def input_kind(path: Path) -> str:
-    """``jsonl``, ``json``, ``parquet`` or ``arrow_dir``; a clear error for anything else."""
-    if not path.exists():
-        raise FileNotFoundError(f"input file not found: {path}")
-    if path.is_dir():
-        if any(path.glob("*.arrow")):
-            return "arrow_dir"
-        raise ValueError(f"{path}: a folder input must be a datasets folder (save_to_disk) with .arrow files")
-    suffix = path.suffix.lower()
-    if suffix in (".jsonl", ".ndjson"):
-        return "jsonl"
-    if suffix == ".json":
-        with path.open("rb") as f:
-            head = f.read(4096).lstrip()
-        return "json" if head.startswith(b"[") else "jsonl"
-    if suffix in (".parquet", ".pq"):
-        return "parquet"
-    raise ValueError(f"{path}: unsupported input type {suffix!r}; use .jsonl, .json, .parquet or a datasets folder")
+class _Reject(Exception):
+    def __init__(self, reason: str, detail: str = "") -> None:
+        super().__init__(detail)
+        self.reason, self.detail = reason, detail
 
 
-def fingerprint(path: Path) -> str:
-    """Content fingerprint of a file or of a datasets folder (its files' fingerprints, sorted by name)."""
-    if path.is_dir():
-        return stable_hash({p.name: file_fingerprint(p) for p in sorted(path.iterdir()) if p.is_file()})
-    return file_fingerprint(path)
+def _no_constant(name: str) -> Any:
+    raise _Reject("non_finite_number", f"{name} is not JSON")
 
 
-def _rows_to_jsonl(rows: Iterator[Any], dest: Path) -> None:
-    tmp = dest.with_name(dest.name + ".tmp")
-    with tmp.open("w", encoding="utf-8") as f:
-        for row in rows:
-            f.write(json.dumps(row, ensure_ascii=False, default=str) + "\n")
-    os.replace(tmp, dest)
+def _depth(obj: Any) -> int:
+    """Nesting depth of ``obj``, iteratively (a recursive walk is what a hostile record would break)."""
+    deepest, stack = 0, [(obj, 1)]
+    while stack:
+        o, d = stack.pop()
+        if isinstance(o, (dict, list)):
+            deepest = max(deepest, d)
+            if deepest > MAX_DEPTH:
+                return deepest
+            stack.extend((v, d + 1) for v in (o.values() if isinstance(o, dict) else o))
+    return deepest
 
 
-def as_jsonl(path: Path, work_dir: Path, name: str) -> Path:
-    """``path`` itself for JSONL; otherwise a streamed JSONL copy ``work_dir/input-<name>.jsonl`` (reused)."""
-    kind = input_kind(path)
-    if kind == "jsonl":
-        return path
-    dest = work_dir / f"input-{name}.jsonl"
-    if dest.exists():
-        return dest
-    work_dir.mkdir(parents=True, exist_ok=True)
-    if kind == "json":
+def _pick(t: dict, *keys: str) -> Any:
+    """The first of ``keys`` whose value is not None (the four-key form has one pair null)."""
+    for k in keys:
+        if t.get(k) is not None:
+            return t[k]
+    return None
+
+
+def _image_ref(value: Any, root: Path) -> MediaRef:
+    """One image entry (a path, a data: URI / base64 string, or an ``{bytes, path}``/``{url}`` dict)."""
+    if isinstance(value, dict):
+        inner = _pick(value, "bytes", "path", "url", "image_url", "image")
+        if isinstance(inner, dict):
+            inner = _pick(inner, "url", "path")
+        value = inner
+    if not isinstance(value, str):
+        raise _Reject("bad_images", f"image entry of type {type(value).__name__}")
+    data = decode_inline(value)
+    if data is not None:
+        return MediaRef("bytes", data=data)
+    return MediaRef("path", path=resolve_in_root(value, root))
+
+
+def _content(content: Any, k: int, part_images: list[Any]) -> str:
+    """A turn's text: the string, or the parts joined (an image part is one ``<image>`` slot)."""
+    if isinstance(content, str):
+        return content
+    if not isinstance(content, list):
+        raise _Reject("bad_turn", f"turn {k} content of type {type(content).__name__}")
+    pieces = []
+    for j, part in enumerate(content):
+        if isinstance(part, str):
+            pieces.append(part)
+            continue
+        kind = part.get("type") if isinstance(part, dict) else None
+        if kind in _TEXT_PARTS and isinstance(part.get("text"), str):
+            pieces.append(part["text"])
+        elif kind in _IMAGE_PARTS:
+            pieces.append("<image>")
+            ref = _pick(part, "image", "image_url", "url", "path")
+            if ref is not None:
+                part_images.append(ref)
+        else:
+            raise _Reject("bad_turn", f"turn {k} part {j} is not a text or image part: {str(part)[:80]}")
+    return "".join(pieces)
+
+
+def _as_list(value: Any) -> list | None:
+    if value is None:
+        return []
+    if isinstance(value, (str, dict)):
+        return [value]
+    return list(value) if isinstance(value, list) else None
+
+
+def parse_record(raw: bytes | str, source: str, line: int, base_dir: Path, turn: str = "first",
+                 max_chars: int = 20000, file: str = "", file_line: int = 0) -> Sample | Rejection:
+    """Normalize one raw JSON line into a :class:`Sample`, or say why not (never raises)."""
+    try:
+        return _parse(raw, source, line, Path(base_dir), turn, max_chars, file, file_line or line)
+    except _Reject as r:
+        return Rejection(source, line, r.reason, r.detail[:300], file, file_line or line)
+    except MediaProblem as m:
+        return Rejection(source, line, m.reason, m.detail[:300], file, file_line or line)
+    except Exception as e:  # noqa: BLE001 - nothing one record holds may stop the run
+        return Rejection(source, line, "processing_error", f"{type(e).__name__}: {e}"[:300], file,
+                         file_line or line)
+
+
+def _parse(raw: bytes | str, source: str, line: int, root: Path, turn: str, max_chars: int, file: str,
+           file_line: int) -> Sample:
+    try:
+        obj = json.loads(raw, parse_constant=_no_constant)
+    except _Reject:
+        raise
+    except RecursionError:
+        raise _Reject("too_deeply_nested", "nesting too deep to parse") from None
+    except (ValueError, UnicodeDecodeError) as e:  # JSONDecodeError, and ints over 4,300 digits
+        raise _Reject("malformed_json", str(e)) from None
+    if isinstance(obj, dict) and isinstance(obj.get(MARKER), dict):
+        m = obj[MARKER]
+        raise _Reject(str(m.get("reason", "malformed_json")), str(m.get("detail", "")))
+    if not isinstance(obj, dict):
+        raise _Reject("not_an_object", f"got {type(obj).__name__}")
+    if _depth(obj) > MAX_DEPTH:
+        raise _Reject("too_deeply_nested", f"nests deeper than {MAX_DEPTH} levels")
+    turns = _pick(obj, "messages", "conversations")
+    if not isinstance(turns, list):
+        raise _Reject("unknown_format", f"keys: {sorted(obj)[:10]}")
+    messages: list[dict[str, str]] = []
+    system = obj.get("system")
+    if isinstance(system, str) and system.strip():
+        messages.append({"role": "system", "content": system})
+    stripped = 0
+    part_images: list[Any] = []
+    for k, t in enumerate(turns):
+        if not isinstance(t, dict):
+            raise _Reject("bad_turn", f"turn {k} is {type(t).__name__}")
+        role = _pick(t, "role", "from")
+        if not isinstance(role, str):
+            raise _Reject("bad_turn", f"turn {k} has role={role!r}")
+        if role.lower() not in ROLE_MAP:
+            raise _Reject("unknown_role", f"turn {k} role {role!r}; allowed: {sorted(ROLE_MAP)}")
+        content = _content(_pick(t, "content", "value"), k, part_images)
         try:
-            with path.open(encoding="utf-8") as f:
-                data = json.load(f)
-        except json.JSONDecodeError as e:
-            raise ValueError(f"{path}: not valid JSON (line {e.lineno}, column {e.colno}): {e.msg}") from None
-        _rows_to_jsonl(iter(data), dest)
-    elif kind == "parquet":
-        import pyarrow.parquet as pq
+            content.encode("utf-8")
+        except UnicodeEncodeError as e:
+            raise _Reject("invalid_unicode", f"turn {k}: {e.reason} at {e.start}") from None
+        content, n = _CONTROL.subn("", content)
+        stripped += n
+        if not content.strip():
+            raise _Reject("empty_text", f"turn {k} ({ROLE_MAP[role.lower()]}) is empty")
+        messages.append({"role": ROLE_MAP[role.lower()], "content": content})
+    users = [i for i, m in enumerate(messages) if m["role"] == "user"]
+    if not users:
+        raise _Reject("missing_user_turn", f"{len(messages)} turn(s), none from the user")
+    target = users[0] if turn == "first" else users[-1]
+    if not any(m["role"] == "assistant" for m in messages[target:]):
+        raise _Reject("missing_assistant_turn", f"no assistant turn after the {turn} user turn")
+    body = messages[1:] if messages[0]["role"] == "system" else messages
+    for i, m in enumerate(body):
+        if m["role"] not in (_ODD if i % 2 == 0 else _EVEN):
+            raise _Reject("bad_role_order", f"turn {i} is {m['role']!r}, expected one of "
+                                            f"{_ODD if i % 2 == 0 else _EVEN}")
+    if len(body) % 2:
+        raise _Reject("bad_role_order", f"{len(body)} turns: the conversation ends on a {body[-1]['role']} turn")
+    if len(messages[target]["content"]) > max_chars:
+        raise _Reject("too_long", f"{len(messages[target]['content'])} chars > max_chars={max_chars}")
+    entries = _as_list(_pick(obj, "images", "image"))
+    if entries is None:
+        raise _Reject("bad_images", f"images={str(_pick(obj, 'images', 'image'))[:100]}")
+    if entries and part_images:
+        raise _Reject("bad_images", "images both in the 'images' column and inside content parts")
+    images = [_image_ref(v, root) for v in (entries or part_images)]
+    vids = _as_list(_pick(obj, "videos", "video"))
+    if vids is None or not all(isinstance(v, str) for v in vids):
+        raise _Reject("bad_videos", f"videos={str(_pick(obj, 'videos', 'video'))[:100]}")
+    videos = [MediaRef("path", path=resolve_in_root(v, root, kind="video")) for v in vids]
+    extra: dict[str, Any] = {}
+    if obj.get("id") is not None:
+        extra["id"] = str(obj["id"])
+    if obj.get("meta") is not None:
+        extra["meta"] = json.dumps(obj["meta"], ensure_ascii=False, sort_keys=True, allow_nan=False)
+    tools = obj.get("tools")
+    if tools is not None:
+        extra["tools"] = tools if isinstance(tools, str) else json.dumps(tools, ensure_ascii=False,
+                                                                         allow_nan=False)
+    return Sample(source, line, messages, images, target, stripped, extra, videos, file, file_line)
 
-        pf = pq.ParquetFile(path)
-        _rows_to_jsonl((row for batch in pf.iter_batches(batch_size=1024) for row in batch.to_pylist()), dest)
-    else:  # arrow_dir: datasets.save_to_disk writes Arrow IPC streams
-        import pyarrow as pa
 
-        def rows() -> Iterator[dict]:
-            for f in sorted(path.glob("*.arrow")):
-                with pa.memory_map(str(f)) as src:
-                    try:
-                        reader = pa.ipc.open_stream(src)
-                    except pa.ArrowInvalid:
-                        src.seek(0)
-                        reader = pa.ipc.open_file(src)
-                        for k in range(reader.num_record_batches):
-                            yield from reader.get_batch(k).to_pylist()
-                        continue
-                    for batch in reader:
-                        yield from batch.to_pylist()
-
-        _rows_to_jsonl(rows(), dest)
-    return dest
-
+# --- reading the pool copy lazily ---------------------------------------------------------------------
 
 @dataclass
 class JsonlIndex:
@@ -189,85 +315,18 @@ def read_lines(path: Path, offset: int, first_line: int, count: int) -> Iterator
             line_no += 1
 
 
-# --- records ------------------------------------------------------------------------------------------------
-
-def _image_list(obj: dict) -> list | None:
-    value = obj.get("images", obj.get("image"))
-    if value is None:
-        return []
-    if isinstance(value, str):
-        return [value]
-    if isinstance(value, list) and all(isinstance(v, str) for v in value):
-        return list(value)
-    return None
-
-
-def parse_record(raw: bytes | str, source: str, line: int, base_dir: Path, turn: str = "first",
-                 max_chars: int = 20000) -> Sample | Rejection:
-    """Normalize one raw JSON line into a :class:`Sample`, or say why not."""
-    def reject(reason: str, detail: str = "") -> Rejection:
-        return Rejection(source, line, reason, detail[:300])
-
-    try:
-        obj = json.loads(raw)
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        return reject("malformed_json", str(e))
-    if not isinstance(obj, dict):
-        return reject("not_an_object", f"got {type(obj).__name__}")
-    turns = obj.get("messages", obj.get("conversations"))
-    if not isinstance(turns, list):
-        return reject("unknown_format", f"keys: {sorted(obj)[:10]}")
-    messages: list[dict[str, str]] = []
-    if isinstance(obj.get("system"), str) and obj["system"].strip():
-        messages.append({"role": "system", "content": obj["system"]})
-    stripped = 0
-    for k, t in enumerate(turns):
-        if not isinstance(t, dict):
-            return reject("bad_turn", f"turn {k} is {type(t).__name__}")
-        role = t.get("role", t.get("from"))
-        content = t.get("content", t.get("value"))
-        if not isinstance(role, str) or not isinstance(content, str):
-            return reject("bad_turn", f"turn {k} has role={role!r} and content of type {type(content).__name__}")
-        if role.lower() not in ROLE_MAP:
-            return reject("unknown_role", f"turn {k} role {role!r}; allowed: {sorted(ROLE_MAP)}")
-        try:
-            content.encode("utf-8")
-        except UnicodeEncodeError as e:
-            return reject("invalid_unicode", f"turn {k}: {e.reason} at {e.start}")
-        content, n = _CONTROL.subn("", content)
-        stripped += n
-        if not content.strip():
-            return reject("empty_text", f"turn {k} ({ROLE_MAP[role.lower()]}) is empty")
-        messages.append({"role": ROLE_MAP[role.lower()], "content": content})
-    users = [i for i, m in enumerate(messages) if m["role"] == "user"]
-    if not users:
-        return reject("missing_user_turn", f"{len(messages)} turn(s), none from the user")
-    target = users[0] if turn == "first" else users[-1]
-    if not any(m["role"] == "assistant" for m in messages[target:]):
-        return reject("missing_assistant_turn", f"no assistant turn after the {turn} user turn")
-    if len(messages[target]["content"]) > max_chars:
-        return reject("too_long", f"{len(messages[target]['content'])} chars > max_chars={max_chars}")
-    images = _image_list(obj)
-    if images is None:
-        return reject("bad_images", f"images={str(obj.get('images', obj.get('image')))[:100]}")
-    resolved = []
-    for p in images:
-        q = Path(p) if os.path.isabs(p) else base_dir / p
-        if not q.is_file():
-            return reject("missing_image", str(q))
-        resolved.append(str(q))
-    extra = {k: obj[k] for k in ("id", "meta") if k in obj}
-    return Sample(source, line, messages, resolved, target, stripped, extra)
-
 
 # --- output files -------------------------------------------------------------------------------------------
 
 DATASET_INFO = {"lomo": {"file_name": "data.jsonl", "formatting": "sharegpt",
-                         "columns": {"messages": "messages", "images": "images"},
+                         "columns": {"messages": "messages", "images": "images", "videos": "videos",
+                                     "tools": "tools"},
                          "tags": {"role_tag": "role", "content_tag": "content", "user_tag": "user",
-                                  "assistant_tag": "assistant", "system_tag": "system"}}}
+                                  "assistant_tag": "assistant", "system_tag": "system",
+                                  "function_tag": "function_call", "observation_tag": "observation"}}}
 
 
 def dumps_record(record: dict) -> str:
-    """The one serialization used for data.jsonl and rejected.jsonl lines (sorted keys, UTF-8)."""
-    return json.dumps(record, ensure_ascii=False, sort_keys=True)
+    """The one serialization used for data.jsonl and rejected.jsonl lines (sorted keys, UTF-8, strict JSON:
+    NaN/Infinity raise ValueError instead of being written as bare ``NaN``)."""
+    return json.dumps(record, ensure_ascii=False, sort_keys=True, allow_nan=False)

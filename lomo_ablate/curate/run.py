@@ -23,6 +23,7 @@ checkable in one place.)
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import multiprocessing as mp
@@ -39,17 +40,19 @@ from typing import Any, Iterator
 
 from lomo_ablate.curate.assemble import assemble_content, check_slots, escape_placeholders
 from lomo_ablate.curate.config import CurateConfig, available_cpus
-from lomo_ablate.curate.io import (DATASET_INFO, Rejection, Sample, as_jsonl, dumps_record, fingerprint,
-                                   index_jsonl, parse_record, read_lines)
+from lomo_ablate.curate.io import (DATASET_INFO, Rejection, Sample, dumps_record, index_jsonl, parse_record,
+                                   read_lines)
+from lomo_ablate.curate.media import MediaProblem, place
+from lomo_ablate.curate.readers import Segment, expand_pool, locate, materialize, pool_fingerprint
 from lomo_ablate.curate.localize import locate_spans
-from lomo_ablate.curate.mix import copies, plan_mix, should_rewrite, unit_hash
+from lomo_ablate.curate.mix import copies, estimate_image_fraction, plan_mix, should_rewrite, unit_hash
 from lomo_ablate import contracts as C
 from lomo_ablate.utils import atomic_write_json, atomic_write_text, locked, stable_hash
 
 log = logging.getLogger(__name__)
 
 #: Bumped when the output format or the per-record procedure changes, so old caches are not reused.
-CURATE_FORMAT_VERSION = 1
+CURATE_FORMAT_VERSION = 2
 TEXT, MULTIMODAL = "text", "multimodal"
 RENDER_CHUNK = 64
 #: The folder inside ``OUT`` that holds the shards of an unfinished run (removed when it finishes).
@@ -57,7 +60,8 @@ WORK = ".work"
 #: In ``.work``: the config hash of the run rank 0 has prepared (a multi-rank curation's go signal).
 READY = "ready"
 #: What a curation output folder may hold (anything else: a foreign folder, never cleared).
-_OURS = (C.DATA, C.REJECTED, C.MANIFEST, C.DATASET_INFO, C.SUCCESS, C.IMAGES_DIR, C.GALLERY)
+_OURS = (C.DATA, C.DATA_SPLIT_LINK, C.REJECTED, C.MANIFEST, C.DATASET_INFO, C.SUCCESS, C.IMAGES_DIR,
+         C.VIDEOS_DIR, C.GALLERY)
 
 
 @dataclass
@@ -88,7 +92,7 @@ class ShardTask:
     index: int
     source: str
     path: str
-    base_dir: str
+    segments: list[Segment]
     offset: int
     first_line: int
     first_ordinal: int
@@ -99,6 +103,7 @@ class ShardTask:
     work_dir: str
     seed: int
     cfg: CurateConfig
+    rewrite_ratio: float = 0.5
 
     @property
     def stem(self) -> str:
@@ -152,21 +157,58 @@ def _render_lazily(renderer: Any, texts: list[str]) -> Iterator[Any]:
         del results
 
 
-def _place_image(src: str, dest: Path, mode: str) -> None:
-    if dest.exists():
-        return
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = dest.with_name(dest.name + ".tmp")
-    if mode == "symlink":
-        os.symlink(os.path.abspath(src), tmp)
-    elif mode == "hardlink":
+class _SlotProblem(ValueError):
+    def __init__(self, reason: str, detail: str) -> None:
+        super().__init__(detail)
+        self.reason = reason
+
+
+def _escape_video(text: str) -> tuple[str, int]:
+    n = text.count(C.VIDEO_SLOT)
+    return (text.replace(C.VIDEO_SLOT, C.ESCAPED_VIDEO_SLOT) if n else text), n
+
+
+def _record(task: ShardTask, sample: Sample, c: int, out_dir: Path, image_mode: str,
+            stats: dict[str, Any]) -> dict[str, Any]:
+    """The output record of one instance (not yet rewritten): its images and videos checked and placed in
+    ``out_dir``, slots checked against them. Raises MediaProblem/_SlotProblem for the record's rejection."""
+    line = sample.line
+    rid = f"{task.source}:{line}" + (f"#{c}" if c else "")
+    meta: dict[str, Any] = {"source": task.source, "line": line, "file": sample.file,
+                            "file_line": sample.file_line, "rewritten": False}
+    if "id" in sample.extra:
+        meta["input_id"] = sample.extra["id"]
+    if "meta" in sample.extra:
+        meta["input_meta"] = sample.extra["meta"]
+    if c:
+        meta["copy"] = c
+    if c == 0:
+        stats["control_chars_stripped"] += sample.control_chars_stripped
+    messages = [dict(m) for m in sample.messages]
+    record: dict[str, Any] = {"id": rid, "messages": messages, "images": [], "meta": meta}
+    if "tools" in sample.extra:
+        record["tools"] = sample.extra["tools"]
+    if sample.videos:
+        slots = sum(m["content"].count(C.VIDEO_SLOT) for m in messages)
+        if slots != len(sample.videos):
+            raise _SlotProblem("video_slot_mismatch",
+                               f"record {rid}: {slots} <video> slot(s) but {len(sample.videos)} video(s)")
+        record["videos"] = [place(v, out_dir, image_mode, kind="video") for v in sample.videos]
+    if sample.images:  # image-bearing record: its slots are real, its (checked) images go into OUT
         try:
-            os.link(src, tmp)
-        except OSError:
-            shutil.copyfile(src, tmp)
-    else:
-        shutil.copyfile(src, tmp)
-    os.replace(tmp, dest)
+            check_slots(messages, sample.images, rid)
+        except ValueError as e:
+            raise _SlotProblem("placeholder_mismatch", str(e)) from None
+        record["images"] = [place(ref, out_dir, image_mode) for ref in sample.images]
+        return record
+    if task.source == MULTIMODAL and any(C.IMAGE_SLOT in m["content"] for m in messages):
+        raise _SlotProblem("placeholder_mismatch", f"record {rid}: <image> slot(s) but no image")
+    for m in messages:
+        m["content"], n = escape_placeholders(m["content"])
+        stats["placeholders_escaped"] += n
+        if not sample.videos:
+            m["content"], _ = _escape_video(m["content"])
+    return record
 
 
 def process_shard(task: ShardTask) -> dict[str, Any]:
@@ -174,7 +216,7 @@ def process_shard(task: ShardTask) -> dict[str, Any]:
     cfg, out_dir, work_dir = task.cfg, Path(task.out_dir), Path(task.work_dir)
     stats: dict[str, Any] = {"read": 0, "written": 0, "rewritten": 0, "rejected": Counter(), "renderer": Counter(),
                              "math_fallbacks": 0, "distortion": Counter(), "placeholders_escaped": 0,
-                             "control_chars_stripped": 0, "images": 0,
+                             "control_chars_stripped": 0, "images": 0, "image_bearing": 0,
                              "by_source": {task.source: Counter()}}
     records: list[dict] = []
     rejected: list[dict] = []
@@ -185,54 +227,35 @@ def process_shard(task: ShardTask) -> dict[str, Any]:
         stats["rejected"][r.reason] += 1
         rejected.append(r.to_dict())
 
-    base_dir = Path(task.base_dir)
+    firsts = [seg.first for seg in task.segments]
     for k, (line, raw) in enumerate(read_lines(Path(task.path), task.offset, task.first_line, task.count)):
         n_copies = copies(task.first_ordinal + k, task.pool_size, task.selected)
         if n_copies == 0:
             continue
-        parsed = parse_record(raw, task.source, line, base_dir, cfg.turn, cfg.max_chars)
+        seg, file_line = locate(task.segments, firsts, line)
+        parsed = parse_record(raw, task.source, line, Path(seg.root), cfg.turn, cfg.max_chars, seg.file, file_line)
         for c in range(n_copies):
             stats["read"] += 1
             stats["by_source"][task.source]["read"] += 1
             if isinstance(parsed, Rejection):
                 add_reject(parsed)
                 continue
-            sample = parsed
-            if c == 0:
-                stats["control_chars_stripped"] += sample.control_chars_stripped
-            rid = f"{task.source}:{line}" + (f"#{c}" if c else "")
-            meta = {"source": task.source, "line": line, "rewritten": False}
-            if "id" in sample.extra:
-                meta["input_id"] = sample.extra["id"]
-            if "meta" in sample.extra:
-                meta["input_meta"] = sample.extra["meta"]
-            if c:
-                meta["copy"] = c
-            if sample.images:  # image-bearing record: its slots are real, copy its images into OUT
-                messages = [dict(m) for m in sample.messages]
-                try:
-                    check_slots(messages, sample.images, rid)
-                except ValueError as e:
-                    add_reject(Rejection(task.source, line, "placeholder_mismatch", str(e)))
-                    continue
-                rel = [_image_relpath(task.source, line, 0, j, Path(src).suffix.lower() or ".png")
-                       for j, src in enumerate(sample.images)]
-                try:
-                    for src, r in zip(sample.images, rel):
-                        _place_image(src, out_dir / r, image_mode)
-                except OSError as e:
-                    add_reject(Rejection(task.source, line, "processing_error", f"{type(e).__name__}: {e}"))
-                    continue
-                records.append({"id": rid, "messages": messages, "images": rel, "meta": meta})
+            try:
+                record = _record(task, parsed, c, out_dir, image_mode, stats)
+            except MediaProblem as e:
+                add_reject(Rejection(task.source, line, e.reason, e.detail[:300], seg.file, file_line))
                 continue
-            messages = []
-            for m in sample.messages:
-                content, n = escape_placeholders(m["content"])
-                stats["placeholders_escaped"] += n
-                messages.append({"role": m["role"], "content": content})
-            record = {"id": rid, "messages": messages, "images": [], "meta": meta}
+            except _SlotProblem as e:
+                add_reject(Rejection(task.source, line, e.reason, str(e)[:300], seg.file, file_line))
+                continue
+            except Exception as e:  # noqa: BLE001 - a bad record never stops the run
+                add_reject(Rejection(task.source, line, "processing_error", f"{type(e).__name__}: {e}"[:300],
+                                     seg.file, file_line))
+                continue
             records.append(record)
-            if task.source == TEXT and should_rewrite(task.seed, task.source, line, c, cfg.mix.rewrite_ratio):
+            sample = parsed
+            if (task.source == TEXT and not record["images"] and not record.get("videos")
+                    and should_rewrite(task.seed, task.source, line, c, task.rewrite_ratio)):
                 text = sample.messages[sample.turn]["content"]
                 lc = cfg.localize
                 try:
@@ -240,7 +263,8 @@ def process_shard(task: ShardTask) -> dict[str, Any]:
                                          lc.max_block_chars, lc.latex_commands)
                 except Exception as e:  # noqa: BLE001 - a bad record never stops the run
                     records.pop()
-                    add_reject(Rejection(task.source, line, "processing_error", f"{type(e).__name__}: {e}"))
+                    add_reject(Rejection(task.source, line, "processing_error", f"{type(e).__name__}: {e}",
+                                         seg.file, file_line))
                     continue
                 if spans:
                     pending.append((len(records) - 1, sample, c, spans))
@@ -255,7 +279,8 @@ def process_shard(task: ShardTask) -> dict[str, Any]:
             outcome = [next(results) for _ in spans]
             errors = [r for r in outcome if isinstance(r, Exception)]
             if errors:
-                add_reject(Rejection(task.source, line, "render_error", f"{type(errors[0]).__name__}: {errors[0]}"))
+                add_reject(Rejection(task.source, line, "render_error", f"{type(errors[0]).__name__}: {errors[0]}",
+                                     sample.file, sample.file_line))
                 drop.add(slot)
                 continue
             rng = record_rng(task.seed, task.source, line, c)
@@ -274,7 +299,8 @@ def process_shard(task: ShardTask) -> dict[str, Any]:
                     images.append(rel)
                     infos.append(info)
             except Exception as e:  # noqa: BLE001 - a bad record never stops the run
-                add_reject(Rejection(task.source, line, "processing_error", f"{type(e).__name__}: {e}"))
+                add_reject(Rejection(task.source, line, "processing_error", f"{type(e).__name__}: {e}",
+                                     sample.file, sample.file_line))
                 drop.add(slot)
                 continue
             for result, info in zip(outcome, infos):
@@ -283,27 +309,39 @@ def process_shard(task: ShardTask) -> dict[str, Any]:
                 stats["distortion"][info.get("op", "none")] += 1
             # the whole turn's escapes were counted above; a literal <image> inside a span is drawn, not escaped
             stats["placeholders_escaped"] += escaped - escape_placeholders(text)[1]
-            record["messages"][sample.turn]["content"] = content
+            record["messages"][sample.turn]["content"] = _escape_video(content)[0]
             record["images"] = images
             record["meta"].update({"rewritten": True, "position": cfg.localize.position, "turn": sample.turn,
                                    "spans": [list(sp) for sp in spans],
                                    "renderer": [r.renderer for r in outcome],
                                    "fallback": [r.fallback_reason for r in outcome],
-                                   "distortion": infos})
+                                   "distortion": [{"op": str(i.get("op", "none")),
+                                                   "params": json.dumps(i.get("params", {}), sort_keys=True)}
+                                                  for i in infos]})
             check_slots(record["messages"], record["images"], record["id"])
         records = [r for i, r in enumerate(records) if i not in drop]
 
+    lines, kept = [], []
     for r in records:
+        try:
+            lines.append(dumps_record(r) + "\n")
+            kept.append(r)
+        except (ValueError, TypeError, RecursionError) as e:  # strict JSON: nothing unserializable is written
+            m = r["meta"]
+            add_reject(Rejection(task.source, m["line"], "processing_error", f"{type(e).__name__}: {e}"[:300],
+                                 m["file"], m["file_line"]))
+    for r in kept:
         stats["written"] += 1
         stats["by_source"][task.source]["written"] += 1
         stats["images"] += len(r["images"])
+        stats["image_bearing"] += bool(r["images"])
         if r["meta"]["rewritten"]:
             stats["rewritten"] += 1
             stats["by_source"][task.source]["rewritten"] += 1
     rejected_total = sum(stats["rejected"].values())
     assert stats["read"] == stats["written"] + rejected_total, (task.stem, stats)
     sizes = {
-        "jsonl": _write_file(work_dir / f"{task.stem}.jsonl", "".join(dumps_record(r) + "\n" for r in records)),
+        "jsonl": _write_file(work_dir / f"{task.stem}.jsonl", "".join(lines)),
         "rejected": _write_file(work_dir / f"{task.stem}.rejected.jsonl",
                                 "".join(dumps_record(r) + "\n" for r in rejected)),
     }
@@ -420,11 +458,18 @@ def _prepare_out(out: Path, chash: str, overwrite: bool) -> None:
         _clear(out, [*_OURS, *works])
 
 
-def curate(text_input: str | Path, output_dir: str | Path, cfg: CurateConfig | None = None,
-           multimodal_input: str | Path | None = None, seed: int = 0, workers: int | None = None,
+def curate(text_input: Any, output_dir: str | Path, cfg: CurateConfig | None = None,
+           multimodal_input: Any = None, seed: int = 0, workers: int | None = None,
            progress: bool = True, overwrite: bool = False, rank: int = 0, world_size: int = 1,
-           wait_timeout_s: float = 24 * 3600, share_only: bool = False) -> CurateSummary:
+           wait_timeout_s: float = 24 * 3600, share_only: bool = False,
+           text_image_dir: str | Path | None = None, multimodal_image_dir: str | Path | None = None,
+           split: str | None = None) -> CurateSummary:
     """Curate ``text_input`` (and ``multimodal_input``) into ``output_dir`` (see the module doc).
+
+    A pool is a file, a folder of shards, a glob, a ``datasets`` folder or a list of these
+    (:func:`lomo_ablate.curate.readers.expand_pool`; ``split`` picks a DatasetDict split).
+    ``text_image_dir``/``multimodal_image_dir``: the root relative image paths of that pool resolve against
+    (default: the folder of each input file); nothing outside it is read (:mod:`lomo_ablate.curate.media`).
 
     ``workers`` defaults to ``cfg.workers``; ``None`` there too: :func:`available_cpus`. Raises
     FileNotFoundError naming a missing input and FileExistsError when ``output_dir`` holds something else; bad
@@ -451,13 +496,23 @@ def curate(text_input: str | Path, output_dir: str | Path, cfg: CurateConfig | N
     if not 0 <= rank < world_size:
         raise ValueError(f"rank={rank} with world_size={world_size}: expected 0 <= rank < world_size")
     out = Path(output_dir).resolve()
-    inputs = {TEXT: Path(text_input).resolve()}
+    specs = {TEXT: text_input}
     if multimodal_input is not None:
-        inputs[MULTIMODAL] = Path(multimodal_input).resolve()
-    for name, p in inputs.items():
-        if not p.exists():
-            raise FileNotFoundError(f"{name} input not found: {p}")
-    fps = {name: fingerprint(p) for name, p in inputs.items()}
+        specs[MULTIMODAL] = multimodal_input
+    roots = {TEXT: text_image_dir, MULTIMODAL: multimodal_image_dir}
+    for name, root in roots.items():
+        if root is not None and not Path(root).is_dir():
+            raise FileNotFoundError(f"{name} image root is not a folder: {Path(root).resolve()}")
+    files = {}
+    for name, spec in specs.items():
+        try:
+            files[name] = expand_pool(spec, split)
+        except FileNotFoundError as e:
+            raise FileNotFoundError(f"{name} input: {e}") from None
+        if roots[name] is not None:  # one root for the whole pool
+            r = str(Path(roots[name]).resolve())
+            files[name] = [dataclasses.replace(f, root=r) for f in files[name]]
+    fps = {name: pool_fingerprint(fl) for name, fl in files.items()}
     chash = _config_hash(cfg, seed, {TEXT: fps[TEXT], MULTIMODAL: fps.get(MULTIMODAL)})
     manifest_path = out / C.MANIFEST
     work = out / WORK
@@ -473,11 +528,17 @@ def curate(text_input: str | Path, output_dir: str | Path, cfg: CurateConfig | N
             _prepare_out(out, chash, overwrite)
             work.mkdir(parents=True, exist_ok=True)
             atomic_write_text(work / "config_hash", chash + "\n")
-        jsonl = {name: as_jsonl(p, work, name) for name, p in inputs.items()}
+            for name, fl in files.items():
+                materialize(fl, work, name)
     if rank == 0 and world_size > 1 and not share_only:
         atomic_write_text(work / READY, chash + "\n")  # the other ranks start their shares now
+    pools = {name: materialize(fl, work, name) for name, fl in files.items()}
+    jsonl = {name: p for name, (p, _) in pools.items()}
     index = {name: index_jsonl(p, cfg.shard_size) for name, p in jsonl.items()}
-    plan = plan_mix(index[TEXT].records, index[MULTIMODAL].records if MULTIMODAL in index else 0, cfg.mix)
+    mm_image_fraction = (estimate_image_fraction(jsonl[MULTIMODAL], index[MULTIMODAL])
+                         if MULTIMODAL in index and cfg.mix.image_fraction is not None else None)
+    plan = plan_mix(index[TEXT].records, index[MULTIMODAL].records if MULTIMODAL in index else 0, cfg.mix,
+                    mm_image_fraction)
     warnings = [plan.warning] if plan.warning else []
     for w in warnings:
         log.warning("curate: %s", w)
@@ -488,10 +549,9 @@ def curate(text_input: str | Path, output_dir: str | Path, cfg: CurateConfig | N
             continue
         idx = index[name]
         for offset, line, ordinal in idx.shard_starts:
-            tasks.append(ShardTask(len(tasks), name, str(jsonl[name]), str(inputs[name].parent if
-                                   inputs[name].is_file() else inputs[name]), offset, line, ordinal,
+            tasks.append(ShardTask(len(tasks), name, str(jsonl[name]), pools[name][1], offset, line, ordinal,
                                    min(cfg.shard_size, idx.records - ordinal), idx.records, selected[name],
-                                   str(out), str(work), seed, cfg))
+                                   str(out), str(work), seed, cfg, plan.text_rewrite_ratio))
     mine = shard_share(tasks, rank, world_size)
     done = {t.index: _shard_done(work, t.stem) for t in mine}
     todo = [t for t in mine if done[t.index] is None]
@@ -521,6 +581,7 @@ def curate(text_input: str | Path, output_dir: str | Path, cfg: CurateConfig | N
         raise AssertionError(f"curate accounting broken: read={counts['read']} written={counts['written']} "
                              f"rejected={counts['rejected_total']}")
     _concat([work / f"{t.stem}.jsonl" for t in tasks], out / C.DATA)
+    _link_split(out)
     _concat([work / f"{t.stem}.rejected.jsonl" for t in tasks], out / C.REJECTED)
     (out / C.IMAGES_DIR).mkdir(exist_ok=True)
     atomic_write_json(out / C.DATASET_INFO, DATASET_INFO)
@@ -533,9 +594,14 @@ def curate(text_input: str | Path, output_dir: str | Path, cfg: CurateConfig | N
         "config_hash": chash,
         "config": {**cfg.to_dict(), "workers": None},
         "seed": seed,
-        "inputs": {name: {"path": str(p), "fingerprint": fps[name], "records": index[name].records}
-                   for name, p in inputs.items()},
-        "mix": plan.to_dict(),
+        "inputs": {name: {"spec": [str(x) for x in (specs[name] if isinstance(specs[name], (list, tuple))
+                                                     else [specs[name]])],
+                          "files": [f.path for f in files[name]][:1000], "file_count": len(files[name]),
+                          "image_root": str(roots[name]) if roots[name] is not None else None,
+                          "fingerprint": fps[name], "records": index[name].records}
+                   for name in files},
+        "mix": {**plan.to_dict(), "realised_image_fraction":
+                round(counts.get("image_bearing", 0) / counts["written"], 6) if counts["written"] else None},
         "counts": counts,
         "warnings": warnings,
         "versions": _versions(),
@@ -544,7 +610,19 @@ def curate(text_input: str | Path, output_dir: str | Path, cfg: CurateConfig | N
     atomic_write_json(manifest_path, manifest)
     atomic_write_text(out / C.SUCCESS, chash + "\n")
     shutil.rmtree(work, ignore_errors=True)
-    return CurateSummary(out, chash, False, counts, wall, warnings, plan.to_dict())
+    return CurateSummary(out, chash, False, counts, wall, warnings, manifest["mix"])
+
+
+def _link_split(out: Path) -> None:
+    """``train.jsonl`` → ``data.jsonl`` (relative symlink; a hard link where symlinks fail): see
+    :data:`lomo_ablate.contracts.DATA_SPLIT_LINK`."""
+    link = out / C.DATA_SPLIT_LINK
+    if link.is_symlink() or link.exists():
+        link.unlink()
+    try:
+        os.symlink(C.DATA, link)
+    except OSError:
+        os.link(out / C.DATA, link)
 
 
 def shard_share(tasks: list[ShardTask], rank: int, world_size: int) -> list[ShardTask]:
@@ -588,8 +666,28 @@ def _wait_for_shards(work: Path, tasks: list[ShardTask], timeout_s: float, poll_
         pending = [t for t in pending if _shard_done(work, t.stem) is None]
 
 
-def _worker_init() -> None:
-    """One thread per worker process: the workers already use the cores, nested thread pools only contend."""
+def _die_with_parent(parent: int) -> None:
+    """Linux: the kernel sends this process SIGKILL when its parent dies (``PR_SET_PDEATHSIG``), so no worker
+    keeps writing into a folder whose lock died with the parent. Elsewhere: nothing."""
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        import ctypes
+        import signal
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, int(signal.SIGKILL), 0, 0, 0)  # 1 = PR_SET_PDEATHSIG
+    except (OSError, AttributeError):  # pragma: no cover - no libc prctl
+        return
+    if os.getppid() != parent:  # the parent died before the call took effect
+        os._exit(1)
+
+
+def _worker_init(parent: int | None = None) -> None:
+    """One thread per worker process: the workers already use the cores, nested thread pools only contend.
+    Workers die with their parent (:func:`_die_with_parent`)."""
+    if parent is not None:
+        _die_with_parent(parent)
     os.environ["OMP_NUM_THREADS"] = "1"
     try:
         import cv2
@@ -610,7 +708,7 @@ def _run_tasks(tasks: list[ShardTask], workers: int, progress: bool, total: int,
                 bar.update(process_shard(t)["read"])
         else:
             ctx = mp.get_context("spawn")
-            with ctx.Pool(min(workers, len(tasks)), initializer=_worker_init) as pool:
+            with ctx.Pool(min(workers, len(tasks)), initializer=_worker_init, initargs=(os.getpid(),)) as pool:
                 for stats in pool.imap_unordered(process_shard, tasks):
                     bar.update(stats["read"])
     finally:

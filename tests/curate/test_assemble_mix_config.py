@@ -64,8 +64,27 @@ def test_matched_mix_targets_one_to_one(ratio: float):
 
 
 def test_matched_mix_that_cannot_be_met_says_so():
-    plan = plan_mix(100, 100, MixConfig(rewrite_ratio=0.8, image_text_ratio="1:1"))
+    # the original mix rewrites 0.9 * 300 = 270 of 400 instances: more than the 200 image-bearing of 1:1
+    plan = plan_mix(300, 100, MixConfig(rewrite_ratio=0.9, image_text_ratio="1:1"))
     assert plan.multimodal_selected == 0 and "exceeds" in plan.warning
+
+
+def test_matched_control_keeps_the_rewritten_count_at_the_papers_rewrite_ratio():
+    """The paper's matched control at r = 0.5 (Table 5): the original 2M+2M mix rewrites 1M text instances;
+    the control keeps those 1M and takes multimodal instances so image-bearing = text-only = 2M (the old
+    formula m = S(f - r)/(1 - r) gave zero multimodal instances here)."""
+    S = 4000
+    original = plan_mix(2000, 2000, MixConfig(rewrite_ratio=0.5, scale=S))
+    matched = plan_mix(2000, 2000, MixConfig(rewrite_ratio=0.5, scale=S, image_text_ratio="1:1"))
+    kept = original.rewrite_ratio * original.text_selected
+    assert matched.rewritten_expected == pytest.approx(kept)
+    assert matched.multimodal_selected == 1000 and matched.text_selected == 3000
+    assert matched.text_rewrite_ratio == pytest.approx(1 / 3)
+    assert matched.expected_image_fraction == pytest.approx(0.5)
+    # a multimodal pool where only 80 % of records bear an image needs more multimodal instances
+    partial = plan_mix(2000, 2000, MixConfig(rewrite_ratio=0.5, scale=S, image_text_ratio="1:1"), 0.8)
+    assert partial.multimodal_selected == 1250
+    assert partial.expected_image_fraction == pytest.approx(0.5)
 
 
 def test_config_errors_name_the_key_and_allowed_values():

@@ -177,11 +177,15 @@ def test_matched_mix_resamples_to_one_to_one(tmp_path: Path, mm_pool: Path):
     assert len(rows) == 120
     image_bearing = sum(1 for r in rows if r["images"])
     mm = [r for r in rows if r["meta"]["source"] == "multimodal"]
-    assert len(mm) == round(120 * (0.5 - 0.2) / 0.8)  # 45: the 12-record pool upsampled
+    # matched control: keep the original mix's rewritten count R = 0.2 * 120 * 200/212, fill up to 60
+    # image-bearing with multimodal instances (the 12-record pool upsampled)
+    R = 0.2 * round(120 * 200 / 212)
+    assert len(mm) == round(60 - R)
     assert len({r["id"] for r in rows}) == 120  # upsampled copies get their own ids
     assert abs(image_bearing / 120 - 0.5) < 0.1
     manifest = json.loads((tmp_path / "o" / "manifest.json").read_text())
     assert manifest["mix"]["expected_image_fraction"] == pytest.approx(0.5, abs=0.01)
+    assert manifest["mix"]["realised_image_fraction"] == pytest.approx(image_bearing / 120)
 
 
 def test_gallery_shows_the_layout(tmp_path: Path, text_pool: Path):
