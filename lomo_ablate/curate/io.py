@@ -37,6 +37,7 @@ REASONS = {
     "missing_image": "an image file does not exist",
     "placeholder_mismatch": "the number of <image> slots differs from the number of images",
     "render_error": "the renderer raised on this text (fallbacks included)",
+    "span_clipped": "one block of the span (a formula, a sentence) does not fit an image even at the smallest size",
     "processing_error": "distorting or saving the rendered image raised (detail has the exception)",
 }
 

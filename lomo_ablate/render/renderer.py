@@ -153,6 +153,19 @@ class Renderer:
         ``batches_split`` (retried item by item), ``too_large``, ``budget_exceeded``."""
         return {k: round(v, 3) if isinstance(v, float) else v for k, v in self._tex.stats.items()}
 
+    def fits(self, text: str) -> bool:
+        """Whether ``text`` fits one image without being clipped, as the text renderer lays it out at its
+        smallest size (``min_font_size`` with ``overflow=shrink``), without drawing it (a measure for the
+        math renderers too). Curation cuts a span that does not fit into several images."""
+        cfg = self.cfg
+        text = _clean(text)
+        if cfg.layout == "grid":
+            return not self._grid_mask(text)[1]
+        size = cfg.min_font_size if cfg.overflow == "shrink" else cfg.font_size
+        line_h = max(1, round(size * cfg.line_spacing))
+        lines = self._wrap(self.chain.with_size(size), text, cfg.max_width - 2 * cfg.padding)
+        return len(lines) * line_h <= cfg.max_height - 2 * cfg.padding
+
     # --- text renderer (wrap layout) ----------------------------------------------------------------------
 
     def _text(self, text: str, fallback_reason: str | None = None) -> RenderResult:
