@@ -53,6 +53,7 @@ REASONS = {
     "missing_video": "a video file does not exist under its image root (or is empty)",
     "video_slot_mismatch": "the number of <video> slots differs from the number of videos",
     "render_error": "the renderer raised on this text (fallbacks included)",
+    "span_clipped": "one block of the span (a formula, a sentence) does not fit an image even at the smallest size",
     "processing_error": "processing this record raised (detail has the exception)",
 }
 

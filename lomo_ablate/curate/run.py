@@ -38,7 +38,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
 
-from lomo_ablate.curate.assemble import assemble_content, check_slots, escape_placeholders
+from lomo_ablate.curate.assemble import assemble_content, check_slots, escape_placeholders, split_to_fit
 from lomo_ablate.curate.config import CurateConfig, available_cpus
 from lomo_ablate.curate.io import (DATASET_INFO, Rejection, Sample, dumps_record, index_jsonl, parse_record,
                                    read_lines)
@@ -261,6 +261,8 @@ def process_shard(task: ShardTask) -> dict[str, Any]:
                 try:
                     spans = locate_spans(text, lc.position, lc.min_sentences, lc.multi_span_images,
                                          lc.max_block_chars, lc.latex_commands)
+                    # a span longer than one image holds becomes several images, in order (slots = images)
+                    spans = split_to_fit(text, spans, _tools(cfg)[0].fits, lc.max_block_chars, lc.latex_commands)
                 except Exception as e:  # noqa: BLE001 - a bad record never stops the run
                     records.pop()
                     add_reject(Rejection(task.source, line, "processing_error", f"{type(e).__name__}: {e}",
@@ -281,6 +283,14 @@ def process_shard(task: ShardTask) -> dict[str, Any]:
             if errors:
                 add_reject(Rejection(task.source, line, "render_error", f"{type(errors[0]).__name__}: {errors[0]}",
                                      sample.file, sample.file_line))
+                drop.add(slot)
+                continue
+            clipped = [j for j, r in enumerate(outcome) if r.clipped]
+            if clipped:  # never a cut image: the record is set aside with its reason
+                a, b = spans[clipped[0]]
+                add_reject(Rejection(task.source, line, "span_clipped",
+                                     f"span {a}:{b} ({b - a} chars) does not fit {cfg.render.max_width}x"
+                                     f"{cfg.render.max_height} even at min_font_size={cfg.render.min_font_size}"))
                 drop.add(slot)
                 continue
             rng = record_rng(task.seed, task.source, line, c)

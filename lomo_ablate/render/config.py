@@ -27,7 +27,12 @@ class RenderConfig:
     limit. ``overflow``: ``shrink`` (smaller font down to ``min_font_size``, then clip) or ``clip``.
     ``trim``/``trim_threshold``: crop empty borders (pixels whose ink coverage is <= threshold of 255 are empty).
     ``math_renderer``: auto|tex|mathtext|text; ``math_font_size``: pixel size of the math body font.
-    ``tex_timeout_s``: per TeX run (a batch, or one retried item); ``tex_batch_size``: items per latex run.
+    ``tex_timeout_s``: the time budget of one TeX batch run; ``tex_batch_size``: items per latex run (256:
+    1.37 ms per formula against 2.78 ms at 64); ``tex_item_timeout_s``: the limit of each item retried alone
+    after its batch failed or ran out of time; ``tex_memory_mb``: address-space limit of each latex/dvipng
+    process; ``tex_max_pixels``: the largest TeX image accepted (read from the PNG header before decoding;
+    a larger one falls back to the text renderer, counted); ``tex_run_budget_s``: total TeX time of one
+    renderer (one curation process), after which math falls back to the text renderer.
     ``layout``: wrap|grid; ``cell_width``/``cell_height``/``grid_font``: the grid layout; ``grid_pad_multiple``:
     the grid canvas is padded (right and bottom) to a multiple of this many pixels — set it to the vision
     model's patch size × merge size, or its image processor resizes the image and glyphs leave their cells.
@@ -49,7 +54,11 @@ class RenderConfig:
     math_renderer: str = "auto"
     math_font_size: int = 28
     tex_timeout_s: float = 20.0
-    tex_batch_size: int = 64
+    tex_batch_size: int = 256
+    tex_item_timeout_s: float = 2.0
+    tex_memory_mb: int = 2048
+    tex_max_pixels: int = 50_000_000
+    tex_run_budget_s: float = 1800.0
     layout: str = "wrap"
     cell_width: int = 16
     cell_height: int = 16
@@ -68,14 +77,15 @@ class RenderConfig:
                 raise ConfigError(f"{where}.{key}={getattr(self, key)!r}; allowed: {', '.join(options)}")
         minimum = {"font_size": 4, "min_font_size": 4, "math_font_size": 4, "cell_width": 4, "cell_height": 4,
                    "max_width": 16, "max_height": 16, "padding": 0, "trim_threshold": 0, "tex_batch_size": 1,
-                   "grid_pad_multiple": 1}
+                   "grid_pad_multiple": 1, "tex_memory_mb": 64, "tex_max_pixels": 1024}
         for key, lo in minimum.items():
             v = getattr(self, key)
             if isinstance(v, float) and v.is_integer():  # a whole number written as 28.0
                 v = int(v)
                 setattr(self, key, v)
             check_range(f"{where}.{key}", v, lo, integer=True)
-        for key, lo in (("line_spacing", 0.5), ("tex_timeout_s", 0.1)):
+        for key, lo in (("line_spacing", 0.5), ("tex_timeout_s", 0.1), ("tex_item_timeout_s", 0.1),
+                        ("tex_run_budget_s", 0.1)):
             check_range(f"{where}.{key}", getattr(self, key), lo)
             setattr(self, key, float(getattr(self, key)))
         if 2 * self.padding >= min(self.max_width, self.max_height):

@@ -79,7 +79,9 @@ class Renderer:
         self._bg = ImageColor.getrgb(cfg.background)[:3]
         self._fg = ImageColor.getrgb(cfg.foreground)[:3]
         self._tex = TexRenderer(font_px=cfg.math_font_size, width_px=cfg.max_width - 2 * cfg.padding,
-                                batch_size=cfg.tex_batch_size, timeout_s=cfg.tex_timeout_s)
+                                batch_size=cfg.tex_batch_size, timeout_s=cfg.tex_timeout_s,
+                                item_timeout_s=cfg.tex_item_timeout_s, memory_mb=cfg.tex_memory_mb,
+                                max_pixels=cfg.tex_max_pixels, run_budget_s=cfg.tex_run_budget_s)
         self._grid = None
         self.counts: Counter[str] = Counter()
         # coverage 0..255 → background..foreground, one 768-entry LUT applied to an RGB copy of the mask
@@ -142,8 +144,27 @@ class Renderer:
         return results  # type: ignore[return-value]
 
     def stats(self) -> dict[str, int]:
-        """Counts so far: ``renderer.<name>``, ``fallback.<error type>``, ``clipped``."""
+        """Counts so far: ``renderer.<name>``, ``fallback.<error type>`` (``fallback.TeXOutputTooLarge``,
+        ``fallback.TeXBudgetExceeded`` ...), ``clipped``."""
         return dict(sorted(self.counts.items()))
+
+    def tex_stats(self) -> dict[str, float]:
+        """The TeX renderer's totals: ``seconds`` of TeX time (capped by ``tex_run_budget_s``), ``runs``,
+        ``batches_split`` (retried item by item), ``too_large``, ``budget_exceeded``."""
+        return {k: round(v, 3) if isinstance(v, float) else v for k, v in self._tex.stats.items()}
+
+    def fits(self, text: str) -> bool:
+        """Whether ``text`` fits one image without being clipped, as the text renderer lays it out at its
+        smallest size (``min_font_size`` with ``overflow=shrink``), without drawing it (a measure for the
+        math renderers too). Curation cuts a span that does not fit into several images."""
+        cfg = self.cfg
+        text = _clean(text)
+        if cfg.layout == "grid":
+            return not self._grid_mask(text)[1]
+        size = cfg.min_font_size if cfg.overflow == "shrink" else cfg.font_size
+        line_h = max(1, round(size * cfg.line_spacing))
+        lines = self._wrap(self.chain.with_size(size), text, cfg.max_width - 2 * cfg.padding)
+        return len(lines) * line_h <= cfg.max_height - 2 * cfg.padding
 
     # --- text renderer (wrap layout) ----------------------------------------------------------------------
 

@@ -21,12 +21,14 @@ A batch that fails, or yields the wrong number of pages, is retried item by item
 from __future__ import annotations
 
 import functools
+import math
 import os
 import re
 import shutil
 import signal
 import subprocess
 import tempfile
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -306,10 +308,42 @@ def sandbox_env(workdir: str | Path) -> dict[str, str]:
     return env
 
 
-def _run(cmd: list[str], cwd: Path, timeout_s: float) -> subprocess.CompletedProcess:
-    """Runs ``cmd`` in its own process group; on timeout the whole group is killed."""
+class TeXOutputTooLarge(TeXRunError):
+    """A page TeX produced is larger than the renderer's ``max_pixels`` (checked from the PNG header, before
+    anything is decoded); the item falls back to the text renderer."""
+
+
+class TeXBudgetExceeded(TeXRunError):
+    """The renderer's total TeX time (``run_budget_s``) is spent: the item falls back to the text renderer."""
+
+
+@dataclass(frozen=True)
+class TeXLimits:
+    """What one latex/dvipng process may use: address space (``memory_mb``), CPU seconds (``cpu_s``) and the
+    size of any file it writes (``file_mb``); set with ``resource.setrlimit`` in the child before exec."""
+
+    memory_mb: int = 2048
+    cpu_s: float = 21.0
+    file_mb: int = 512
+
+    def apply(self) -> None:  # runs in the child (preexec_fn): only async-signal-safe-ish calls
+        import resource
+
+        mem = int(self.memory_mb) << 20
+        resource.setrlimit(resource.RLIMIT_AS, (mem, mem))
+        cpu = max(1, math.ceil(self.cpu_s))
+        resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 1))
+        fsize = int(self.file_mb) << 20
+        resource.setrlimit(resource.RLIMIT_FSIZE, (fsize, fsize))
+
+
+def _run(cmd: list[str], cwd: Path, timeout_s: float, limits: TeXLimits | None = None) -> subprocess.CompletedProcess:
+    """Runs ``cmd`` in its own process group under ``limits`` (default: CPU = the time limit); on timeout the
+    whole group is killed."""
+    limits = limits or TeXLimits(cpu_s=timeout_s + 1)
     proc = subprocess.Popen(cmd, cwd=cwd, env=sandbox_env(cwd), stdin=subprocess.DEVNULL,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True,
+                            preexec_fn=limits.apply)
     try:
         out, _ = proc.communicate(timeout=timeout_s)
     except subprocess.TimeoutExpired:
@@ -318,23 +352,44 @@ def _run(cmd: list[str], cwd: Path, timeout_s: float) -> subprocess.CompletedPro
         except ProcessLookupError:  # pragma: no cover - already gone
             pass
         proc.communicate()
-        raise TeXRunError(f"{cmd[0]} exceeded the time limit of {timeout_s:g} s and was killed") from None
+        raise TeXRunError(f"{Path(cmd[0]).name} exceeded the time limit of {timeout_s:g} s and was killed") from None
     return subprocess.CompletedProcess(cmd, proc.returncode, out.decode("utf-8", "replace"), "")
 
 
-def _first_error(log_path: Path) -> str:
+#: An error line of TeX's log: ``! Undefined control sequence.`` or, under ``-file-line-error``,
+#: ``./job.tex:12: Undefined control sequence.``
+_ERROR_LINE = re.compile(r"^(?:!\s|[^\s:]+\.tex:\d+:\s)")
+
+
+def _first_error(log_path: Path, returncode: int | None = None) -> str:
     try:
         for line in log_path.read_text("utf-8", "replace").splitlines():
-            if line.startswith("!"):
+            if _ERROR_LINE.match(line):
                 return line[:200]
     except OSError:
         pass
-    return "latex failed without an error line in its log"
+    if returncode is not None and returncode < 0:
+        name = signal.Signals(-returncode).name if -returncode in signal.Signals._value2member_map_ else -returncode
+        return f"latex was killed by {name} (a memory, CPU or file-size limit)"
+    return f"latex failed (exit status {returncode}) without an error line in its log"
 
 
-def run_latex(document: str, dpi: float, timeout_s: float = 20.0) -> list[Image.Image]:
+def png_size(path: str | Path) -> tuple[int, int]:
+    """``(width, height)`` from a PNG's IHDR chunk, without decoding it."""
+    with open(path, "rb") as f:
+        head = f.read(24)
+    if len(head) < 24 or head[:8] != b"\x89PNG\r\n\x1a\n" or head[12:16] != b"IHDR":
+        raise TeXRunError(f"dvipng wrote something that is not a PNG ({Path(path).name})")
+    return int.from_bytes(head[16:20], "big"), int.from_bytes(head[20:24], "big")
+
+
+def run_latex(document: str, dpi: float, timeout_s: float = 20.0, max_pixels: int | None = None,
+              limits: TeXLimits | None = None) -> list[Image.Image | Exception]:
     """Typesets a complete LaTeX ``document`` in a fresh empty temp dir; returns one greyscale image
-    (black on white, cropped tight) per page. No sanitising here: callers pass :func:`to_latex` output."""
+    (black on white, cropped tight) per page — or, for a page larger than ``max_pixels`` (read from the PNG
+    header before decoding; Pillow's decompression-bomb guard as a second line), :class:`TeXOutputTooLarge`.
+    latex and dvipng each run under ``timeout_s`` and ``limits`` (memory, CPU, file size). No sanitising here:
+    callers pass :func:`to_latex` output."""
     with tempfile.TemporaryDirectory(prefix="lomo-tex-") as tmp:
         work = Path(tmp)
         (work / "job.tex").write_text(document, encoding="utf-8")
@@ -342,18 +397,28 @@ def run_latex(document: str, dpi: float, timeout_s: float = 20.0) -> list[Image.
         if bins is None:
             raise TeXRunError("latex/dvipng are not on PATH")
         r = _run([bins["latex"], "-no-shell-escape", "-interaction=batchmode", "-halt-on-error", "-file-line-error",
-                  "-output-directory=.", "job.tex"], work, timeout_s)
+                  "-output-directory=.", "job.tex"], work, timeout_s, limits)
         if r.returncode != 0 or not (work / "job.dvi").exists():
-            raise TeXRunError(_first_error(work / "job.log"))
+            raise TeXRunError(_first_error(work / "job.log", r.returncode))
         r = _run([bins["dvipng"], "-q", "--nogs", "-T", "tight", "-D", f"{dpi:.2f}", "-bg", "rgb 1 1 1",
-                  "-fg", "rgb 0 0 0", "-z", "1", "-o", "p%06d.png", "job.dvi"], work, timeout_s)
+                  "-fg", "rgb 0 0 0", "-z", "1", "-o", "p%06d.png", "job.dvi"], work, timeout_s, limits)
         pages = sorted(work.glob("p*.png"))
         if r.returncode != 0 or not pages:
-            raise TeXRunError(f"dvipng failed: {r.stdout.strip()[-200:]}")
-        images = []
+            why = f"killed by signal {-r.returncode} (a memory, CPU or file-size limit)" if r.returncode < 0 else \
+                r.stdout.strip()[-200:]
+            raise TeXRunError(f"dvipng failed: {why}")
+        images: list[Image.Image | Exception] = []
         for p in pages:
-            with Image.open(p) as im:
-                images.append(im.convert("L"))
+            try:
+                w, h = png_size(p)
+                if max_pixels is not None and w * h > max_pixels:
+                    raise TeXOutputTooLarge(f"page of {w}x{h} = {w * h} pixels > max_pixels={max_pixels}")
+                with Image.open(p) as im:
+                    images.append(im.convert("L"))
+            except Image.DecompressionBombError as e:
+                images.append(TeXOutputTooLarge(f"Pillow refused the page as a decompression bomb: {e}"))
+            except TeXRunError as e:
+                images.append(e)
         return images
 
 
@@ -374,13 +439,25 @@ class TexRenderer:
     """Renders safe LaTeX bodies (from :func:`to_latex`) as coverage masks (``L``, 255 = ink).
 
     ``font_px``: pixel size of the 10 pt body font; ``width_px``: paragraph width; ``batch_size``: items per
-    TeX run; ``timeout_s``: limit per run (a batch or a retried single item).
+    TeX run; ``timeout_s``: the time budget of one batch run; when a batch fails or runs out of it, its items
+    are retried one by one with ``item_timeout_s`` each. ``memory_mb``: address-space limit of each
+    latex/dvipng process; ``max_pixels``: largest page accepted (checked before decoding);
+    ``run_budget_s``: total TeX time of this renderer, after which every further item falls back
+    (:class:`TeXBudgetExceeded`). :attr:`stats` counts the seconds spent and each kind of failure.
     """
 
     font_px: float = 28.0
     width_px: float = 784.0
-    batch_size: int = 64
+    batch_size: int = 256
     timeout_s: float = 20.0
+    item_timeout_s: float = 2.0
+    memory_mb: int = 2048
+    max_pixels: int = 50_000_000
+    run_budget_s: float = 1800.0
+
+    def __post_init__(self) -> None:
+        self.stats: dict[str, float] = {"seconds": 0.0, "runs": 0, "batches_split": 0, "too_large": 0,
+                                        "budget_exceeded": 0}
 
     @property
     def dpi(self) -> float:
@@ -398,16 +475,55 @@ class TexRenderer:
             out.extend(self._render_batch(bodies[k:k + max(1, self.batch_size)]))
         return out
 
+    def _left(self) -> float:
+        return self.run_budget_s - self.stats["seconds"]
+
+    def _run(self, bodies: list[str], timeout_s: float) -> list[Image.Image | Exception]:
+        """One latex + dvipng run under the smaller of ``timeout_s`` and what is left of the run budget."""
+        left = self._left()
+        if left <= 0:
+            raise TeXBudgetExceeded(f"the TeX time of this run (run_budget_s={self.run_budget_s:g}) is spent")
+        limit = min(timeout_s, left)
+        t0 = time.monotonic()
+        try:
+            return run_latex(self._document(bodies), self.dpi, limit, self.max_pixels,
+                             TeXLimits(memory_mb=self.memory_mb, cpu_s=limit + 1))
+        finally:
+            self.stats["seconds"] += time.monotonic() - t0
+            self.stats["runs"] += 1
+
     def _render_batch(self, bodies: list[str]) -> list[Image.Image | Exception]:
         if not bodies:
             return []
+        single = len(bodies) == 1
         try:
-            pages = run_latex(self._document(bodies), self.dpi, self.timeout_s)
+            pages = self._run(bodies, self.timeout_s)
             if len(pages) == len(bodies):
-                return [ImageOps.invert(p) for p in pages]
+                out = [ImageOps.invert(p) if isinstance(p, Image.Image) else p for p in pages]
+                self.stats["too_large"] += sum(isinstance(p, TeXOutputTooLarge) for p in out)
+                return out
             err: Exception = TeXRunError(f"{len(pages)} pages for {len(bodies)} items")
+        except TeXBudgetExceeded as e:
+            self.stats["budget_exceeded"] += len(bodies)
+            return [e] * len(bodies)
         except TeXRunError as e:
             err = e
-        if len(bodies) == 1:
+        if single:
             return [err]
-        return [r for b in bodies for r in self._render_batch([b])]  # retry item by item
+        self.stats["batches_split"] += 1
+        return [r for b in bodies for r in self._render_item(b)]  # item by item, each with the short limit
+
+    def _render_item(self, body: str) -> list[Image.Image | Exception]:
+        try:
+            pages = self._run([body], self.item_timeout_s)
+        except TeXBudgetExceeded as e:
+            self.stats["budget_exceeded"] += 1
+            return [e]
+        except TeXRunError as e:
+            return [e]
+        if len(pages) != 1:
+            return [TeXRunError(f"{len(pages)} pages for 1 item")]
+        p = pages[0]
+        if isinstance(p, TeXOutputTooLarge):
+            self.stats["too_large"] += 1
+        return [ImageOps.invert(p) if isinstance(p, Image.Image) else p]

@@ -17,6 +17,10 @@ never parse ``.wandb`` files:
 * ``<job_dir>/tables/<name>.json``: ``{"columns": [...], "rows": [...]}`` per :meth:`RunLogger.table`
   or :meth:`RunLogger.images` (images saved as PNG under ``<job_dir>/tables/<name>/``).
 
+In W&B, tables are written into the run folder (bound before logging, so no ``run_table`` artifact is staged
+outside it) and images are run media (``files/media/images/``, referenced relative to the run): an offline
+run stays complete when its job folder is moved (local scratch to shared disk) before ``wandb sync``.
+
 The run id is deterministic (derived from ``run_id``) and the run is opened with ``resume="allow"``, so a
 Slurm requeue continues the same W&B run. The config is flattened (``a.b.c`` keys) and any key that looks
 like a secret (``utils.secrets.is_secret_key``: api_key, token, password, secret, credential, auth as whole
@@ -255,7 +259,8 @@ class RunLogger:
         def send():
             import wandb
 
-            self.run.log({name: wandb.Table(columns=list(columns), data=rows)}, commit=False)
+            self.run.log({name: _bound_table(self.run, name, wandb.Table(columns=list(columns), data=rows))},
+                         commit=False)
 
         self._wandb("table", send)
 
@@ -278,8 +283,12 @@ class RunLogger:
         def send():
             import wandb
 
-            data = [[wandb.Image(str(p), caption=c), c] for p, c in images]
-            self.run.log({name: wandb.Table(columns=["image", "caption"], data=data)}, commit=False)
+            # the images as run media (<run>/files/media/images/, referenced relative to the run folder) and a
+            # bound table of their captions: nothing in W&B's artifact staging, whose files are referenced by
+            # absolute path and would be lost when the job folder moves before `wandb sync`
+            self.run.log({f"{name}/images": [wandb.Image(str(p), caption=c) for p, c in images]}, commit=False)
+            table = wandb.Table(columns=["index", "caption"], data=[[i, c] for i, (_, c) in enumerate(images)])
+            self.run.log({name: _bound_table(self.run, name, table)}, commit=False)
 
         self._wandb("images", send)
 
@@ -343,6 +352,14 @@ class RunLogger:
 
     def __exit__(self, exc_type, exc, tb) -> None:
         self.finish(exit_code=0 if exc_type is None else 1)
+
+
+def _bound_table(run: Any, key: str, table: Any) -> Any:
+    """``table`` written into the run folder (``files/media/table/``) now: a table logged unbound is also made a
+    ``run_table`` artifact whose files wandb stages by absolute path outside the run (lost when a job folder
+    moves before ``wandb sync``)."""
+    table.bind_to_run(run, key, 0)
+    return table
 
 
 def read_metrics_jsonl(path: str | Path) -> dict[int, dict[str, Any]]:

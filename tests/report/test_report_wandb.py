@@ -57,18 +57,25 @@ def test_offline_run_is_written_under_the_job_with_config_tags_curves_summary_an
     # both tables went to W&B as table files, the samples with their images
     media = {p.name.split("_")[0] for p in offline.glob("files/media/table/*.table.json")}
     assert media == {"scores", "samples"}
-    # the samples table carries its two images; W&B stages them inside the job folder for `wandb sync`
-    (samples,) = [r.artifact for r in recs["artifact"] if r.artifact.name.endswith("-samples")]
-    pngs = [c for c in samples.manifest.contents if c.path.endswith(".png")]
+    # the two sample images are run media inside the run folder; nothing is staged outside it by absolute path
+    pngs = sorted(offline.glob("files/media/images/samples/*.png"))
     assert len(pngs) == 2
-    assert all(Path(c.local_path).is_relative_to(job.resolve()) and Path(c.local_path).exists() for c in pngs)
+    assert not recs.get("artifact"), "a table became an artifact staged outside the run folder"
+    # the job folder moved (local scratch -> shared disk): every media file W&B recorded still resolves
+    moved = tmp_path / "shared" / "job"
+    moved.parent.mkdir()
+    job.rename(moved)
+    (moved_run,) = sorted((moved / "wandb").glob("offline-run-*"))
+    recorded = [f.path for r in records_of(moved)["files"] for f in r.files.files]
+    media = [p for p in recorded if p.startswith("media/")]
+    assert len(media) >= 4 and all(not Path(p).is_absolute() and (moved_run / "files" / p).is_file() for p in media)
 
     # the local mirror: what the report and tests read without W&B
-    assert read_metrics_jsonl(job / "metrics.jsonl")[2] == {"train/loss": 1.25, "train/lr": 1e-3}
-    assert json.loads((job / "summary.json").read_text())["scores/probe/rendered"] == 0.25
-    samples = json.loads((job / "tables" / "samples.json").read_text())
+    assert read_metrics_jsonl(moved / "metrics.jsonl")[2] == {"train/loss": 1.25, "train/lr": 1e-3}
+    assert json.loads((moved / "summary.json").read_text())["scores/probe/rendered"] == 0.25
+    samples = json.loads((moved / "tables" / "samples.json").read_text())
     assert [r[1] for r in samples["rows"]] == ["text <image> text", "second"]
-    assert all(Path(r[0]).exists() for r in samples["rows"])
+    assert all((moved / Path(r[0]).relative_to(job)).exists() for r in samples["rows"])
 
 
 def test_no_secret_reaches_any_file(tmp_path):
