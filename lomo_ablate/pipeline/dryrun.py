@@ -127,22 +127,22 @@ def stage_estimates(jobs: Sequence[tuple[str, Mapping[str, Any], DictConfig]], s
         tasks = min(sc.array, par)
         wall = max(curations.values(), default=0.0) / (sc.cpus_per_task * tasks)
         res = _resources(c, sc.partition or c.partition, 1, 0, 1, sc.cpus_per_task, sc.mem_gb, sc.timeout_min)
-        lines.append(f"  curate    {len(curations)} CPU array(s) x {sc.array} task(s) [{res}]; no dependency; "
+        lines.append(f"[dry-run]   curate    {len(curations)} CPU array(s) x {sc.array} task(s) [{res}]; no dependency; "
                      f"{cpu_h:.2f} CPU-h, 0 GPU-h; ~{_hours(wall)} wall")
         dep = f"afterok on its curation ({len(curations)} distinct)" if curations else "none (curations cached)"
         idle, curate_wall = 0.0, wall
     else:
         wall = max(curations.values(), default=0.0) / max(cpus_per_job, 1)
         idle = sum(h / max(cpus_per_job, 1) * gpus_per_job * waiting[k] for k, h in curations.items())
-        lines.append(f"  curate    inside the first job needing each curated dataset ({len(curations)}), on its "
+        lines.append(f"[dry-run]   curate    inside the first job needing each curated dataset ({len(curations)}), on its "
                      f"{cpus_per_job} CPU(s): {cpu_h:.2f} CPU-h, ~{_hours(wall)} wall, {idle:.1f} GPU-h idle "
                      f"(cluster.stage_jobs=true moves it to CPU arrays)")
         dep, curate_wall = "none", wall
     res = _resources(c, c.partition, c.nodes, c.gpus_per_node or 0, c.tasks_per_node, c.cpus_per_task or 1,
                      c.mem_gb, c.timeout_min)
-    lines.append(f"  train     {len(train_h)} job(s) [{res}]; dependency: {dep}; {sum(train_h):.1f} GPU-h; "
+    lines.append(f"[dry-run]   train     {len(train_h)} job(s) [{res}]; dependency: {dep}; {sum(train_h):.1f} GPU-h; "
                  f"~{_hours(per_job_wall)} per job, {waves} wave(s) of <= {par} (array_parallelism): ~{_hours(train_wall)}")
-    lines.append("  evaluate  inside the train jobs (no estimate.* figure: not in the totals)")
+    lines.append("[dry-run]   evaluate  inside the train jobs (no estimate.* figure: not in the totals)")
     total = curate_wall + train_wall
     lines.append(f"[dry-run] expected wall time ~{_hours(total)} (curation, then training)"
                  + (f"; {idle:.1f} GPU-h idle during curation" if idle else ""))

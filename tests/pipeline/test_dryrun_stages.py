@@ -31,8 +31,8 @@ def test_per_stage_jobs_resources_and_hours(hydra_conf, tmp_path, stage_jobs):
     assert out["stages"]["train"] == {"jobs": 3, "gpu_hours": pytest.approx(3 * 4_000_000 / 25000)}
     train_wall = 4_000_000 / 25000 / 8  # one wave (array_parallelism 8) of 8-GPU jobs
     lines = text.splitlines()
-    curate_line = next(l for l in lines if l.startswith("  curate"))
-    train_line = next(l for l in lines if l.startswith("  train"))
+    curate_line = next(l for l in lines if l.startswith("[dry-run]   curate"))
+    train_line = next(l for l in lines if l.startswith("[dry-run]   train"))
     if stage_jobs:
         # conf/cluster/slurm_h200.yaml: 8 tasks x 32 CPUs per curation, on the CPU partition
         assert "2 CPU array(s) x 8 task(s) [partition cpu, 1 node(s), 1 task(s) x 32 CPU, 64 GB" in curate_line
