@@ -10,6 +10,8 @@ Subclasses hydra-submitit-launcher's ``SlurmLauncher``; the work is done by plai
    depends on more than the overrides); with the code snapshot, jobs import the package and compose their
    config from ``<sweep_dir>/.code/<hash>/``, i.e. as they were when submitted;
 3. jobs whose ``<job_dir>/result.json`` says done are skipped; the rest go out as ONE job array;
+   With ``cluster.stage_jobs=true`` each job's curation goes out first as a CPU array of its own and the jobs
+   as one array per curation with an ``afterok`` dependency (``lomo_ablate.pipeline.stagejobs``);
 4. ``cluster.wait=false``: write ``<sweep_dir>/submission.json`` and return at once;
    ``cluster.wait=true``: poll, print each failure (with its log path) as soon as it is seen, and return
    the jobs' results when all have finished.

@@ -378,8 +378,11 @@ def submit_jobs(fn: Callable[..., Any], jobs: Sequence[JobSpec], cluster: Cluste
                                              slurm_max_num_timeout=cluster.max_num_timeout)
             params = cluster.executor_parameters(job_name)
             if dep:
+                # a blocking submission (wait=true) must end: a job whose dependency failed is cancelled
+                # (reported failed; the next submission resubmits it); else it stays queued to be repointed
+                kill = {"kill_on_invalid_dep": "yes"} if cluster.wait else {}
                 params["slurm_additional_parameters"] = {**params.get("slurm_additional_parameters", {}),
-                                                         "dependency": dep}
+                                                         "dependency": dep, **kill}
             executor.update_parameters(**params)
             with python_path_first(code):
                 submitted += executor.map_array(fn, *zip(*(j.args for j in group)))

@@ -243,7 +243,7 @@ def test_the_launcher_config_is_the_stock_slurm_config_plus_what_lomo_slurm_adds
     # (by name: Hydra's plugin scan executes plugin modules again, making new class objects)
     assert ("hydra_plugins.hydra_submitit_launcher.config", "SlurmQueueConf") in \
         [(c.__module__, c.__name__) for c in LomoSlurmLauncherConf.__mro__]
-    assert ours - stock == {"wait", "skip_done", "snapshot", "poll_s"}
+    assert ours - stock == {"wait", "skip_done", "snapshot", "poll_s", "stage_jobs", "stages"}
     # one vocabulary: every launcher key is a ClusterConfig key of the same name (the cluster node's)
     assert ours - {"_target_", "submitit_folder", "name"} <= {f.name for f in dataclasses.fields(ClusterConfig)}
 
@@ -260,6 +260,17 @@ def test_cluster_keys_reach_the_launcher_under_the_stock_names(monkeypatch):
     assert params["slurm_partition"] == "h200" and params["timeout_min"] == 90 and params["tasks_per_node"] == 8
     assert params["slurm_additional_parameters"] == {"constraint": "h200"}
     assert params["slurm_signal_delay_s"] == 300
+
+
+def test_stage_job_keys_reach_the_launcher(monkeypatch):
+    from hydra.utils import instantiate
+
+    cfg = _compose_cluster("slurm_h200", "cluster.partition=h200", "cluster.stage_jobs=true",
+                           "cluster.stages.curate.partition=cpu", "cluster.stages.curate.array=3")
+    cluster = instantiate(cfg.hydra.launcher).cluster
+    assert cluster.stage_jobs is True
+    assert (cluster.stages.curate.partition, cluster.stages.curate.array, cluster.stages.curate.cpus_per_task) == \
+        ("cpu", 3, 32)
 
 
 def test_an_unknown_cluster_key_is_named_by_the_launcher_before_submission(monkeypatch):
