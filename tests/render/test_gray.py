@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from lomo_ablate.render import RenderConfig, Renderer
+from lomo_ablate.render import Renderer
 from lomo_ablate.render.distort import OPS, DistortConfig, Distorter
 from lomo_ablate.render.tex import tex_available
 
