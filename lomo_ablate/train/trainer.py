@@ -423,7 +423,7 @@ def _unplanned(n: int, cfg: TrainerConfig, world: int, seed: int, total_steps: i
 
 
 def _micro_batches(dataset: StreamingDataset, cfg: TrainerConfig, env: DistributedEnvironment, seed: int,
-                   start_step: int, total_steps: int, steps_per_epoch: int) -> Iterator[list[dict]]:
+                   start_step: int, total_steps: int, steps_per_epoch: int) -> Iterator[list[Item]]:
     """Yields lists of :class:`Item` (read and encoded in the loader's workers), from the data position of
     ``start_step`` on."""
     plan = _plan(len(dataset), cfg, env, seed, start_step, total_steps, steps_per_epoch)

@@ -50,7 +50,7 @@ def test_tex_renders_math_and_mixed_paragraphs(need_tex):
     r = Renderer(RenderConfig(math_renderer="tex", max_width=500))
     res = r.render(r"Solve $x^2 + \frac{1}{2} = \sqrt{y}$ for $x$, where the paragraph is long enough to wrap.")
     assert res.renderer == "tex" and res.fallback_reason is None
-    assert res.image.mode == "RGB" and res.image.width <= 500
+    assert res.image.mode == "L" and res.image.width <= 500
     assert res.image.height > 2 * 28  # typeset as a wrapped paragraph, not one line
     display = r.render(r"\begin{align} a &= b + c \\ d &= e \end{align}")
     assert display.renderer == "tex" and display.image.height > 40  # two aligned rows
@@ -137,7 +137,7 @@ def test_math_images_respect_max_size(need_tex):
 def test_a_span_that_trips_math_segmentation_still_renders(engine):
     """A backslash before a non-ASCII letter once crashed the math segmentation; the span must still render."""
     res = Renderer(RenderConfig(math_renderer=engine)).render("Let $x$ be \\é and \\ü.")
-    assert res.image.mode == "RGB" and ink(res.image).any()
+    assert res.image.mode == "L" and ink(res.image).any()
 
 
 def test_very_long_tex_span_is_shrunk_only_to_min_font_size_then_clipped(need_tex):

@@ -25,9 +25,9 @@ TEXT_ONLY = RenderConfig(math_renderer="text")
 _R = Renderer(TEXT_ONLY)
 
 
-def test_plain_span_renders_as_rgb_with_ink_and_text_renderer():
+def test_plain_span_renders_as_grey_with_ink_and_text_renderer():
     res = _R.render("The quick brown fox jumps over the lazy dog.")
-    assert res.image.mode == "RGB"
+    assert res.image.mode == "L"  # black on white: one byte per pixel (tests/render/test_gray.py)
     assert res.renderer == "text" and res.fallback_reason is None and not res.clipped
     assert ink(res.image).sum() > 200  # letters were drawn
 
@@ -58,7 +58,7 @@ def test_any_text_renders_within_max_size(text, max_width, max_height, layout):
     cfg = RenderConfig(math_renderer="text", max_width=max_width, max_height=max_height, padding=4, font_size=20,
                        min_font_size=8, layout=layout, cell_width=8, cell_height=16)
     res = Renderer(cfg).render(text)
-    assert res.image.mode == "RGB"
+    assert res.image.mode == "L"
     assert 1 <= res.image.width <= max_width and 1 <= res.image.height <= max_height
 
 

@@ -131,3 +131,37 @@ def test_worker_count_and_resume_give_the_same_batches_and_the_same_skipped_reco
     for run in ("w2", "cut"):
         assert (tmp_path / run / "skipped.jsonl").read_text() == (tmp_path / "w0" / "skipped.jsonl").read_text()
     assert [Skipped(**json.loads(x)).line for x in ref.skipped_path.read_text().splitlines()] == list(range(2, 25, 2))
+
+
+RUNNER = """
+import json, os, sys
+import torch
+torch.set_num_threads(1)
+from lomo_ablate.models import ModelConfig
+from lomo_ablate.train import TrainerConfig, train
+data, out, trainer = sys.argv[1], sys.argv[2], json.loads(sys.argv[3])
+res = train(data, out, ModelConfig(), TrainerConfig.from_dict(trainer), seed=0)
+print("RESULT", json.dumps({"rank": int(os.environ.get("RANK", 0)), "skipped": res.skipped,
+                            "num_samples": res.num_samples}), flush=True)
+import torch.distributed as dist
+if dist.is_initialized():
+    dist.barrier()
+    dist.destroy_process_group()
+sys.stdout.flush()
+os._exit(0)  # avoids gloo's occasional abort at interpreter exit (FACTS.md)
+"""
+
+
+@pytest.mark.slow
+def test_two_ranks_each_read_their_own_share_and_rank0_counts_every_bad_record(tmp_path):
+    from gloo_ranks import launch_ranks
+
+    data = _interleaved(tmp_path / "data", good=8, bad_per_good=1)  # 16 lines: each rank 8, batch 2 → 4 steps
+    script = tmp_path / "runner.py"
+    script.write_text(RUNNER)
+    trainer = {"per_device_batch_size": 2, "lr": 3e-3, "save_every": 2, "progress": False, "device": "cpu"}
+    results = launch_ranks(script, [str(data), str(tmp_path / "out"), json.dumps(trainer)], 2, timeout_s=240)
+    # the bad records met by either rank are gathered: every rank reports all 8, rank 0 writes them once
+    assert sorted((r["rank"], r["skipped"], r["num_samples"]) for r in results) == [(0, 8, 8), (1, 8, 8)]
+    lines = [json.loads(x)["line"] for x in (tmp_path / "out" / "skipped.jsonl").read_text().splitlines()]
+    assert lines == list(range(2, 17, 2))

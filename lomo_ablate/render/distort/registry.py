@@ -1,6 +1,9 @@
 """The registry of distortion ops: every module in :mod:`lomo_ablate.render.distort.ops` registers one op family.
 
-An op family is a function ``apply(arr, rng, params) -> (out, label, info)`` (``arr``: an RGB ``uint8`` array;
+An op family is a function ``apply(arr, rng, params) -> (out, label, info)`` (``arr``: an RGB ``uint8`` array
+``(H, W, 3)`` — or, for a family registered with ``gray=True``, also a grey ``(H, W)`` one when the image is
+mode ``L``: it must then give the same result on each channel as on RGB, and may return ``(H, W, 3)`` when it
+adds colour, as ``stain`` does;
 ``rng``: the ``numpy.random.Generator`` of the image, the only source of randomness; ``params``: an instance
 of the family's parameter dataclass; ``label``: what ``info["op"]`` says, e.g. ``shadow`` or ``stain`` for the
 ``shadow_stain`` family; ``info``: JSON-ready sampled values) registered with :func:`register_op`::
@@ -48,6 +51,7 @@ class Op:
     params: type | None
     p: float
     order: int
+    gray: bool = False  # apply() also takes (H, W) grey arrays (see the module doc)
 
     def params_of(self, cfg: Any) -> Any:
         """The family's parameter dataclass filled from the flat fields of a DistortConfig."""
@@ -60,8 +64,8 @@ _OPS: dict[str, Op] = {}
 _LOADED = False
 
 
-def register_op(name: str, *, params: type | None = None, p: float = 0.0, order: int = 100
-                ) -> Callable[[Apply], Apply]:
+def register_op(name: str, *, params: type | None = None, p: float = 0.0, order: int = 100,
+                gray: bool = False) -> Callable[[Apply], Apply]:
     """Decorator: registers ``apply`` as op family ``name`` (see the module doc)."""
     def deco(apply: Apply) -> Apply:
         if _LOADED:
@@ -74,7 +78,7 @@ def register_op(name: str, *, params: type | None = None, p: float = 0.0, order:
                              f"{apply.__module__})")
         if params is not None and not dataclasses.is_dataclass(params):
             raise TypeError(f"distortion op {name!r}: params must be a dataclass, got {params!r}")
-        _OPS[name] = Op(name, apply, params, float(p), int(order))
+        _OPS[name] = Op(name, apply, params, float(p), int(order), bool(gray))
         return apply
     return deco
 

@@ -31,7 +31,7 @@ class BlurParams:
             raise ConfigError(f"{where}.blur_kinds={self.blur_kinds!r} must list some of {', '.join(KINDS)}")
 
 
-@register_op("blur", params=BlurParams, p=0.2, order=20)
+@register_op("blur", params=BlurParams, p=0.2, gray=True, order=20)
 def blur(arr: np.ndarray, rng: np.random.Generator, c: BlurParams):
     kind = c.blur_kinds[int(rng.integers(len(c.blur_kinds)))]
     if kind == "gaussian":

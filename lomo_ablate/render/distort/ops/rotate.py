@@ -25,7 +25,7 @@ class RotateParams:
             raise ConfigError(f"{where}: need 0 <= small_angle_max <= large_angle_min <= large_angle_max <= 180")
 
 
-@register_op("rotate", params=RotateParams, p=0.2, order=10)
+@register_op("rotate", params=RotateParams, p=0.2, gray=True, order=10)
 def rotate(arr: np.ndarray, rng: np.random.Generator, c: RotateParams):
     large = bool(rng.random() < c.p_large_angle)
     mag = uniform(rng, (c.large_angle_min, c.large_angle_max)) if large else uniform(rng, (0.3, c.small_angle_max))
@@ -36,7 +36,7 @@ def rotate(arr: np.ndarray, rng: np.random.Generator, c: RotateParams):
     nw, nh = int(np.ceil(h * sin + w * cos)), int(np.ceil(h * cos + w * sin))
     m[0, 2] += nw / 2 - w / 2
     m[1, 2] += nh / 2 - h / 2
-    fill = tuple(int(v) for v in arr[0, 0])
+    fill = tuple(int(v) for v in np.atleast_1d(arr[0, 0]))  # RGB, or one grey level
     out = cv2.warpAffine(arr, m, (nw, nh), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT,
                          borderValue=fill)
     return out, "rotate", {"angle": rounded(angle), "large": large}

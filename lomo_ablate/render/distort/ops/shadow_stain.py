@@ -24,7 +24,7 @@ class ShadowStainParams:
             check_pair(where, key, getattr(self, key))
 
 
-@register_op("shadow_stain", params=ShadowStainParams, p=0.2, order=30)
+@register_op("shadow_stain", params=ShadowStainParams, p=0.2, gray=True, order=30)
 def shadow_stain(arr: np.ndarray, rng: np.random.Generator, c: ShadowStainParams):
     return _stain(arr, rng, c) if rng.random() < c.p_stain else _shadow(arr, rng, c)
 
@@ -38,7 +38,9 @@ def _shadow(arr: np.ndarray, rng: np.random.Generator, c: ShadowStainParams):
     ramp = 1.0 - strength * (1.0 - t) ** 2
     if edge in ("right", "bottom"):
         ramp = ramp[::-1]
-    factor = ramp[None, :, None] if edge in ("left", "right") else ramp[:, None, None]
+    factor = ramp[None, :] if edge in ("left", "right") else ramp[:, None]
+    if arr.ndim == 3:
+        factor = factor[:, :, None]
     out = (arr.astype(np.float32) * factor).astype(np.uint8)
     return out, "shadow", {"edge": edge, "strength": rounded(strength), "extent": rounded(extent)}
 
@@ -57,6 +59,8 @@ def _stain(arr: np.ndarray, rng: np.random.Generator, c: ShadowStainParams):
     cv2.ellipse(mask, (int(cx * small[0]), int(cy * small[1])), axes, angle, 0, 360, 1.0, -1)
     mask = cv2.GaussianBlur(mask, (0, 0), max(1.0, min(axes) / 2))
     mask = cv2.resize(mask, (w, h), interpolation=cv2.INTER_LINEAR) * opacity
+    if arr.ndim == 2:  # a tinted stain needs colour: grey → RGB
+        arr = np.repeat(arr[:, :, None], 3, axis=2)
     factor = 1.0 - mask[:, :, None] * (1.0 - tint[None, None, :])
     out = (arr.astype(np.float32) * factor).astype(np.uint8)
     return out, "stain", {"center": [rounded(cx), rounded(cy)], "axes": [rounded(ax), rounded(ay)],

@@ -20,7 +20,7 @@ class WaveParams:
             check_pair(where, key, getattr(self, key))
 
 
-@register_op("wave", params=WaveParams, p=0.2, order=40)
+@register_op("wave", params=WaveParams, p=0.2, gray=True, order=40)
 def wave(arr: np.ndarray, rng: np.random.Generator, c: WaveParams):
     h, w = arr.shape[:2]
     ax, ay = uniform(rng, c.wave_amplitude), uniform(rng, c.wave_amplitude)
