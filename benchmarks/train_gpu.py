@@ -1,7 +1,8 @@
 """Training throughput on one GPU: tokens/s and MFU of the production architecture, bf16, FlashAttention.
 
 The model is Qwen3.5-9B's real ``config.json`` with fewer decoder layers (default 4: the real
-[linear, linear, linear, full] block, hidden 4096, full vocabulary: ~2.4 B parameters with the vision tower), random-init
+[linear, linear, linear, full] block, hidden 4096, full vocabulary: ~3 B parameters with the vision tower, 2 B of
+them embedding + LM head — at the real width no layer count gives 1–2 B), random-init
 in bf16 — the same class, kernels and layer shapes as production, small enough for one GPU with AdamW.
 Each step is forward + backward + AdamW on ``--batch`` x ``--seq`` tokens (text only; the vision tower is
 frozen as in the recipe). ``--pack N`` packs N documents per row with restarting ``position_ids`` (the
