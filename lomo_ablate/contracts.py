@@ -44,6 +44,7 @@ MULTIMODAL_POOL = "multimodal.jsonl"
 FINAL = "final"                   # the save_pretrained checkpoint
 CHECKPOINTS_DIR = "checkpoints"   # step-<n>/ resume points
 TRAIN_CURVE = "train_curve.png"
+TRAIN_RUNTIME = "runtime.json"  # what the run got: attention implementation (and why), liger
 MODEL_SETTINGS = "lomo_model.json"  # in final/: chat-template variables, reasoning stripping (models.settings)
 
 # ---- read stage (the tiny model's reading stage) ----

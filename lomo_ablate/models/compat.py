@@ -104,14 +104,14 @@ def forward_input_names(model_or_class: Any) -> frozenset[str] | None:
 
 
 def resolve_model_class(config: Any, path: str, trust_remote_code: bool) -> Any | None:
-    """The class to load a remote-code config with when ``AutoModelForImageTextToText`` has no entry for it
-    (None: use the Auto class). Picks the first ``auto_map`` class in :data:`AUTO_MAP_ORDER` whose forward
-    takes ``pixel_values`` and that can generate."""
+    """The class to load a remote-code config with (None: a native config, use the Auto class). Picks the
+    first ``auto_map`` class in :data:`AUTO_MAP_ORDER` whose forward takes ``pixel_values`` and that can
+    generate, so the remote class can be mended before it is instantiated."""
     from transformers import AutoModelForImageTextToText
     from transformers.dynamic_module_utils import get_class_from_dynamic_module
 
     auto_map = getattr(config, "auto_map", None) or {}
-    if type(config) in AutoModelForImageTextToText._model_mapping or "AutoModelForImageTextToText" in auto_map:
+    if type(config) in AutoModelForImageTextToText._model_mapping:
         return None
     if not trust_remote_code or not auto_map:
         return None
@@ -123,6 +123,10 @@ def resolve_model_class(config: Any, path: str, trust_remote_code: bool) -> Any 
         cls = get_class_from_dynamic_module(ref, path)
         names = forward_input_names(cls)
         if (names is None or "pixel_values" in names) and hasattr(cls, "generate"):
+            if getattr(cls, "_auto_class", None) is None:
+                cls.register_for_auto_class(key)  # as the Auto class would: save_pretrained copies the code
+            if key == AUTO_MAP_ORDER[0]:
+                return cls
             log.warning("%s: auto_map has no AutoModelForImageTextToText entry; loading %s through its %s "
                         "entry (lomo_ablate.models.compat)", path, cls.__name__, key)
             return cls

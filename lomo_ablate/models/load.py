@@ -68,7 +68,11 @@ def _image_token(path_or_hub_id: str | Path, tokenizer: Any, config: Any) -> str
     """The image placeholder: the tokenizer's ``image_token``, else the token of the config's
     ``image_token_id`` (they must agree when both exist)."""
     named = getattr(tokenizer, "image_token", None)
-    token_id = getattr(config, "image_token_id", None) if config is not None else None
+    if config is not None:
+        token_id = getattr(config, "image_token_id", None)
+    else:  # the folder's config.json as written (no remote code needed to read one id)
+        found = _folder_file(path_or_hub_id, "config.json")
+        token_id = json.loads(found.read_text()).get("image_token_id") if found is not None else None
     by_id = tokenizer.convert_ids_to_tokens(int(token_id)) if token_id is not None else None
     if named and by_id and named != by_id:
         raise ValueError(f"{path_or_hub_id}: the tokenizer's image_token {named!r} is not the config's "

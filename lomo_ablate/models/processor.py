@@ -16,8 +16,6 @@ import json
 from pathlib import Path
 from typing import Any, Sequence
 
-from transformers import AutoImageProcessor, AutoTokenizer
-
 MARKER_FILE = "lomo_processor.json"
 
 
@@ -62,6 +60,11 @@ class ImageTextProcessor:
             meta = json.loads((path / MARKER_FILE).read_text())
         except (OSError, json.JSONDecodeError) as e:
             raise ValueError(f"{path / MARKER_FILE}: unreadable processor marker ({e})") from e
+        from lomo_ablate.models.compat import check_torchvision
+
+        check_torchvision()  # before transformers' image processors import a broken torchvision
+        from transformers import AutoImageProcessor, AutoTokenizer
+
         tokenizer = AutoTokenizer.from_pretrained(path, **kwargs)
         image_processor = AutoImageProcessor.from_pretrained(path, **kwargs)
         return cls(tokenizer, image_processor, meta["image_token"],

@@ -27,6 +27,9 @@ def _mrope_section(head_dim: int, partial_rotary_factor: float) -> list[int]:
 
 def build_processor(cfg: TinyModelConfig, tokenizer_corpus: Iterable[str]) -> ImageTextProcessor:
     """Trains the tokenizer and pairs it with a Pillow Qwen2-VL image processor (native resolution)."""
+    from lomo_ablate.models.compat import check_torchvision
+
+    check_torchvision()
     from transformers.models.qwen2_vl.image_processing_pil_qwen2_vl import Qwen2VLImageProcessorPil
 
     tokenizer = train_tokenizer(tokenizer_corpus, cfg.vocab_size)

@@ -267,6 +267,12 @@ def evaluate_metrics(folder: Path) -> dict[str, Any]:
     return _json(folder / C.METRICS) or {}
 
 
+def train_metrics(folder: Path) -> dict[str, Any]:
+    """What the training run got (attention implementation and why, liger), under ``train``."""
+    runtime = _json(folder / C.TRAIN_RUNTIME)
+    return {"train": runtime} if runtime is not None else {}
+
+
 def read_metrics(folder: Path) -> dict[str, Any]:
     """The reading stage's transcription check, under ``reading``."""
     reading = _json(folder / C.READING)
@@ -278,7 +284,7 @@ REGISTRY = Registry([
     Stage("curate", curate_key, run_curate, resumable=True, sharded=True,
           configs=(("curate", "lomo_ablate.curate:CurateConfig"),)),
     Stage("read", read_key, run_read, resumable=True, metrics=read_metrics),
-    Stage("train", train_key, run_train, resumable=True, rank0_only=False,
+    Stage("train", train_key, run_train, resumable=True, rank0_only=False, metrics=train_metrics,
           configs=(("model", "lomo_ablate.models:ModelConfig"), ("trainer", "lomo_ablate.train:TrainerConfig"))),
     # every rank generates its shard of the items (resumable, lomo_ablate.evaluate.engines.shards); rank 0
     # gathers, scores the whole and the store's rank-0 finish moves the folder into place

@@ -55,6 +55,7 @@ def validate_config(cfg: DictConfig | Mapping[str, Any], hydra_cfg: DictConfig |
     problems += _check_inputs(cfg)
     problems += _check_cluster(cfg)
     problems += _check_values(cfg)
+    problems += _check_attention(cfg)
     if hydra_cfg is not None:
         problems += _check_launcher(hydra_cfg)
     seen = {k for k, _ in problems}
@@ -172,6 +173,27 @@ def _check_inputs(cfg: DictConfig) -> list[tuple[str, str]]:
             out.append((f"data.{kind}", f"input file {value} does not exist (cwd {Path.cwd()}); "
                                         "allowed: `builtin` or the path of an existing file"))
     return out
+
+
+def _check_attention(cfg: DictConfig) -> list[tuple[str, str]]:
+    """FlashAttention requested for a CUDA run (``trainer.device`` cuda, or auto with a GPU here) without
+    flash-attn installed and without ``model.attn_fallback``: refused with the install command."""
+    from lomo_ablate.models.attention import FLASH, flash_attn_installed, missing_flash_message
+
+    try:
+        requested = OmegaConf.select(cfg, "model.attn_implementation", default=None)
+        fallback = OmegaConf.select(cfg, "model.attn_fallback", default=None)
+        device = OmegaConf.select(cfg, "trainer.device", default="auto")
+    except Exception:  # noqa: BLE001  (unresolvable: reported by _check_resolves)
+        return []
+    if requested != FLASH or fallback or flash_attn_installed() or device == "cpu":
+        return []
+    if device == "auto":
+        import torch
+
+        if not torch.cuda.is_available():
+            return []  # decided where the job runs (the trainer refuses the same way)
+    return [("model.attn_implementation", missing_flash_message())]
 
 
 def _check_cluster(cfg: DictConfig) -> list[tuple[str, str]]:

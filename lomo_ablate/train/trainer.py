@@ -30,6 +30,7 @@ from tqdm import tqdm
 from lomo_ablate import contracts as C
 from lomo_ablate.distributed import DistributedEnvironment, init_distributed
 from lomo_ablate.models import ModelConfig, build_tiny, load_pretrained, save_pretrained, set_pixel_limits
+from lomo_ablate.models.attention import resolve_attention
 from lomo_ablate.models.config import ConfigError
 from lomo_ablate.models.encoding import IGNORE_INDEX
 from lomo_ablate.train import checkpoint as ckpt_io
@@ -62,6 +63,8 @@ class TrainResult:
     liger_applied: bool = False
     records: int = 0  # non-blank lines of data.jsonl
     unplanned: int = 0  # records at no position of this run's sample order (never read, so never checked)
+    attn_implementation: str | None = None  # what the model ran with
+    attn_note: str | None = None  # why that differs from model.attn_implementation (None: it does not)
 
 
 # ---------------------------------------------------------------------------------------------- helpers
@@ -179,9 +182,12 @@ def train(data_dir: str | Path, output_dir: str | Path, model_cfg: ModelConfig, 
     model_dir = prepare_model_dir(data_dir, output_dir, model_cfg, env)
     # bf16 weights under DeepSpeed (it keeps fp32 master weights); otherwise fp32 weights + bf16 autocast
     dtype = model_cfg.dtype or ("bfloat16" if use_bf16 and cfg.deepspeed is not None else "float32")
+    attn, attn_note = resolve_attention(model_cfg.attn_implementation, model_cfg.attn_fallback, device.type)
+    if attn_note:
+        warnings.warn(f"model.attn_implementation={model_cfg.attn_implementation}: {attn_note}")
     model, processor = load_pretrained(model_dir, dtype=dtype, device=str(device),
                                        trust_remote_code=model_cfg.trust_remote_code,
-                                       attn_implementation=model_cfg.attn_implementation,
+                                       attn_implementation=attn,
                                        chat_template_kwargs=model_cfg.chat_template_kwargs,
                                        strip_reasoning=model_cfg.strip_reasoning)
     set_pixel_limits(processor, model_cfg.max_pixels, model_cfg.min_pixels)
@@ -336,6 +342,10 @@ def train(data_dir: str | Path, output_dir: str | Path, model_cfg: ModelConfig, 
         with atomic_dir(final_dir) as tmp:
             save_pretrained(model, processor, tmp)
             (tmp / C.SUCCESS).write_text("")
+    if env.is_main:
+        atomic_write_json(output_dir / C.TRAIN_RUNTIME, {
+            "attn_requested": model_cfg.attn_implementation, "attn_implementation": attn, "attn_note": attn_note,
+            "liger_applied": liger_applied})
     if env.is_main and metrics_path.is_file():
         plot_metrics(metrics_path, output_dir / C.TRAIN_CURVE)
     _barrier(env)
@@ -344,7 +354,8 @@ def train(data_dir: str | Path, output_dir: str | Path, model_cfg: ModelConfig, 
                        skipped_path=skipped_path, metrics_path=metrics_path,
                        final_loss=final_loss, tokens_seen=tokens_seen, resumed_from_step=resumed_from,
                        trainable_params=n_train, total_params=n_total, wall_s=time.time() - t_start,
-                       liger_applied=liger_applied, records=n_records, unplanned=ledger.unplanned)
+                       liger_applied=liger_applied, records=n_records, unplanned=ledger.unplanned,
+                       attn_implementation=attn, attn_note=attn_note)
 
 
 class SkipLedger:
