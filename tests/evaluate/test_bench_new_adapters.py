@@ -84,8 +84,8 @@ HE_ROW = {"task_id": "HumanEval/0", "entry_point": "add",
 
 def test_humaneval_runs_the_tests_on_restated_and_body_replies(tmp_path):
     path = write_jsonl(tmp_path / "HumanEval" / "HumanEval.jsonl", [HE_ROW])
-    with pytest.raises(ConfigError, match="execute_code is false"):
-        get_adapter("humaneval")
+    with pytest.raises(ConfigError, match="humaneval options.execute_code is false"):
+        get_adapter("humaneval").load(path)
     adapter = get_adapter("humaneval", {"execute_code": True, "timeout_s": 5})
     (item,) = adapter.load(path)
     assert adapter.score("    return sum(xs)\n", item) == 1.0                                  # a body

@@ -5,7 +5,7 @@ HumanEval's ``execution.py`` does — ``prompt + completion + test + check(entry
 defines ``entry_point`` itself (chat models restate the function) it follows the prompt on a new line and
 so redefines it. The program runs in :mod:`._sandbox` (a bounded subprocess, timeout
 ``timeout_s``); passing is exit status 0. Running model-written code needs ``execute_code: true``
-(``conf/eval/paper.yaml`` sets it): otherwise the adapter refuses to be created, naming the option.
+(``conf/eval/paper.yaml`` sets it): otherwise ``load`` and ``score`` refuse, naming the option.
 """
 from __future__ import annotations
 
@@ -39,14 +39,16 @@ class CodeConfig(AdapterConfig):
     execute_code: bool = False
     timeout_s: float = 10.0
 
-    def validate(self, where: str) -> None:
+    def validate(self, where: str = "CodeConfig") -> None:
         check_range(f"{where}.timeout_s", self.timeout_s, 0.1)
+
+    def require_execution(self, where: str) -> None:
         if not self.execute_code:
             raise ConfigError(f"{where}.execute_code is false: scoring this benchmark runs the model's code in a "
                               "subprocess (bounded, not a security sandbox); set options.execute_code: true to allow it")
 
 
-@register("humaneval", category="Text-only")
+@register("humaneval", category="Reasoning")
 class HumanEvalAdapter(Adapter):
     """HumanEval (openai_humaneval parquet / HumanEval.jsonl): task_id, prompt, test, entry_point."""
 
@@ -54,9 +56,9 @@ class HumanEvalAdapter(Adapter):
     config_cls = CodeConfig
     instruction = "Complete the following Python function. Reply with the complete function in a ```python block."
 
-    def __init__(self, config: CodeConfig | dict | None = None):
-        super().__init__(config)
-        self.config.validate(f"{self.name} options")
+    def load(self, path):  # refuse before anything is generated, not after
+        self.config.require_execution(f"{self.name} options")
+        return super().load(path)
 
     def parse_record(self, record: dict, where: RecordLocation) -> Item:
         prompt = text_field(record, "prompt", where)
@@ -79,4 +81,5 @@ class HumanEvalAdapter(Adapter):
     def score(self, prediction: str, item: Item) -> float:
         from lomo_ablate.evaluate.benchmarks._sandbox import run_python
 
+        self.config.require_execution(f"{self.name} options")
         return float(run_python(self.program(prediction, item), timeout_s=self.config.timeout_s).ok)

@@ -56,7 +56,7 @@ print(json.dumps(_got))
 """
 
 
-@register("livecodebench", category="Text-only")
+@register("livecodebench", category="Reasoning")
 class LiveCodeBenchAdapter(HumanEvalAdapter):
     """LiveCodeBench: question_id, question_title, question_content, starter_code, public_test_cases,
     private_test_cases, metadata (JSON with func_name for functional problems), platform, contest_date."""
@@ -91,6 +91,7 @@ class LiveCodeBenchAdapter(HumanEvalAdapter):
     def score(self, prediction: str, item: Item) -> float:
         from lomo_ablate.evaluate.benchmarks._sandbox import run_python
 
+        self.config.require_execution(f"{self.name} options")
         code = extract_code(prediction)
         for t in item.metadata["tests"]:
             if t.get("testtype", "stdin") == "functional":

@@ -24,7 +24,7 @@ def mmlu_pro_letter(prediction: str) -> str | None:
     return None
 
 
-@register("mmlu_pro", category="Text-only")
+@register("mmlu_pro", category="Reasoning")
 class MMLUProAdapter(SimplePromptMixin, Adapter):
     """MMLU-Pro (TIGER-Lab/MMLU-Pro test parquet): question_id, question, options (list), answer (letter),
     category. The prompt asks for "The answer is (X)" as the benchmark's CoT prompt does."""
