@@ -126,3 +126,24 @@ def test_livecodebench_refuses_pickles_that_name_classes(tmp_path):
     adapter = get_adapter("livecodebench", {"execute_code": True, "strict": False})
     assert adapter.load(write_jsonl(tmp_path / "lcb.jsonl", rows)) == []
     assert "refused" in adapter.rejected[0]["reason"] and adapter.rejected[0]["detail"] == "private_test_cases"
+
+
+def test_ccocr_token_f1_word_and_character_level(tmp_path):
+    rows = [{"index": 0, "question": "Read all the text in the image.", "answer": "STOP here\nNow!",
+             "image": base64.b64encode(png()).decode() * 1, "l2-category": "en_scene"},
+            {"index": 1, "question": "Read all the text.", "answer": "你好世界", "image": base64.b64encode(png()).decode(),
+             "l2-category": "zh_scene"}]
+    rows = [dict(r, image="data:image/png;base64," + r["image"]) for r in rows]
+    path = write_jsonl(tmp_path / "CC-OCR" / "multi_scene_ocr.jsonl", rows)
+    adapter = get_adapter("ccocr", {"track": "multi_scene_ocr"})
+    en, zh = adapter.load(path)
+    assert adapter.score("stop HERE now", en) == pytest.approx(1.0, abs=1e-6)   # case and punctuation ignored
+    assert adapter.detail("stop there", en) == {"right": 1, "n_gold": 3, "n_pred": 2}
+    assert adapter.score("stop there", en) == pytest.approx(2 * (1 / 3) * (1 / 2) / (1 / 3 + 1 / 2), abs=1e-6)
+    assert adapter.detail("你好", zh) == {"right": 2, "n_gold": 4, "n_pred": 2}   # character level for zh
+    preds = ["stop there", "你好"]
+    agg = adapter.aggregate([en, zh], [adapter.score(p, i) for p, i in zip(preds, [en, zh])],
+                            [adapter.detail(p, i) for p, i in zip(preds, [en, zh])])
+    assert agg["micro_f1"] == pytest.approx(2 * (3 / 7) * (3 / 4) / (3 / 7 + 3 / 4), abs=1e-6)
+    with pytest.raises(ConfigError, match="track must be one of"):
+        get_adapter("ccocr", {"track": "kie"})
