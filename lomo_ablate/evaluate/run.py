@@ -189,7 +189,8 @@ def _row(adapters: dict[str, Any], it: EvalItem, protocol: str, index: int, pred
 def _benchmark_metrics(rows: Sequence[dict], refs: Sequence[ItemRef], adapters: dict[str, Any],
                        protocols: Sequence[str]) -> dict:
     """``benchmark_metrics`` {bench: {protocol: the adapter's aggregate}} (the benchmark's own metrics, e.g.
-    IFEval's four accuracies, WeMath's IK/IG/CM/RM) and ``scored_by`` {bench: "rule" | "judge"}."""
+    IFEval's four accuracies, WeMath's IK/IG/CM/RM), ``scored_by`` {bench: "rule" | "judge"} and
+    ``categories_scored_by`` {category: "rule" | "judge" | "mixed"}."""
     items = {(r.benchmark, str(r.item.id)): r.item for r in refs}
     out: dict[str, dict] = {}
     for bench, adapter in adapters.items():
@@ -199,7 +200,12 @@ def _benchmark_metrics(rows: Sequence[dict], refs: Sequence[ItemRef], adapters: 
                 out.setdefault(bench, {})[proto] = adapter.aggregate(
                     [items[(bench, str(r["item_id"]))] for r in mine], [r["score"] for r in mine],
                     [r.get("detail") for r in mine])
-    return {"benchmark_metrics": out, "scored_by": {b: getattr(a, "scored_by", "rule") for b, a in adapters.items()}}
+    scored_by = {b: getattr(a, "scored_by", "rule") for b, a in adapters.items()}
+    by_cat: dict[str, set[str]] = {}
+    for r in rows:  # a category average over judged and rule-scored benchmarks is marked "mixed"
+        by_cat.setdefault(r["category"], set()).add(scored_by[r["benchmark"]])
+    return {"benchmark_metrics": out, "scored_by": scored_by,
+            "categories_scored_by": {c: (v.pop() if len(v) == 1 else "mixed") for c, v in sorted(by_cat.items())}}
 
 
 def _one_per_category(refs: Sequence[ItemRef], adapters: dict[str, Any], max_rows: int = 6) -> list[ItemRef]:

@@ -100,8 +100,9 @@ class Adapter(ABC):
     #: the dataclass of this adapter's options (a subclass of AdapterConfig where it has more)
     config_cls: type = AdapterConfig
 
-    #: re-scoring saved predictions (``evaluate.score``): a required image the row lacks is no rejection
-    allow_missing_images: bool = False
+    #: re-scoring saved predictions (``evaluate.score``): a required image the row lacks is no rejection,
+    #: and the same row may come several times (one line per saved prediction)
+    rescoring: bool = False
 
     def __init__(self, config: AdapterConfig | dict | None = None):
         self.config = config if isinstance(config, self.config_cls) else self.config_cls.from_dict(config)
@@ -123,7 +124,7 @@ class Adapter(ABC):
                 if missing:
                     raise BenchmarkFormatError(where, missing[0], f"missing (row has: {', '.join(sorted(record))})")
                 item = self.parse_record(record, where)
-                if item.id in seen:
+                if item.id in seen and not self.rescoring:
                     raise BenchmarkFormatError(where, "id", f"duplicate item id {item.id!r}")
                 self._check_slots(item, where)
             except BenchmarkFormatError as exc:
@@ -184,7 +185,7 @@ class Adapter(ABC):
         return [open_image(im) for im in images]
 
     def _check_slots(self, item: Item, where: RecordLocation) -> None:
-        if self.allow_missing_images:
+        if self.rescoring:
             return
         n = item.question.count(IMAGE_SLOT)
         if n != len(item.images):

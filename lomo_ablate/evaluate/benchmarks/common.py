@@ -81,7 +81,7 @@ def image_cells(adapter: Adapter, record: dict, where: RecordLocation, keys: tup
         refs = [r for r in refs if r is not None]
         if refs:
             return refs
-    if required and not adapter.allow_missing_images:
+    if required and not adapter.rescoring:
         raise BenchmarkFormatError(where, keys[0], "no image")
     return []
 

@@ -34,7 +34,8 @@ class HallusionBenchAdapter(SimplePromptMixin, Adapter):
         images = image_cells(self, record, where, ("image",), required=False)
         id_parts = [str(record[k]) for k in _GROUP_KEYS if record.get(k) is not None]
         item_id = "_".join(id_parts) if len(id_parts) == 5 else row_id(record, ("id",), where)
-        groups = {k: (str(record[k]) if record.get(k) is not None else None) for k in _GROUP_KEYS}
+        # kept under "hb_" names: a plain "category" in metadata would replace the paper group of the row
+        groups = {f"hb_{k}": (str(record[k]) if record.get(k) is not None else None) for k in _GROUP_KEYS}
         return Item(id=item_id, question=with_slots(text_field(record, "question", where), len(images)),
                     images=images, answer=gold,
                     metadata={"visual_input": record.get("visual_input"), "source": str(where), **groups})
@@ -46,8 +47,8 @@ class HallusionBenchAdapter(SimplePromptMixin, Adapter):
         def level(keys: tuple[str, ...]) -> tuple[float, int]:
             groups: dict[tuple, list[float]] = defaultdict(list)
             for it, s in zip(items, scores):
-                groups[tuple(it.metadata.get(k) for k in keys) if all(it.metadata.get(k) is not None for k in keys)
-                       else ("item", it.id)].append(s)
+                key = tuple(it.metadata.get(f"hb_{k}") for k in keys)
+                groups[key if None not in key else ("item", it.id)].append(s)
             return (sum(all(v == 1.0 for v in g) for g in groups.values()) / len(groups), len(groups)) \
                 if groups else (float("nan"), 0)
 

@@ -50,7 +50,7 @@ class MMMUAdapter(SimplePromptMixin, Adapter):
         def slot(m: re.Match) -> str:
             key = f"image_{m.group(1)}"
             ref = self.image_ref(record.get(key), where, key)
-            if ref is None and self.allow_missing_images:
+            if ref is None and self.rescoring:
                 return IMAGE_SLOT
             if ref is None:
                 raise BenchmarkFormatError(where, key, f"question mentions <image {m.group(1)}> but {key} is empty")
@@ -83,7 +83,7 @@ class MMMUAdapter(SimplePromptMixin, Adapter):
         return scoring.match_short_answer(prediction, item.answer)
 
     def _check_slots(self, item: Item, where: RecordLocation) -> None:
-        if self.allow_missing_images:
+        if self.rescoring:
             return
         n = item.question.count(IMAGE_SLOT) + sum(o.count(IMAGE_SLOT) for o in item.options or [])
         if n != len(item.images):
