@@ -184,9 +184,10 @@ def test_scores_are_evalscopes_rule_for_known_replies(bench_dir, tmp_path):
     items = gsm.load()
     replies = {"main:0": "2+1 = 3, so the answer is \\boxed{3}.", "main:1": "\\boxed{6}", "main:2": "7",
                "main:3": "I think \\boxed{9.0}"}
-    per_row = {i: gsm.score(p, gsm.items[i]) for i, p in replies.items()}
+    per_row = {i: gsm.sample_score(p, gsm.items[i])[0] for i, p in replies.items()}
     assert per_row == {"main:0": 1.0, "main:1": 0.0, "main:2": 1.0, "main:3": 1.0}  # 9.0 = 9 numerically
-    assert _replay_scores(gsm, replies, tmp_path / "out") == per_row  # EvalScope's review agrees row by row
+    assert _replay_scores(gsm, replies, tmp_path / "out") == per_row  # its evaluator's review agrees, row by row
+    assert all(gsm.score(p, gsm.items[i]) != gsm.score(p, gsm.items[i]) for i, p in replies.items())  # NaN until reviewed
     assert [it.answer for it in items] == ["3", "5", "7", "9"]
 
     doc = EvalScopeAdapter("docvqa", str(bench_dir / "DocVQA"), 2, {}, tmp_path / "es")
@@ -194,9 +195,9 @@ def test_scores_are_evalscopes_rule_for_known_replies(bench_dir, tmp_path):
     assert len(items) == 2  # n caps each subset
     messages, images = doc.build_prompt(items[1])
     assert len(images) == 1 and messages[0]["content"].count("<image>") == 1
-    assert doc.score("7", items[1]) == 1.0 and doc.score("no. 7", items[1]) == 1.0
-    assert doc.score("no 7", items[1]) == pytest.approx(0.8)  # ANLS: 1 - edit distance 1 / length 5
-    assert doc.score("zzz", items[1]) == 0.0
+    assert doc.sample_score("7", items[1])[0] == 1.0 and doc.sample_score("no. 7", items[1])[0] == 1.0
+    assert doc.sample_score("no 7", items[1])[0] == pytest.approx(0.8)  # ANLS: 1 - edit distance 1 / length 5
+    assert doc.sample_score("zzz", items[1])[0] == 0.0
 
 
 def test_the_replay_key_ignores_message_ids_but_not_images(bench_dir, tmp_path):

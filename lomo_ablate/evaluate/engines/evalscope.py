@@ -11,14 +11,14 @@ How it runs (docs/evaluate.md "The EvalScope engine"):
    (:class:`EvalScopeAdapter`): text parts joined with an ``<image>`` slot where each image was.
 2. **Generate** (every rank, sharded and resumable exactly as the native engine: ``engines/shards.py``): our
    protocols (standard, rendered, graded ``rendered_<f>``) turn each item into a prompt and the job's model
-   answers in batches (``models.generation.generate``). Each row is scored with EvalScope's own
-   ``calculate_metrics`` for the benchmark (its main metric), and for rendering protocols the rendered
-   image is written under ``evalscope/rendered/<protocol>/`` and named in the row.
+   answers in batches (``models.generation.generate``). For rendering protocols the rendered image is
+   written under ``evalscope/rendered/<protocol>/`` and named in the row. Rows are not scored yet (NaN in
+   the shard files).
 3. **Review** (rank 0, after gathering, :func:`review`): one EvalScope run per (benchmark, protocol) with an
    in-process :class:`ReplayModel` (a ``ModelAPI`` subclass) that returns our prediction for each of
    EvalScope's samples, so EvalScope writes its own per-sample ``predictions``/``reviews`` and ``reports``
-   under ``<out>/evalscope/<protocol>/``; the per-item scores of ``predictions.jsonl`` are taken from those
-   reviews (they equal step 2's).
+   under ``<out>/evalscope/<protocol>/``; the per-item scores of ``predictions.jsonl`` are its reviews'
+   main metric (``calculate_metrics``, EvalScope's own rule for the benchmark).
 
 Benchmarks EvalScope lacks (WeMath, MM-IFEval, MMLongBench-Doc, CC-OCR v1, CountBench, the probe suite) and
 those it scores only with an LLM judge (ZeroBench, SimpleVQA) run through our adapters; ``metrics.engines``
@@ -285,10 +285,14 @@ class EvalScopeAdapter:
         return [{"role": "user", "content": "\n\n".join(t for t in turns if t)}], images
 
     def score(self, prediction: str, item: EsItem) -> float:
-        """EvalScope's own per-sample scorer for this benchmark: its main metric for ``prediction``."""
-        return self.sample_score(prediction, item)[0]
+        """NaN: a row's score is set by EvalScope's review on rank 0 (:func:`review`), not while generating —
+        EvalScope's math scorers fork an isolated process per call, so scoring twice would double the
+        harness time (benchmarks/README.md)."""
+        return float("nan")
 
     def sample_score(self, prediction: str, item: EsItem) -> tuple[float, dict]:
+        """EvalScope's own per-sample scorer for this benchmark: its main metric for ``prediction`` (and
+        every metric's value), as its evaluator computes it."""
         from evalscope.api.evaluator import TaskState
         from evalscope.api.messages import ChatMessageAssistant
         from evalscope.api.model import ModelOutput
@@ -376,21 +380,15 @@ def review(rows: list[dict], adapters: dict[str, Any], protocols: Sequence[str],
                 result = run_task(adapter.task_config(model=ReplayModel(answers), work_dir=work))
             report = result.get(adapter.entry.evalscope) if isinstance(result, dict) else None
             scores = _read_reviews(work, adapter)
-            changed = 0
             for r in mine:
                 if r["item_id"] not in scores:
                     raise RuntimeError(f"EvalScope review of {name} ({protocol}) has no score for item {r['item_id']} "
-                                       f"({work / 'reviews'})")
-                new = scores[r["item_id"]]
-                changed += abs(new - float(r["score"])) > 1e-9
-                r["score"] = new
-            if changed:
-                log.warning("evalscope %s (%s): %d item scores differ between per-row scoring and EvalScope's "
-                            "review; the review's are kept", name, protocol, changed)
+                                       f"({work / 'reviews'}): EvalScope dropped it (see its log under {work})")
+                r["score"] = scores[r["item_id"]]
             out.setdefault(name, {})[protocol] = {
                 "reviews": str(Path(EVALSCOPE_DIR) / protocol / "reviews" / MODEL_ID),
                 "report": str(Path(EVALSCOPE_DIR) / protocol / "reports" / MODEL_ID / f"{adapter.entry.evalscope}.json"),
-                "score": _report_score(report), "n": len(mine), "rescored": changed}
+                "score": _report_score(report), "n": len(mine)}
     return out
 
 
