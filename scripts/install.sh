@@ -27,6 +27,12 @@ if [ ! -f "$stamp" ]; then
   .venv/bin/python -m pip install -q --upgrade pip
   .venv/bin/python -m pip install -q "torch==2.13.0"
   .venv/bin/python -m pip install -q -e ".[dev]"
+  # EvalScope (eval.engine=evalscope, its tests): a second step, because it requires antlr4 4.13.2 (through
+  # math-verify[antlr4_13_2]) while Hydra/OmegaConf require 4.9.*: one resolution with both is impossible
+  # (pip --dry-run: ResolutionImpossible). Installed after the project, then Hydra's antlr4 put back;
+  # math-verify's parser (latex2sympy2_extended) also accepts 4.9.3 (`pip check` is clean).
+  .venv/bin/python -m pip install -q "evalscope==1.14.1"
+  .venv/bin/python -m pip install -q "antlr4-python3-runtime==4.9.3"
   rm -f .venv/.lomo-installed-*; touch "$stamp"
 else
   echo "[install] Python packages up to date"

@@ -12,7 +12,7 @@ from typing import Any
 from lomo_ablate.evaluate.protocols import parse_protocol
 from lomo_ablate.utils.config import ConfigError, check_range, config_from_dict
 
-__all__ = ["EvalConfig", "BenchmarkSpec", "MIRConfig", "PairedConfig", "DEFAULT_PROTOCOLS"]
+__all__ = ["EvalConfig", "EvalScopeConfig", "BenchmarkSpec", "MIRConfig", "PairedConfig", "DEFAULT_PROTOCOLS"]
 
 DEFAULT_PROTOCOLS = ["standard", "rendered_0.33", "rendered_0.67", "rendered"]
 
@@ -41,11 +41,15 @@ class BenchmarkSpec:
     def validate(self, where: str = "eval.benchmarks[]") -> None:
         from lomo_ablate.evaluate.benchmarks.registry import lookup
 
+        from lomo_ablate.evaluate.engines.evalscope import BENCHMARKS as EVALSCOPE_BENCHMARKS
+
         try:
             entry = lookup(self.name)
         except KeyError as e:
-            raise ConfigError(f"{where}.name: {e.args[0]}") from None
-        if entry.needs_path and not self.path:
+            if self.name not in EVALSCOPE_BENCHMARKS:
+                raise ConfigError(f"{where}.name: {e.args[0]}") from None
+            entry = None  # EvalScope's only (EvalConfig checks that the engine is evalscope)
+        if (entry is None or entry.needs_path) and not self.path:
             raise ConfigError(f"{where}: {self.name!r} needs a path (its local file or folder)")
         if self.n is not None:
             check_range(f"{where}.n", self.n, 1, integer=True)
@@ -101,9 +105,30 @@ class PairedConfig:
 
 
 @dataclass
+class EvalScopeConfig:
+    """``eval.engine=evalscope`` settings. ``dataset_args``: per benchmark (our name, e.g. ``gsm8k``), keys
+    merged over the engine's defaults into EvalScope's ``dataset_args`` (``few_shot_num``, ``subset_list``,
+    ``eval_split``, …; ``dataset_id`` is always the spec's ``path``)."""
+
+    dataset_args: dict = field(default_factory=dict)
+
+    @classmethod
+    def from_dict(cls, d: Any) -> "EvalScopeConfig":
+        return config_from_dict(cls, d, "eval.evalscope")
+
+    def validate(self, where: str = "eval.evalscope") -> None:
+        for name, args in self.dataset_args.items():
+            if not hasattr(args, "items"):
+                raise ConfigError(f"{where}.dataset_args.{name}: must be a mapping of EvalScope dataset_args")
+            if "dataset_id" in args:
+                raise ConfigError(f"{where}.dataset_args.{name}.dataset_id: set the benchmark's path instead")
+
+
+@dataclass
 class EvalConfig:
     """What to evaluate and how. ``render`` is a curation RenderConfig dict (evaluation font settings).
-    ``engine``: what generates and scores (:mod:`lomo_ablate.evaluate.engines`; ``native`` only for now).
+    ``engine``: what generates and scores (:mod:`lomo_ablate.evaluate.engines`: ``native`` or ``evalscope``;
+    ``evalscope``: its settings).
     ``device: auto`` is ``cuda:<local rank>`` when CUDA is there (every rank evaluates its shard).
     ``judge``: base_url / model / api_key_env of an OpenAI-compatible LLM judge (None: rule-scored)."""
 
@@ -120,6 +145,7 @@ class EvalConfig:
     device: str = "auto"
     progress: bool = True
     engine: str = "native"
+    evalscope: EvalScopeConfig = field(default_factory=EvalScopeConfig)
     judge: dict | None = None
 
     def __post_init__(self) -> None:
@@ -169,6 +195,14 @@ class EvalConfig:
             from lomo_ablate.evaluate.judge import JudgeConfig
 
             JudgeConfig.from_dict(dict(self.judge), f"{where}.judge")
+        if self.engine != "evalscope":
+            from lomo_ablate.evaluate.benchmarks.registry import benchmarks as registered
+
+            known = set(registered())
+            for i, b in enumerate(self.benchmarks):
+                if b.name not in known:
+                    raise ConfigError(f"{where}.benchmarks[{i}]: {b.name!r} has no adapter of ours; it runs only "
+                                      f"with {where}.engine=evalscope")
         for key in ("batch_size", "max_new_tokens", "carrier_bins", "chunk_size"):
             check_range(f"{where}.{key}", getattr(self, key), 1, integer=True)
 

@@ -47,14 +47,22 @@ class ItemRef:
     item: Any
 
 
-def load_items(specs: Sequence[BenchmarkSpec]) -> tuple[list[ItemRef], dict[str, Any], list[dict]]:
-    """All items of all benchmarks (in spec order), the adapters by name, and set-aside rows."""
+def load_items(specs: Sequence[BenchmarkSpec], cfg: EvalConfig | None = None,
+               out_dir: Path | None = None) -> tuple[list[ItemRef], dict[str, Any], list[dict]]:
+    """All items of all benchmarks (in spec order), the adapters by name, and set-aside rows. With
+    ``cfg.engine == "evalscope"`` the benchmarks EvalScope has are loaded by EvalScope (its work folder
+    under ``out_dir``), the others by our adapters."""
     refs: list[ItemRef] = []
     adapters: dict[str, Any] = {}
     rejected: list[dict] = []
     for i, spec in enumerate(specs):
         spec.validate(f"eval.benchmarks[{i}]")  # a known name, and a path where the benchmark reads files
-        adapter = make_adapter(spec)
+        if cfg is not None and cfg.engine == "evalscope":
+            from lomo_ablate.evaluate.engines.evalscope import make_adapter as evalscope_adapter
+
+            adapter = evalscope_adapter(spec, cfg, Path(out_dir or "."))
+        else:
+            adapter = make_adapter(spec)
         raw = adapter.load(spec.path) if spec.path else adapter.load()
         adapters[spec.name] = adapter
         for r in getattr(adapter, "rejected", []):
@@ -106,7 +114,7 @@ def evaluate(model_dir: str | Path, out_dir: str | Path, cfg: EvalConfig | dict 
     t0 = time.time()
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    refs, adapters, rejected = load_items(cfg.benchmarks)
+    refs, adapters, rejected = load_items(cfg.benchmarks, cfg, out_dir)
     if not refs:
         raise ValueError(f"eval: no items in benchmarks {[b.name for b in cfg.benchmarks]}")
     protocols = [parse_protocol(p) for p in cfg.protocols]
@@ -124,6 +132,11 @@ def evaluate(model_dir: str | Path, out_dir: str | Path, cfg: EvalConfig | dict 
         return {"rank": env.rank, "generated": len(todo)}
     shards.wait_for_ranks(out_dir, env.world_size)
     rows = shards.gather(out_dir, all_units, ids)
+    engines = {b: {"engine": "native"} for b in adapters}
+    if cfg.engine == "evalscope":  # EvalScope's own reviews and reports; the row scores come from them
+        from lomo_ablate.evaluate.engines import evalscope
+
+        engines = evalscope.review_and_describe(rows, adapters, cfg.protocols, out_dir)
     write_jsonl(out_dir / PREDICTIONS, rows)
     correct = {p: [r["score"] for r in rows if r["protocol"] == p] for p in cfg.protocols}
 
@@ -132,6 +145,7 @@ def evaluate(model_dir: str | Path, out_dir: str | Path, cfg: EvalConfig | dict 
     metrics["n_items"] = {b: sum(1 for r in refs if r.benchmark == b) for b in adapters}
     metrics["rejected"] = {b: sum(1 for r in rejected if r["benchmark"] == b) for b in adapters}
     metrics["engine"] = cfg.engine
+    metrics["engines"] = engines
     if rejected:
         write_jsonl(out_dir / REJECTED, rejected)
     mir_refs = refs if cfg.mir.n is None else refs[: cfg.mir.n]
@@ -159,6 +173,11 @@ def _generate_units(model: Any, processor: Any, refs: Sequence[ItemRef], adapter
 
     by_name = {p.name: p for p in protocols}
     writer = shards.ShardWriter(out_dir, env.rank)
+    record = None
+    if cfg.engine == "evalscope":  # the rendered image of each rendered item, named in its row
+        from lomo_ablate.evaluate.engines.evalscope import RenderedRecorder
+
+        record = RenderedRecorder(out_dir)
     for proto in protocols:
         mine = [u for u in todo if u[1] == proto.name]
         for chunk in _chunks(mine, cfg.chunk_size):
@@ -168,8 +187,9 @@ def _generate_units(model: Any, processor: Any, refs: Sequence[ItemRef], adapter
                 batch = slice(start, start + cfg.batch_size)
                 preds = generate(model, processor, prompts[batch], cfg.batch_size, cfg.max_new_tokens,
                                  progress=False)
-                writer.append(_row(adapters, it, proto.name, u[2], pred)
-                              for it, u, pred in zip(items[batch], chunk[batch], preds, strict=True))
+                writer.append({**_row(adapters, it, proto.name, u[2], pred),
+                               **(record(it.benchmark, proto.name, it.item_id, pr) if record else {})}
+                              for it, u, pred, pr in zip(items[batch], chunk[batch], preds, prompts[batch], strict=True))
                 if cfg.progress:
                     log.info("evaluate [%s] rank %d: %d/%d", proto.name, env.rank, start + len(preds), len(items))
             if render is not None:
