@@ -32,7 +32,9 @@ def _app(cfg: DictConfig) -> None:
 def main() -> None:
     """Console entry (``lomo-ablate``): rewrites ``zip(...)=...`` arguments, then runs the Hydra app."""
     from lomo_ablate.pipeline.grid import SweepSpecError, rewrite_zip_arguments
+    from lomo_ablate.utils.logging import readable_progress
 
+    readable_progress()  # not a terminal (a log, Slurm): progress bars redraw every ~30 s at most
     register_resolvers()
     register_schemas()  # conf/config.yaml's first default: the typed schema
     try:

@@ -73,7 +73,7 @@ def transcription_score(record: dict[str, Any]) -> str:
     """A reader's transcription check in words (``record``: a shipped.json or a read stage's metrics)."""
     t = (record.get("reading") or record).get("transcription") or {}
     q, rnd = t.get("questions") or {}, t.get("random") or {}
-    return (f"{100 * q.get('exact', 0):.0f} % of {q.get('n', '?')} held-out questions exactly, random strings "
+    return (f"{100 * q.get('exact', 0):.0f} % of {t.get('n', '?')} held-out questions exactly, random strings "
             f"similarity {rnd.get('similarity', 0):.2f}")
 
 

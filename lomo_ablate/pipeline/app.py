@@ -24,7 +24,7 @@ from lomo_ablate.pipeline.jobconfig import resolved_job_config
 from lomo_ablate.pipeline.registry import Registry, Stage, StageContext, StagePlan
 from lomo_ablate.pipeline.store import Store, StoreResult
 from lomo_ablate.pipeline.validate import ConfigValidationError, check_secrets, validate_config
-from lomo_ablate.utils.logging import ALL_RANKS, console, rank_zero_logging
+from lomo_ablate.utils.logging import ALL_RANKS, console, rank_zero_logging, readable_progress
 from lomo_ablate.utils.secrets import install_redaction
 
 log = logging.getLogger("lomo_ablate.pipeline")
@@ -232,6 +232,7 @@ def hydra_task(cfg: DictConfig) -> dict[str, Any] | None:
     """What ``python -m lomo_ablate`` runs per job: the job folder, axes and names come from Hydra."""
     from hydra.core.hydra_config import HydraConfig
 
+    readable_progress()  # a job writing to a log or Slurm file: progress bars redraw every ~30 s at most
     hc = HydraConfig.get()
     job_dir = Path(hc.runtime.output_dir)
     install_redaction([console()])

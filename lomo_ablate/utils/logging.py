@@ -4,14 +4,20 @@ Every rank of a distributed job runs the same code; only rank 0 should talk. ``i
 puts one :class:`RankZeroFilter` on the root logger's handlers and on the ``lomo_ablate`` logger, so a
 record logged on rank > 0 is dropped unless it says otherwise (``log.error(..., extra=ALL_RANKS)``).
 ``console()`` is the ``[lomo-ablate] ...`` stderr channel the pipeline reports to the user on (rank 0 only).
+``readable_progress()`` keeps progress bars from filling a log: when stderr is not a terminal (a log file,
+Slurm), every tqdm bar of the process — ours and the libraries' — redraws at most every 30 s.
 """
 from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import sys
+from functools import partialmethod
 from typing import Iterator
 
+#: Seconds between two redraws of a progress bar when the output is not a terminal (``TQDM_MININTERVAL``).
+LOG_PROGRESS_INTERVAL_S = 30.0
 ALL_RANKS = {"all_ranks": True}  # pass as ``extra=`` for a record every rank must emit
 CONSOLE = "lomo_ablate.console"
 
@@ -75,3 +81,42 @@ class _StderrHandler(logging.StreamHandler):
     def emit(self, record: logging.LogRecord) -> None:
         self.stream = sys.stderr
         super().emit(record)
+
+
+def _is_terminal(stream: object) -> bool:
+    try:
+        return bool(stream.isatty())  # type: ignore[attr-defined]
+    except (AttributeError, ValueError):  # closed or not a file
+        return False
+
+
+def readable_progress(stream: object | None = None, interval_s: float = LOG_PROGRESS_INTERVAL_S) -> bool:
+    """When ``stream`` (default: ``sys.stderr``, where tqdm draws) is not a terminal, every tqdm bar of this
+    process — ours, transformers', datasets' (they all derive from ``tqdm.std.tqdm``) — redraws at most every
+    ``interval_s`` seconds, so a job log holds a status line per half minute instead of thousands of redraws;
+    on a terminal the bars stay live. tqdm takes ``TQDM_*`` defaults from the environment when it is first
+    imported: the variable is set for later imports and child processes, and applied to an already imported
+    tqdm. A ``TQDM_MININTERVAL`` the user set wins. Returns True when the bars were slowed."""
+    if _is_terminal(sys.stderr if stream is None else stream):
+        return False
+    os.environ.setdefault("TQDM_MININTERVAL", str(interval_s))
+    try:
+        interval = float(os.environ["TQDM_MININTERVAL"])
+    except ValueError:
+        interval = interval_s
+    # tqdm's monitor thread forces a redraw of a slow bar every `maxinterval` s (10 by default)
+    os.environ.setdefault("TQDM_MAXINTERVAL", str(max(interval, 10.0)))
+    if "tqdm.std" in sys.modules:
+        import tqdm.std
+
+        try:
+            slow = {"mininterval": interval, "maxinterval": float(os.environ["TQDM_MAXINTERVAL"])}
+        except ValueError:
+            slow = {"mininterval": interval, "maxinterval": max(interval, 10.0)}
+
+        init = tqdm.std.tqdm.__dict__.get("__init__")
+        if isinstance(init, partialmethod):
+            tqdm.std.tqdm.__init__ = partialmethod(init.func, *init.args, **{**init.keywords, **slow})
+        elif init is not None:
+            tqdm.std.tqdm.__init__ = partialmethod(init, **slow)
+    return True

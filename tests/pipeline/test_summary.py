@@ -105,3 +105,36 @@ def test_job_summary_of_a_failed_lookup_names_what_is_missing(tmp_path):
     text = job_summary({"job": "j", "status": "failed", "stages": {"curate": {"status": "done"}}}, tmp_path)
     assert text.splitlines()[0].startswith("job j failed") and "accuracy" not in text
     assert f"result  {tmp_path / C.RESULT}" in text
+
+
+def test_a_sweep_ends_with_the_reports_table_on_screen(tmp_path, capsys):
+    """report_sweep on a sweep folder written to the job-folder contract, then what the end-of-sweep callback
+    prints: each arm's overall accuracy per protocol and, under LoMo, its Δ with the bootstrap interval."""
+    sys.path.insert(0, str(REPO / "tests" / "report"))
+    from report_fixtures import make_job
+
+    from lomo_ablate.pipeline.callbacks import print_sweep_summary
+    from lomo_ablate.report import report_sweep
+
+    sweep = tmp_path / "multirun" / "carrier_quick"
+    for seed in (0, 1, 2):
+        make_job(sweep, "carrier_quick", {"method": "standard_sft", "seed": seed},
+                 {"standard": 0.8, "rendered_0.33": 0.1, "rendered": 0.05}, seed=seed, jitter=0.05, distance=1.0)
+        make_job(sweep, "carrier_quick", {"method": "lomo_no_distortion", "seed": seed},
+                 {"standard": 0.7, "rendered_0.33": 0.4, "rendered": 0.05}, seed=seed, jitter=0.05, distance=0.8)
+    print_sweep_summary(report_sweep(sweep, tmp_path / "results", config={"plots": False}))
+    out = capsys.readouterr().out
+    lines = out.splitlines()
+    assert lines[0].startswith("sweep carrier_quick: 6 done")
+    head = next(line for line in lines if line.strip().startswith("arm "))
+    assert head.split() == ["arm", "standard", "rendered_0.33", "rendered"]
+    row = next(line for line in lines if line.strip().startswith("method=lomo_no_distortion (3 seeds)"))
+    delta = lines[lines.index(row) + 1].split("Δ", 1)[1]
+    # LoMo helps at 1/3 pixels (interval excludes 0: *) and costs text accuracy (also excluding 0)
+    cells = re.findall(r"([+-]\d+\.\d) \[([+-]\d+\.\d), ([+-]\d+\.\d)\](\*?)", delta)
+    assert len(cells) == 3
+    (std, lo_s, hi_s, mark_s), (third, lo_t, hi_t, mark_t), _ = cells
+    assert float(third) > 20 and float(lo_t) > 0 and mark_t == "*"
+    assert float(std) < 0 and float(hi_s) < 0 and mark_s == "*"
+    assert "0.800" in out and "lower is better" in out
+    assert str(tmp_path / "results" / "carrier_quick" / "README.md") in out
