@@ -1,7 +1,8 @@
 """Stand-alone curation app (Hydra front door over :func:`lomo_ablate.curate.curate`).
 
     python -m lomo_ablate.curate input=text.jsonl output=out/ position=middle distortion=on \\
-        rewrite_ratio=0.5 seed=0 workers=2 [multimodal_input=mm.jsonl] [gallery=true]
+        rewrite_ratio=0.5 seed=0 workers=2 [multimodal_input=mm.jsonl] [gallery=true] \\
+        [image_dir=IMGS] [multimodal_image_dir=IMGS] [split=train]
 
 Config: conf/curate_app.yaml with the curate, render, position, distortion, scale and mix groups.
 """
@@ -37,7 +38,12 @@ def run_app(cfg: DictConfig) -> int:
         ccfg = CurateConfig.from_dict(curate_dict)
         # the output folder is this app's: one curation into it at a time (in the pipeline, the store locks)
         with locked(Path(cfg.output).resolve()):
-            summary = curate(cfg.input, cfg.output, ccfg, multimodal_input=cfg.get("multimodal_input") or None,
+            def pool(v):
+                return OmegaConf.to_container(v, resolve=True) if OmegaConf.is_config(v) else v
+
+            summary = curate(pool(cfg.input), cfg.output, ccfg, multimodal_input=pool(cfg.get("multimodal_input")) or None,
+                             text_image_dir=cfg.get("image_dir"), multimodal_image_dir=cfg.get("multimodal_image_dir"),
+                             split=cfg.get("split"),
                              seed=int(cfg.seed), workers=cfg.workers, progress=True,
                              overwrite=bool(cfg.get("overwrite", False)))
     except (ConfigError, FileNotFoundError, FileExistsError, ValueError) as e:
