@@ -346,3 +346,25 @@ def test_referenced_image_changes_change_the_key(tmp_path: Path):
     data[mid:mid + 4] = b"ZZZZ" if data[mid:mid + 4] != b"ZZZZ" else b"YYYY"
     big.write_bytes(bytes(data))
     assert big.stat().st_size > 4 << 20 and pool_fingerprint(expand_pool(big)) != fp
+
+
+def test_curated_folder_follows_the_umask_and_loads_with_datasets(tmp_path: Path):
+    """Files 0666 and folders 0777 minus the umask (not 0600/0700); ``load_dataset("json", data_dir=OUT)``
+    reads exactly the written records (side files, images and _SUCCESS are not picked up)."""
+    old = os.umask(0o022)
+    try:
+        (tmp_path / "a.png").write_bytes(png_bytes())
+        mm = write_jsonl(tmp_path / "mm.jsonl", [{"id": 5, "image": "a.png", "conversations": conv("<image>\nQ")}])
+        t = write_jsonl(tmp_path / "t.jsonl", [{**r, "id": f"s{i}"} for i, r in enumerate(text_records(6))])
+        out = tmp_path / "out"
+        curate(t, out, fast_config(mix={"rewrite_ratio": 0.5}), multimodal_input=mm, progress=False)
+    finally:
+        os.umask(old)
+    for name in (C.MANIFEST, C.DATASET_INFO, C.SUCCESS, C.DATA):
+        assert (out / name).stat().st_mode & 0o777 == 0o644, name
+    assert (out / C.DATA_SPLIT_LINK).resolve() == (out / C.DATA).resolve()
+    datasets = pytest.importorskip("datasets")
+    os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
+    ds = datasets.load_dataset("json", data_dir=str(out), cache_dir=str(tmp_path / "hf"))["train"]
+    assert ds.num_rows == len(read_jsonl(out / C.DATA)) == 7
+    assert sorted(ds["id"]) == sorted(r["id"] for r in read_jsonl(out / C.DATA))
