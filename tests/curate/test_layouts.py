@@ -368,3 +368,46 @@ def test_curated_folder_follows_the_umask_and_loads_with_datasets(tmp_path: Path
     ds = datasets.load_dataset("json", data_dir=str(out), cache_dir=str(tmp_path / "hf"))["train"]
     assert ds.num_rows == len(read_jsonl(out / C.DATA)) == 7
     assert sorted(ds["id"]) == sorted(r["id"] for r in read_jsonl(out / C.DATA))
+
+
+def test_workers_die_with_their_parent(tmp_path: Path):
+    """kill -9 of the curating process: its spawn-started workers get SIGKILL from the kernel
+    (PR_SET_PDEATHSIG) instead of writing on into a folder whose lock died with the parent."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    if not sys.platform.startswith("linux"):
+        pytest.skip("PR_SET_PDEATHSIG is Linux only")
+    src = write_jsonl(tmp_path / "t.jsonl", text_records(4000))
+    script = ("import sys; sys.path.insert(0, sys.argv[3]); from lomo_ablate.curate import curate; "
+              "from curate_helpers import fast_config; "
+              "curate(sys.argv[1], sys.argv[2], fast_config(shard_size=2000, mix={'rewrite_ratio': 1.0}), "
+              "workers=2, progress=False)")
+    proc = subprocess.Popen([sys.executable, "-c", script, str(src), str(tmp_path / "out"),
+                             str(Path(__file__).parent)], env={**os.environ})
+    children: list[int] = []
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and len(children) < 2:
+        time.sleep(0.5)
+        try:
+            children = [int(p) for p in Path(f"/proc/{proc.pid}/task/{proc.pid}/children").read_text().split()]
+        except OSError:
+            children = []
+        # the spawn start-up passes through a resource tracker too: keep only the pool workers
+        children = [c for c in children if "spawn_main" in Path(f"/proc/{c}/cmdline").read_bytes().decode(
+            errors="replace") and "resource_tracker" not in Path(f"/proc/{c}/cmdline").read_bytes().decode(
+            errors="replace")] if children else []
+    assert len(children) >= 2, "the workers did not start"
+    while time.monotonic() < deadline and not any((tmp_path / "out" / C.IMAGES_DIR).rglob("*.png")):
+        time.sleep(0.2)  # the workers are past their start-up and rendering
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    deadline = time.monotonic() + 5  # a shard of 2,000 rewrites takes far longer than this
+    alive = children
+    while alive and time.monotonic() < deadline:
+        time.sleep(0.2)
+        alive = [c for c in alive if Path(f"/proc/{c}").exists()
+                 and Path(f"/proc/{c}/stat").read_text().split()[2] != "Z"]
+    assert not alive, f"workers {alive} outlived their parent"
