@@ -3,14 +3,18 @@
 #   scripts/install.sh          Python packages only (what `python -m lomo_ablate` needs)
 #   scripts/install.sh --tex    + TeX Live (latex, dvipng, Latin Modern) for the math renderer
 #   scripts/install.sh --slurm  + a one-node Slurm (munge, slurmctld, slurmd, slurmdbd, MariaDB) for tests
+#   scripts/install.sh --llamafactory-check  + ./.venv-lf: .venv's packages plus datasets 4.8 and
+#                               LLaMA-Factory 0.9.5's readers (--no-deps: its pins cannot share .venv), for
+#                               tests/curate/test_llamafactory_reads.py (run it with .venv-lf/bin/python)
 # torch is pinned to the CPU build; an unpinned torch pulls a multi-GB CUDA build.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-want_tex=0; want_slurm=0
+want_tex=0; want_slurm=0; want_lf=0
 for a in "$@"; do
   case "$a" in
     --tex) want_tex=1 ;;
     --slurm) want_slurm=1 ;;
+    --llamafactory-check) want_lf=1 ;;
     --all) want_tex=1; want_slurm=1 ;;
     *) echo "install.sh: unknown option $a" >&2; exit 2 ;;
   esac
@@ -68,6 +72,19 @@ if [ $want_slurm = 1 ]; then
   else
     echo "[install] Slurm + munge + MariaDB (~30 s)"
     apt_install slurmctld slurmd slurm-client slurmdbd munge mariadb-server
+  fi
+fi
+if [ $want_lf = 1 ]; then
+  if [ -x .venv-lf/bin/python ] && .venv-lf/bin/python -c "import llamafactory, datasets" 2>/dev/null; then
+    echo "[install] .venv-lf present"
+  else
+    echo "[install] .venv-lf: datasets 4.8 + llamafactory 0.9.5 readers (~1 min)"
+    "$PY" -m venv .venv-lf
+    site=$(.venv/bin/python -c "import sysconfig; print(sysconfig.get_paths()['purelib'])")
+    lfsite=$(.venv-lf/bin/python -c "import sysconfig; print(sysconfig.get_paths()['purelib'])")
+    echo "$site" > "$lfsite/zz_lomo_venv.pth"   # .venv's packages, after .venv-lf's own
+    .venv-lf/bin/python -m pip install -q "datasets>=4.8,<4.9"
+    .venv-lf/bin/python -m pip install -q --no-deps "llamafactory==0.9.5" "peft==0.21.2" "trl==1.16.0" "tyro==1.0.17"
   fi
 fi
 echo "[install] done"

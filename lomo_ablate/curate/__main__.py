@@ -1,7 +1,8 @@
 """Stand-alone curation app (Hydra front door over :func:`lomo_ablate.curate.curate`).
 
     python -m lomo_ablate.curate input=text.jsonl output=out/ position=middle distortion=on \\
-        rewrite_ratio=0.5 seed=0 workers=2 [multimodal_input=mm.jsonl] [gallery=true]
+        rewrite_ratio=0.5 seed=0 workers=2 [multimodal_input=mm.jsonl] [gallery=true] \\
+        [image_dir=IMGS] [multimodal_image_dir=IMGS] [split=train]
 
 Config: conf/curate_app.yaml with the curate, render, position, distortion, scale and mix groups.
 """
@@ -18,6 +19,7 @@ from lomo_ablate.curate.config import ConfigError, CurateConfig
 from lomo_ablate.contracts import FILES_MANIFEST
 from lomo_ablate.utils.config import check_seed
 from lomo_ablate.utils.integrity import check_files_manifest, move_aside, write_files_manifest
+from lomo_ablate.curate.readers import expand_pool
 from lomo_ablate.curate.run import curate
 from lomo_ablate.utils import locked
 from lomo_ablate.pipeline.schema import register_schemas
@@ -40,11 +42,15 @@ def app_problems(cfg: DictConfig) -> list[str]:
         check_seed("seed", cfg.get("seed"))
     except ConfigError as e:
         problems.append(str(e))
-    if cfg.get("input") and not Path(cfg.input).exists():
-        problems.append(f"input={cfg.input}: no such file or folder (cwd {Path.cwd()})")
-    mm = cfg.get("multimodal_input")
-    if mm and not Path(mm).exists():
-        problems.append(f"multimodal_input={mm}: no such file or folder (cwd {Path.cwd()})")
+    for key in ("input", "multimodal_input"):  # a file, folder, glob, datasets folder or a list of these
+        spec = cfg.get(key)
+        if not spec:
+            continue
+        spec = OmegaConf.to_container(spec, resolve=True) if OmegaConf.is_config(spec) else spec
+        try:
+            expand_pool(spec, cfg.get("split"))
+        except (FileNotFoundError, ValueError) as e:
+            problems.append(f"{key}={spec}: {e} (cwd {Path.cwd()})")
     if cfg.get("output"):
         out = Path(cfg.output).expanduser().resolve()
         if out.exists() and not out.is_dir():
@@ -97,7 +103,13 @@ def run_app(cfg: DictConfig) -> int:
         # the output folder is this app's: one curation into it at a time (in the pipeline, the store locks)
         with locked(Path(cfg.output).resolve()):
             notes += _check_previous_output(Path(cfg.output), bool(cfg.get("overwrite", False)))
-            summary = curate(cfg.input, cfg.output, ccfg, multimodal_input=cfg.get("multimodal_input") or None,
+
+            def pool(v):
+                return OmegaConf.to_container(v, resolve=True) if OmegaConf.is_config(v) else v
+
+            summary = curate(pool(cfg.input), cfg.output, ccfg, multimodal_input=pool(cfg.get("multimodal_input")) or None,
+                             text_image_dir=cfg.get("image_dir"), multimodal_image_dir=cfg.get("multimodal_image_dir"),
+                             split=cfg.get("split"),
                              seed=int(cfg.seed), workers=cfg.workers, progress=True,
                              overwrite=bool(cfg.get("overwrite", False)))
             if not summary.cached or not (Path(cfg.output) / FILES_MANIFEST).is_file():

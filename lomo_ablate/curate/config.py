@@ -194,13 +194,18 @@ def _plain(obj: Any) -> Any:
 class CurateAppConfig:
     """The stand-alone curation app's own keys (``python -m lomo_ablate.curate``, conf/curate_app.yaml); its
     Hydra schema is made from this class (lomo_ablate.pipeline.schema). ``input``: the text-only pool
-    (required); ``multimodal_input``: the multimodal pool (optional); ``output``: the output folder
+    (required); ``multimodal_input``: the multimodal pool (optional) — each a file, folder of shards, glob,
+    datasets folder or list of these; ``image_dir``/``multimodal_image_dir``: the root of each pool's
+    relative image paths (default: each input file's folder); ``split``: a DatasetDict split; ``output``: the output folder
     (required); ``rewrite_ratio``: fraction of text-only instances rendered, in [0, 1]; ``workers`` /
     ``gallery``: shortcuts for ``curate.workers`` / ``curate.gallery``; ``overwrite``: replace a finished
     curation of another config in ``output``."""
 
-    input: str | None = None
-    multimodal_input: str | None = None
+    input: Any = None
+    multimodal_input: Any = None
+    image_dir: str | None = None
+    multimodal_image_dir: str | None = None
+    split: str | None = None
     output: str | None = None
     seed: int = 0
     rewrite_ratio: float = 0.5

@@ -327,6 +327,18 @@ DATASET_INFO = {"lomo": {"file_name": "data.jsonl", "formatting": "sharegpt",
                                   "function_tag": "function_call", "observation_tag": "observation"}}}
 
 
+def dataset_info(counts: dict[str, Any]) -> dict[str, Any]:
+    """LLaMA-Factory's dataset_info.json for the folder: ``videos``/``tools`` columns only when some record
+    has them (its converter reads every declared column)."""
+    info = json.loads(json.dumps(DATASET_INFO))
+    cols = info["lomo"]["columns"]
+    if not counts.get("with_videos"):
+        cols.pop("videos")
+    if not counts.get("with_tools"):
+        cols.pop("tools")
+    return info
+
+
 def dumps_record(record: dict) -> str:
     """The one serialization used for data.jsonl and rejected.jsonl lines (sorted keys, UTF-8, strict JSON:
     NaN/Infinity raise ValueError instead of being written as bare ``NaN``)."""

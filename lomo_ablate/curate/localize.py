@@ -41,7 +41,11 @@ class Block:
         return source[self.start:self.end]
 
 
-_SENTENCE_END = re.compile(r"[.!?。！？]+[\"')\]]*(?=\s|$)")
+#: Latin-style ends (``.``, ``!``, ``?``, Arabic ``؟``, Urdu ``۔``, Devanagari ``।``/``॥``) need whitespace or
+#: the end after them; full-width / CJK ends (``。！？．｡︒`` and ``‼⁇⁈⁉``) end a sentence wherever they
+#: stand, since Chinese and Japanese put no space after them (closing quotes/brackets stay with it).
+_SENTENCE_END = re.compile(r"[.!?؟۔।॥]+[\"')\]]*(?=\s|$)"
+                           r"|[。！？．｡︒‼⁇⁈⁉]+[\"'”’」』）】〕》〉)\]]*")
 _NO_CUT_BEFORE = frozenset(".,;:!?)]}'\"。，；：！？")
 
 

@@ -480,7 +480,7 @@ def _json_array_rows(path: str, chunk_chars: int = 1 << 22) -> Iterator[tuple[in
                         continue
                     if end is None:
                         end = len(buf)
-                    text, bad = buf[pos:end], f"{type(e).__name__}: {e}"
+                    text, bad = buf[pos:end], (type(e), f"{type(e).__name__}: {e}")
                 break
             line += text.count("\n")
             pos = end
@@ -490,7 +490,8 @@ def _json_array_rows(path: str, chunk_chars: int = 1 << 22) -> Iterator[tuple[in
                 except UnicodeEncodeError as e:
                     yield start_line, _marker("invalid_unicode", str(e))
             else:
-                yield start_line, _marker("malformed_json", bad)
+                yield start_line, _marker("too_deeply_nested" if bad[0] is RecursionError else "malformed_json",
+                                          bad[1])
 
 
 def _file_rows(f: InputFile) -> Iterator[tuple[int, bytes]]:

@@ -40,7 +40,7 @@ from typing import Any, Iterator
 
 from lomo_ablate.curate.assemble import assemble_content, check_slots, escape_placeholders, split_to_fit
 from lomo_ablate.curate.config import CurateConfig, available_cpus
-from lomo_ablate.curate.io import (DATASET_INFO, Rejection, Sample, dumps_record, index_jsonl, parse_record,
+from lomo_ablate.curate.io import (Rejection, dataset_info, Sample, dumps_record, index_jsonl, parse_record,
                                    read_lines)
 from lomo_ablate.curate.media import MediaProblem, place
 from lomo_ablate.curate.readers import Segment, expand_pool, locate, materialize, pool_fingerprint
@@ -216,7 +216,7 @@ def process_shard(task: ShardTask) -> dict[str, Any]:
     cfg, out_dir, work_dir = task.cfg, Path(task.out_dir), Path(task.work_dir)
     stats: dict[str, Any] = {"read": 0, "written": 0, "rewritten": 0, "rejected": Counter(), "renderer": Counter(),
                              "math_fallbacks": 0, "distortion": Counter(), "placeholders_escaped": 0,
-                             "control_chars_stripped": 0, "images": 0, "image_bearing": 0,
+                             "control_chars_stripped": 0, "images": 0, "image_bearing": 0, "with_tools": 0, "with_videos": 0,
                              "by_source": {task.source: Counter()}}
     records: list[dict] = []
     rejected: list[dict] = []
@@ -345,6 +345,8 @@ def process_shard(task: ShardTask) -> dict[str, Any]:
         stats["by_source"][task.source]["written"] += 1
         stats["images"] += len(r["images"])
         stats["image_bearing"] += bool(r["images"])
+        stats["with_tools"] += "tools" in r
+        stats["with_videos"] += bool(r.get("videos"))
         if r["meta"]["rewritten"]:
             stats["rewritten"] += 1
             stats["by_source"][task.source]["rewritten"] += 1
@@ -594,7 +596,7 @@ def curate(text_input: Any, output_dir: str | Path, cfg: CurateConfig | None = N
     _link_split(out)
     _concat([work / f"{t.stem}.rejected.jsonl" for t in tasks], out / C.REJECTED)
     (out / C.IMAGES_DIR).mkdir(exist_ok=True)
-    atomic_write_json(out / C.DATASET_INFO, DATASET_INFO)
+    atomic_write_json(out / C.DATASET_INFO, dataset_info(counts))
     if cfg.gallery:
         from lomo_ablate.curate.gallery import write_gallery
 

@@ -17,12 +17,19 @@ BUILTIN = "builtin"
 
 @dataclasses.dataclass
 class DataConfig:
-    """``data``: the inputs of curation."""
+    """``data``: the inputs of curation. ``text``/``multimodal``: ``builtin``, or a pool — a file, a folder
+    of shards, a glob, a ``datasets`` folder, or a list of these (docs/curate.md "Inputs"); ``multimodal``
+    may be None. ``text_image_dir``/``multimodal_image_dir``: the root that the pool's relative image paths
+    resolve against (None: each input file's folder); nothing outside it is read. ``split``: the split of a
+    ``DatasetDict`` folder."""
 
-    text: str = BUILTIN                 # a file, or `builtin`
-    multimodal: str | None = BUILTIN    # a file, `builtin`, or None
+    text: Any = BUILTIN                 # `builtin`, or a pool (str or list of str)
+    multimodal: Any = BUILTIN           # `builtin`, a pool, or None
     text_size: int = 200                # built-in pool sizes
     multimodal_size: int = 100
+    text_image_dir: str | None = None
+    multimodal_image_dir: str | None = None
+    split: str | None = None
 
     def validate(self, where: str = "data") -> None:
         for key in ("text_size", "multimodal_size"):
@@ -33,8 +40,14 @@ class DataConfig:
             value = getattr(self, key)
             if value is None and key == "multimodal":
                 continue
-            if not isinstance(value, str) or not value:
-                raise ConfigError(f"{where}.{key}: {value!r}: allowed: `builtin` or the path of an existing file")
+            items = list(value) if isinstance(value, (list, tuple)) else [value]
+            if not items or not all(isinstance(v, str) and v for v in items):
+                raise ConfigError(f"{where}.{key}: {value!r}: allowed: `builtin`, or a file, folder, glob or "
+                                  f"datasets folder (or a list of these)")
+        for key in ("text_image_dir", "multimodal_image_dir", "split"):
+            value = getattr(self, key)
+            if value is not None and (not isinstance(value, str) or not value):
+                raise ConfigError(f"{where}.{key}: {value!r}: allowed: null or a non-empty string")
 
 
 @dataclasses.dataclass

@@ -37,7 +37,6 @@ from lomo_ablate.pipeline.config import BUILTIN
 from lomo_ablate.pipeline.registry import Registry, Stage, StageContext, StagePlan
 from lomo_ablate.pipeline.store import Store
 from lomo_ablate.utils.fs import atomic_write_json
-from lomo_ablate.utils.hashing import file_fingerprint
 
 # Bump a stage's salt when its code changes what it produces: every key downstream changes with it.
 SALTS = {"data": "data-1", "curate": "curate-1", "read": "read-1", "train": "train-1", "evaluate": "evaluate-2"}
@@ -66,11 +65,26 @@ def _computed(section: Any) -> Any:
     return {k: v for k, v in section.items() if k not in RUN_ONLY_KEYS} if isinstance(section, dict) else section
 
 
-def _input_id(value: str | None) -> Any:
-    """How a user-supplied input enters a key: its path and a fingerprint of its bytes."""
+def _pool_value(value: Any) -> Any:
+    """A pool as plain data (a ListConfig of paths becomes a list)."""
+    return OmegaConf.to_container(value, resolve=True) if OmegaConf.is_config(value) else value
+
+
+def _input_id(value: Any, image_dir: str | None = None, split: str | None = None) -> Any:
+    """How a user-supplied pool enters a key: its spec and a fingerprint of its content — every file's whole
+    bytes (hashed once per process and file version) and the size and mtime of every image it references
+    (:func:`lomo_ablate.curate.readers.pool_fingerprint`)."""
     if value is None:
         return None
-    return {"path": str(value), "fingerprint": file_fingerprint(value)}
+    import dataclasses as dc
+
+    from lomo_ablate.curate.readers import expand_pool, pool_fingerprint
+
+    files = expand_pool(value, split)
+    if image_dir is not None:
+        files = [dc.replace(f, root=str(Path(image_dir).resolve())) for f in files]
+    spec = [str(v) for v in value] if isinstance(value, (list, tuple)) else str(value)
+    return {"path": spec, "image_dir": image_dir, "split": split, "fingerprint": pool_fingerprint(files)}
 
 
 # ---- key functions: (cfg, keys of the stages planned so far) -> key inputs, or None (not in this job) ----
@@ -89,10 +103,12 @@ def curate_key(cfg: DictConfig, upstream: Mapping[str, str]) -> dict[str, Any]:
     inputs: dict[str, Any] = {}
     if "data" in upstream:
         inputs["builtin"] = upstream["data"]
+    split = OmegaConf.select(cfg, "data.split", default=None)
     if text != BUILTIN:
-        inputs["text"] = _input_id(text)
+        inputs["text"] = _input_id(_pool_value(text), OmegaConf.select(cfg, "data.text_image_dir", default=None), split)
     if mm not in (None, BUILTIN):
-        inputs["multimodal"] = _input_id(mm)
+        inputs["multimodal"] = _input_id(_pool_value(mm), OmegaConf.select(cfg, "data.multimodal_image_dir",
+                                                                      default=None), split)
     return {"stage": "curate", "salt": _salt("curate"), "seed": int(cfg.seed),
             "config": _computed(_section(cfg, "curate")), "inputs": inputs}
 
@@ -144,14 +160,19 @@ def run_data(ctx: StageContext) -> None:
         write_multimodal_pool(ctx.out / C.MULTIMODAL_POOL, int(cfg.data.multimodal_size), seed)
 
 
-def stage_inputs(cfg: DictConfig, data_dir: Path | None) -> tuple[Path, Path | None]:
-    """The text and multimodal input files of curation (built-in pools live in the data stage)."""
-    text = data_dir / C.TEXT_POOL if cfg.data.text == BUILTIN else Path(cfg.data.text)
+def stage_inputs(cfg: DictConfig, data_dir: Path | None) -> tuple[Any, Any]:
+    """The text and multimodal pools of curation (built-in pools live in the data stage; a user pool is a
+    path, glob or list as given)."""
+    def pool(value: Any) -> Any:
+        value = _pool_value(value)
+        return [str(v) for v in value] if isinstance(value, (list, tuple)) else str(value)
+
+    text = data_dir / C.TEXT_POOL if cfg.data.text == BUILTIN else pool(cfg.data.text)
     mm_value = OmegaConf.select(cfg, "data.multimodal", default=None)
     if mm_value is None:
         mm = None
     else:
-        mm = data_dir / C.MULTIMODAL_POOL if mm_value == BUILTIN else Path(mm_value)
+        mm = data_dir / C.MULTIMODAL_POOL if mm_value == BUILTIN else pool(mm_value)
     return text, mm
 
 
@@ -168,7 +189,10 @@ def run_curate(ctx: StageContext) -> dict[str, Any]:
         workers = max(1, available_cpus() // max(1, env.local_world_size))
     text, mm = stage_inputs(ctx.cfg, ctx.inputs.get("data"))
     summary = curate(text, ctx.out, ccfg, multimodal_input=mm, seed=int(ctx.cfg.seed), workers=workers,
-                     progress=True, rank=env.rank, world_size=env.world_size)
+                     progress=True, rank=env.rank, world_size=env.world_size,
+                     text_image_dir=OmegaConf.select(ctx.cfg, "data.text_image_dir", default=None),
+                     multimodal_image_dir=OmegaConf.select(ctx.cfg, "data.multimodal_image_dir", default=None),
+                     split=OmegaConf.select(ctx.cfg, "data.split", default=None))
     return _plain(summary)
 
 
