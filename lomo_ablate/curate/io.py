@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
 
+from lomo_ablate.contracts import IMAGE_SLOT
 from lomo_ablate.curate.media import MediaProblem, MediaRef, decode_inline, resolve_in_root
 from lomo_ablate.curate.readers import MARKER
 
@@ -161,7 +162,7 @@ def _content(content: Any, k: int, part_images: list[Any]) -> str:
         if kind in _TEXT_PARTS and isinstance(part.get("text"), str):
             pieces.append(part["text"])
         elif kind in _IMAGE_PARTS:
-            pieces.append("<image>")
+            pieces.append(IMAGE_SLOT)
             ref = _pick(part, "image", "image_url", "url", "path")
             if ref is not None:
                 part_images.append(ref)
