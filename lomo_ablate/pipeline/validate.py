@@ -160,18 +160,30 @@ def _check_rewrite_ratio(cfg: DictConfig) -> list[tuple[str, str]]:
 
 
 def _check_inputs(cfg: DictConfig) -> list[tuple[str, str]]:
+    """``data.text`` / ``data.multimodal``: ``builtin`` or a pool the curation reads (a file, a folder of shards, a
+    glob, a ``datasets`` folder or a list of these; ``data.split`` picks a DatasetDict split), checked by the
+    same function curation uses (:func:`lomo_ablate.curate.readers.expand_pool`)."""
+    from lomo_ablate.curate.readers import expand_pool
+
     out = []
+    split = OmegaConf.select(cfg, "data.split", default=None)
     for kind in ("text", "multimodal"):
         value = OmegaConf.select(cfg, f"data.{kind}", default=None)
         if value is None and kind == "multimodal":
             continue
         if value == BUILTIN:
             continue
-        if not isinstance(value, str) or not value:
-            out.append((f"data.{kind}", f"{value!r}: allowed: `builtin` or the path of an existing file"))
-        elif not Path(value).is_file():
-            out.append((f"data.{kind}", f"input file {value} does not exist (cwd {Path.cwd()}); "
-                                        "allowed: `builtin` or the path of an existing file"))
+        if OmegaConf.is_config(value):
+            value = OmegaConf.to_container(value, resolve=True)
+        allowed = "allowed: `builtin`, a file, a folder of shards, a glob, a datasets folder or a list of these"
+        if not value or not (isinstance(value, str) or (isinstance(value, list)
+                                                         and all(isinstance(v, str) for v in value))):
+            out.append((f"data.{kind}", f"{value!r}: {allowed}"))
+            continue
+        try:
+            expand_pool(value, split)
+        except (FileNotFoundError, ValueError) as e:
+            out.append((f"data.{kind}", f"{e} (cwd {Path.cwd()}); {allowed}"))
     return out
 
 

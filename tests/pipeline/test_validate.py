@@ -70,7 +70,7 @@ def test_unknown_position_lists_the_allowed_positions():
 def test_missing_input_file_is_named(tmp_path):
     missing = tmp_path / "nope.jsonl"
     msg = problems(job(data__text=str(missing)))["data.text"]
-    assert str(missing) in msg and "does not exist" in msg and "builtin" in msg
+    assert str(missing) in msg and "not found" in msg and "builtin" in msg
 
 
 def test_existing_input_file_is_accepted(tmp_path):
@@ -124,3 +124,17 @@ def test_pipeline_keys_are_typed_dataclasses_built_by_the_one_config_builder():
     with pytest.raises(ConfigError, match="^seed: expected an integer"):
         PipelineConfig.from_dict({"seed": "zero"})
     assert "data.multimodal_size" in problems(job(data__multimodal_size=-1))
+
+
+def test_a_pool_may_be_a_folder_of_shards_a_glob_or_a_list(tmp_path):
+    """data.text/data.multimodal take what curation reads (curate.readers.expand_pool), not only one file."""
+    shards = tmp_path / "subset"
+    shards.mkdir()
+    for i in range(2):
+        (shards / f"train-{i:05d}-of-00002.jsonl").write_text("{}\n")
+    other = tmp_path / "extra.jsonl"
+    other.write_text("{}\n")
+    for value in (str(shards), str(shards / "train-*.jsonl"), [str(shards), str(other)]):
+        validate_config(job(data__text=value, data__multimodal=None), check_stages=False)
+    msg = problems(job(data__text=str(tmp_path / "nothing-*.jsonl")))["data.text"]
+    assert "nothing-*.jsonl" in msg and "glob" in msg
