@@ -3,7 +3,7 @@
 #   scripts/install.sh          Python packages only (what `python -m lomo_ablate` needs)
 #   scripts/install.sh --tex    + TeX Live (latex, dvipng, Latin Modern) for the math renderer
 #   scripts/install.sh --slurm  + a one-node Slurm (munge, slurmctld, slurmd, slurmdbd, MariaDB) for tests
-#   scripts/install.sh --all    all three below (what scripts/test.sh uses as root)
+#   scripts/install.sh --all    --tex, --slurm and --llamafactory-check (what scripts/test.sh uses as root)
 #   scripts/install.sh --llamafactory-check  + ./.venv-lf: .venv's packages plus datasets 4.8 and
 #                               LLaMA-Factory 0.9.5's readers (--no-deps: its pins cannot share .venv), for
 #                               tests/curate/test_llamafactory_reads.py (run it with .venv-lf/bin/python)
