@@ -75,3 +75,21 @@ class _StderrHandler(logging.StreamHandler):
     def emit(self, record: logging.LogRecord) -> None:
         self.stream = sys.stderr
         super().emit(record)
+
+
+def drop_file_handlers(folder: str | "os.PathLike[str]") -> int:
+    """Closes and removes the root logger's file handlers that write inside ``folder`` (Hydra's job log of a
+    run whose folder is being removed), so nothing later re-opens a file there; how many were removed."""
+    import os
+    from pathlib import Path
+
+    root = logging.getLogger()
+    target = Path(folder).resolve()
+    n = 0
+    for h in list(root.handlers):
+        name = getattr(h, "baseFilename", None)
+        if name and (Path(name).resolve() == target or target in Path(name).resolve().parents):
+            root.removeHandler(h)
+            h.close()
+            n += 1
+    return n
