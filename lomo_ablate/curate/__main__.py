@@ -18,6 +18,7 @@ from omegaconf import DictConfig, OmegaConf
 from lomo_ablate.curate.config import ConfigError, CurateConfig
 from lomo_ablate.contracts import FILES_MANIFEST
 from lomo_ablate.utils.config import check_seed
+from lomo_ablate.utils.logging import drop_file_handlers
 from lomo_ablate.utils.integrity import check_files_manifest, move_aside, write_files_manifest
 from lomo_ablate.curate.readers import expand_pool
 from lomo_ablate.curate.run import curate
@@ -154,9 +155,10 @@ def _remove_hydra_output() -> None:
     except ValueError:  # not under Hydra (run_app called directly)
         return
     out = Path(hc.runtime.output_dir)
+    drop_file_handlers(out)
     shutil.rmtree(out / str(hc.output_subdir or ".hydra"), ignore_errors=True)
     log_file = out / f"{hc.job.name}.log"
-    if log_file.is_file() and log_file.stat().st_size == 0:
+    if log_file.is_file() and log_file.stat().st_size == 0:  # a run whose log has content keeps it
         log_file.unlink()
     for folder in (out, out.parent):  # outputs/curate/<date>/<time>, then <date> when it is empty
         try:

@@ -24,7 +24,7 @@ from lomo_ablate.pipeline.jobconfig import resolved_job_config
 from lomo_ablate.pipeline.registry import Registry, Stage, StageContext, StagePlan
 from lomo_ablate.pipeline.store import Store, StoreResult
 from lomo_ablate.pipeline.validate import ConfigValidationError, check_secrets, validate_config
-from lomo_ablate.utils.logging import ALL_RANKS, console, rank_zero_logging, readable_progress
+from lomo_ablate.utils.logging import ALL_RANKS, console, drop_file_handlers, rank_zero_logging, readable_progress
 from lomo_ablate.utils.secrets import install_redaction
 
 log = logging.getLogger("lomo_ablate.pipeline")
@@ -265,6 +265,7 @@ def _reject(hc: Any, job_dir: Path, e: ConfigValidationError) -> None:
     shutil.rmtree(job_dir / str(hc.output_subdir or ".hydra"), ignore_errors=True)
     log_file = job_dir / f"{hc.job.name}.log"
     if log_file.is_file() and not (job_dir / RESULT).exists():  # a previous run's log stays
+        drop_file_handlers(job_dir)  # Hydra's handler would re-open it in a removed folder
         log_file.unlink()
     cwd = Path.cwd().resolve()
     for folder in (job_dir, *job_dir.parents):  # the job folder, then outputs/runs, outputs when left empty

@@ -102,7 +102,7 @@ def _check_values(cfg: DictConfig) -> list[tuple[str, str]]:
     stage types."""
     out: list[tuple[str, str]] = []
     lr = OmegaConf.select(cfg, "trainer.lr", default=None, throw_on_resolution_failure=False)
-    if lr is not None:
+    if isinstance(lr, (int, float)) and not isinstance(lr, bool):  # a wrong type is the trainer config's message
         try:
             check_range("trainer.lr", lr, 0, lo_open=True)
         except ConfigError as e:

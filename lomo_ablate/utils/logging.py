@@ -120,3 +120,20 @@ def readable_progress(stream: object | None = None, interval_s: float = LOG_PROG
         elif init is not None:
             tqdm.std.tqdm.__init__ = partialmethod(init, **slow)
     return True
+
+
+def drop_file_handlers(folder: str | "os.PathLike[str]") -> int:
+    """Closes and removes the root logger's file handlers that write inside ``folder`` (Hydra's job log of a
+    run whose folder is being removed), so nothing later re-opens a file there; how many were removed."""
+    from pathlib import Path
+
+    root = logging.getLogger()
+    target = Path(folder).resolve()
+    n = 0
+    for h in list(root.handlers):
+        name = getattr(h, "baseFilename", None)
+        if name and (Path(name).resolve() == target or target in Path(name).resolve().parents):
+            root.removeHandler(h)
+            h.close()
+            n += 1
+    return n
