@@ -52,7 +52,7 @@ from lomo_ablate.utils import atomic_write_json, atomic_write_text, locked, stab
 log = logging.getLogger(__name__)
 
 #: Bumped when the output format or the per-record procedure changes, so old caches are not reused.
-CURATE_FORMAT_VERSION = 2
+CURATE_FORMAT_VERSION = 3
 TEXT, MULTIMODAL = "text", "multimodal"
 RENDER_CHUNK = 64
 #: The folder inside ``OUT`` that holds the shards of an unfinished run (removed when it finishes).
@@ -273,6 +273,7 @@ def process_shard(task: ShardTask) -> dict[str, Any]:
 
     if pending:
         renderer, distorter = _tools(cfg)
+        tex_before = renderer.tex_stats()  # the renderer lives as long as its worker: this shard's share is a delta
         texts = [s.messages[s.turn]["content"][a:b] for _, s, _, spans in pending for a, b in spans]
         results = _render_lazily(renderer, texts)
         drop: set[int] = set()
@@ -330,6 +331,7 @@ def process_shard(task: ShardTask) -> dict[str, Any]:
                                                   for i in infos]})
             check_slots(record["messages"], record["images"], record["id"])
         records = [r for i, r in enumerate(records) if i not in drop]
+        stats["tex"] = {k: round(v - tex_before.get(k, 0), 3) for k, v in renderer.tex_stats().items()}
 
     lines, kept = [], []
     for r in records:
@@ -586,6 +588,8 @@ def curate(text_input: Any, output_dir: str | Path, cfg: CurateConfig | None = N
         if stats is None:
             raise RuntimeError(f"curate: shard {t.stem} in {work} did not finish intact")
         _merge(counts, stats)
+    # TeX time varies from run to run: the manifest's "tex" (beside wall_seconds), not a count
+    tex = {k: round(v, 3) for k, v in sorted(counts.pop("tex", {}).items())}
     counts["rejected_total"] = sum(counts.get("rejected", {}).values())
     counts["blank_lines"] = sum(i.blank_lines for i in index.values())
     counts = _sorted_counts(counts)
@@ -617,6 +621,7 @@ def curate(text_input: Any, output_dir: str | Path, cfg: CurateConfig | None = N
         "counts": counts,
         "warnings": warnings,
         "versions": _versions(),
+        "tex": {**tex, "run_budget_s_per_worker": cfg.render.tex_run_budget_s},
         "wall_seconds": wall,
     }
     atomic_write_json(manifest_path, manifest)

@@ -25,6 +25,7 @@ def _tree(root: Path) -> dict[str, bytes]:
             if p.name == "manifest.json":
                 m = json.loads(data)
                 m.pop("wall_seconds")
+                m.pop("tex", None)  # TeX seconds vary between runs
                 data = json.dumps(m, sort_keys=True).encode()
             out[str(p.relative_to(root))] = data
     return out
@@ -235,3 +236,17 @@ def test_curated_records_reconstruct_their_source_text(tmp_path_factory, questio
         assert r["messages"][0]["content"] == expected
         assert r["messages"][0]["content"].count("<image>") == len(r["images"]) == len(spans)
         assert r["messages"][1]["content"] == "A"
+
+
+@pytest.mark.tex
+def test_the_manifest_reports_the_runs_tex_time(tmp_path, need_tex):
+    """Issue 17: TeX time of a run is capped per worker and reported (manifest.json "tex")."""
+    src = tmp_path / "m.jsonl"
+    src.write_text("".join(json.dumps({"messages": [
+        {"role": "user", "content": f"Solve ${i}x^2 + \\frac{{1}}{{{i + 1}}} = 0$ now. Then check it. Then answer."},
+        {"role": "assistant", "content": "x"}]}) + "\n" for i in range(4)))
+    cfg = CurateConfig.from_dict({"render": {"math_renderer": "tex"}, "localize": {"position": "full"}})
+    curate(src, tmp_path / "o", cfg, progress=False, workers=1)
+    tex = json.loads((tmp_path / "o" / "manifest.json").read_text())["tex"]
+    assert tex["runs"] >= 1 and tex["seconds"] > 0
+    assert tex["run_budget_s_per_worker"] == cfg.render.tex_run_budget_s
