@@ -39,3 +39,14 @@ def _restore_environment():
     yield
     os.environ.clear()
     os.environ.update(saved)
+
+
+@pytest.fixture
+def need_tex(in_ci):
+    """TeX Live (latex + dvipng) is required; under CI its absence is a failure, not a skip."""
+    from lomo_ablate.render.tex import tex_available
+
+    if not tex_available():
+        if in_ci:
+            pytest.fail("TeX Live (latex + dvipng) is not installed; run scripts/install.sh --all")
+        pytest.skip("TeX Live (latex + dvipng) is not installed")
