@@ -3,7 +3,7 @@
 The paper reports results in six groups. Each benchmark module registers its group with the benchmark
 (``@register(name, category=...)`` in :mod:`~lomo_ablate.evaluate.benchmarks.registry`), so the table
 :data:`CATEGORIES` (benchmark -> group) is read from the registry, never kept by hand. The assignment is our
-reading of the paper's grouping (MMMU/MMMU-Pro/ZeroBench as reasoning, MathVista/WeMath as math,
+reading of the paper's grouping (MMMU/MMMU-Pro as reasoning, MathVista/ZeroBench/WeMath as math,
 HallusionBench/SimpleVQA as factuality, IFEval as instruction following, DocVQA as document & OCR, CountBench
 as perception); pass ``categories=`` to :func:`category_averages` to use another mapping.
 """
