@@ -372,11 +372,13 @@ def test_a_new_benchmark_module_is_registered_with_its_category(tmp_path):
         registry._BENCHMARKS.pop("toy_vqa", None)
 
 def test_category_averages_per_protocol_and_plain():
-    scores = {"mmmu": {"standard": 0.6, "rendered": 0.4}, "zerobench": {"standard": 0.2, "rendered": 0.0},
+    scores = {"mmmu": {"standard": 0.6, "rendered": 0.4}, "mmmu_pro": {"standard": 0.2, "rendered": 0.0},
+              "zerobench": {"standard": 0.1, "rendered": 0.0},
               "docvqa": {"standard": 0.9, "rendered": 0.8}, "probe_arith": {"standard": 1.0}}
     cats = category_averages(scores)
-    assert list(cats) == ["Reasoning", "Document & OCR", "Other"]  # paper order, unknown kept as Other
+    assert list(cats) == ["Reasoning", "Math", "Document & OCR", "Other"]  # paper order, unknown kept as Other
     assert cats["Reasoning"] == pytest.approx({"standard": 0.4, "rendered": 0.2})
+    assert cats["Math"] == pytest.approx({"standard": 0.1, "rendered": 0.0})  # ZeroBench: the paper's Math group
     assert cats["Other"] == {"standard": 1.0}
     assert category_averages({"gsm8k": 1.0, "mathvista": 0.5}) == {"Math": 0.75}
     assert category_averages({"x": 1.0}, categories={"x": "Math"}) == {"Math": 1.0}

@@ -22,7 +22,7 @@ class ZeroBenchAdapter(ShortAnswerAdapter):
     """ZeroBench: question_id, question_text, question_answer, question_images_decoded (list)."""
 
     def __init__(self, config: ShortAnswerConfig | dict | None = None):
-        defaults = {"name": "zerobench", "category": "Reasoning", "id_keys": ["question_id"],
+        defaults = {"name": "zerobench", "category": type(self).category,  # the group @register set "id_keys": ["question_id"],
                     "question_key": "question_text", "answer_key": "question_answer",
                     "image_keys": ["question_images_decoded", "question_images"],
                     "instruction": "Give the final answer in curly braces, like {answer}."}
