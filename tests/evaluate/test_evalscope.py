@@ -219,11 +219,12 @@ def test_a_new_folder_of_the_same_name_is_read_afresh(tmp_path):
 
 
 def test_config_names_engines_and_benchmarks_only_evalscope_has(bench_dir):
-    cfg = EvalConfig.from_dict({"engine": "evalscope", "benchmarks": [{"name": "vstar", "path": "/x"}]})
-    assert cfg.benchmarks[0].name == "vstar"
-    with pytest.raises(ConfigError, match=r"eval\.benchmarks\[0\]: 'vstar' has no adapter of ours; it runs only "
-                                          r"with eval\.engine=evalscope"):
-        EvalConfig.from_dict({"benchmarks": [{"name": "vstar", "path": "/x"}]})
+    # every benchmark of EvalScope's table also has an adapter of ours, so either engine takes it
+    for engine in ("evalscope", "native"):
+        cfg = EvalConfig.from_dict({"engine": engine, "benchmarks": [{"name": "vstar", "path": "/x"}]})
+        assert cfg.benchmarks[0].name == "vstar"
+        with pytest.raises(ConfigError, match=r"eval\.benchmarks\[0\]\.name: unknown benchmark 'nosuch'; known: "):
+            EvalConfig.from_dict({"engine": engine, "benchmarks": [{"name": "nosuch", "path": "/x"}]})
     with pytest.raises(ConfigError, match=r"eval\.evalscope\.dataset_args\.gsm8k\.dataset_id"):
         EvalConfig.from_dict({"engine": "evalscope", "evalscope": {"dataset_args": {"gsm8k": {"dataset_id": "x"}}}})
     with pytest.raises(ConfigError, match=r"eval\.engine: unknown engine 'vllm'"):

@@ -41,6 +41,7 @@ from typing import Any, Iterator, Sequence
 from PIL import Image
 
 from lomo_ablate.contracts import ESCAPED_SLOT, IMAGE_SLOT
+from lomo_ablate.evaluate.benchmarks.base import Adapter
 
 log = logging.getLogger("lomo_ablate.evaluate.evalscope")
 
@@ -283,6 +284,15 @@ class EvalScopeAdapter:
                 text += piece
             turns.append(text)
         return [{"role": "user", "content": "\n\n".join(t for t in turns if t)}], images
+
+    #: EvalScope's evaluator applies its benchmark's fixed rule (the benchmarks it scores only with an LLM
+    #: judge are not routed here: BENCHMARKS)
+    scored_by: str = "rule"
+
+    # nothing beyond the score per row (EvalScope's review under evalscope/<protocol>/reviews holds every metric
+    # of the sample); the summary is accuracy over the reviewed rows, as for our adapters
+    detail = Adapter.detail
+    aggregate = Adapter.aggregate
 
     def score(self, prediction: str, item: EsItem) -> float:
         """NaN: a row's score is set by EvalScope's review on rank 0 (:func:`review`), not while generating —
