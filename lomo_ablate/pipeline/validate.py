@@ -200,6 +200,8 @@ def _check_attention(cfg: DictConfig) -> list[tuple[str, str]]:
         return []
     if requested != FLASH or fallback or flash_attn_installed() or device == "cpu":
         return []
+    if OmegaConf.select(cfg, "dry_run", default=False):
+        return []  # a dry run (e.g. on a login node) runs nothing: the job itself is checked where it is submitted
     if device == "auto":
         import torch
 

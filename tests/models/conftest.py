@@ -1,9 +1,11 @@
 """Where the real-model fixtures live: ``$LOMO_SHARED/fixtures/real_models`` (default ``<repo>/../shared``)."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
-from real_fixtures import shared_dir
+from shared_paths import shared_dir
 
 
 @pytest.fixture(scope="session")

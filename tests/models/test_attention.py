@@ -10,7 +10,7 @@ from lomo_ablate.models import ConfigError, ModelConfig
 from lomo_ablate.models.attention import FLASH, flash_attn_installed, resolve_attention
 from lomo_ablate.pipeline.validate import ConfigValidationError, validate_config
 
-from real_fixtures import REPO
+from shared_paths import REPO
 
 pytestmark = pytest.mark.skipif(flash_attn_installed(), reason="flash-attn is installed here")
 

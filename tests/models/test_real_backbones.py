@@ -29,7 +29,7 @@ from lomo_ablate.models.load import WeightsNotLoadedError
 from lomo_ablate.train.config import TrainerConfig
 from lomo_ablate.train.trainer import apply_freeze, train
 
-from real_fixtures import REPO
+from shared_paths import REPO
 
 FAMILIES = {"qwen3_5_9b": ("qwen3_5_9b/tiny", "qwen3_5_9b"),
             "llava_ov_1_5_8b": ("llava_ov_1_5_8b/tiny", "llava_onevision_1_5_8b")}

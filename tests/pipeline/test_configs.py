@@ -28,14 +28,19 @@ def compose_job(overrides: list[str]):
 
 
 def validate_allowing_unset_partition(cfg, where: str) -> None:
-    """Slurm cluster files leave the partition to the site: that (and only that) must be reported."""
+    """Slurm cluster files leave the partition to the site, and a CUDA job asking for FlashAttention is refused
+    where flash-attn is not installed (this machine): those (and only those) must be reported."""
+    from lomo_ablate.models.attention import flash_attn_installed
+
     try:
         validate_config(cfg, where=where)
     except ConfigValidationError as e:
         keys = {k for k, _ in e.problems}
+        here = set() if flash_attn_installed() else {"model.attn_implementation"}
         # the launcher's partition is the cluster node's (conf/cluster/slurm.yaml): the same missing value
-        assert keys in ({"cluster.partition"}, {"cluster.partition", "hydra.launcher.partition"}), str(e)
+        assert keys - here in (set(), {"cluster.partition"}, {"cluster.partition", "hydra.launcher.partition"}), str(e)
         OmegaConf.update(cfg, "cluster.partition", "debug", force_add=True)
+        OmegaConf.update(cfg, "model.attn_fallback", "sdpa", force_add=True)
         validate_config(cfg, where=where)
 
 

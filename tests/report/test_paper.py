@@ -2,11 +2,10 @@
 written to the job and evaluation contracts (result.json per job, predictions.jsonl in the store)."""
 import csv
 import json
-import os
 from pathlib import Path
 
-import numpy as np
 import pytest
+from shared_paths import shared_dir
 
 from lomo_ablate.report import ReportConfig, report_sweep
 from lomo_ablate.report.paper import PAPER_NUMBERS, load_paper_numbers, paper_tables_for
@@ -14,7 +13,7 @@ from report_fixtures import metrics_from
 
 FAST = ReportConfig(resamples=200, plots=False)
 PAPER = load_paper_numbers()
-SHARED_TABLES = Path(os.environ.get("LOMO_SHARED", "/nonexistent")) / "paper" / "lomo_tables.json"
+SHARED_TABLES = shared_dir() / "paper" / "lomo_tables.json"
 OUR_NAME = {col: spec["names"][0] for col, spec in PAPER["benchmarks"].items()}
 
 

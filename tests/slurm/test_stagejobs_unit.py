@@ -9,6 +9,7 @@ import pytest
 from hydra import compose, initialize_config_dir
 from hydra.core.global_hydra import GlobalHydra
 
+from lomo_ablate.contracts import FILES_MANIFEST
 from lomo_ablate.curate import CurateConfig, curate
 from lomo_ablate.pipeline.stagejobs import curate_cluster, curate_task, curation_spec, tasks_dir, tasks_not_done
 from lomo_ablate.pipeline.store import KEY_FILE, Store
@@ -21,10 +22,11 @@ SMALL = ["data.text_size=16", "data.multimodal_size=8", "curate.mix.scale=null",
 
 
 def tree(root: Path) -> dict[str, bytes]:
-    """Every file under ``root`` as bytes (the manifest without its wall time; the store's _key.json left out)."""
+    """Every file under ``root`` as bytes (the manifest without its wall and TeX time; the store's own files,
+    _key.json and _files.json, left out)."""
     out = {}
     for p in sorted(root.rglob("*")):
-        if p.is_file() and p.name != KEY_FILE:
+        if p.is_file() and p.name not in (KEY_FILE, FILES_MANIFEST):
             data = p.read_bytes()
             if p.name == "manifest.json":
                 m = json.loads(data)

@@ -4,7 +4,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-REPO = Path(os.environ.get("LOMO_REPO") or Path(__file__).resolve().parents[2])
+REPO = Path(os.environ.get("LOMO_REPO") or Path(__file__).resolve().parents[1])
 
 
 def shared_dir() -> Path:
