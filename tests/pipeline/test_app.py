@@ -35,33 +35,8 @@ def lomo(tmp: Path, *args: str, timeout: int = 600) -> subprocess.CompletedProce
                           capture_output=True, timeout=timeout)
 
 
-ENV_VARS = ("RANK", "WORLD_SIZE", "LOCAL_RANK", "LOCAL_WORLD_SIZE", "MASTER_ADDR", "MASTER_PORT")
 
 
-@pytest.fixture
-def app(monkeypatch, capsys):
-    """Runs ``python -m lomo_ablate ARGS`` in-process in a folder: returns (exit code, stdout, stderr)."""
-    from hydra.core.global_hydra import GlobalHydra
-
-    from lomo_ablate.__main__ import main
-
-    def run(cwd: Path, *argv: str) -> tuple[int, str, str]:
-        monkeypatch.chdir(cwd)
-        monkeypatch.setattr(sys, "argv", ["lomo_ablate", *argv])
-        for v in ENV_VARS:
-            monkeypatch.delenv(v, raising=False)
-        GlobalHydra.instance().clear()
-        code = 0
-        try:
-            main()
-        except SystemExit as e:
-            code = e.code if isinstance(e.code, int) else 1
-        finally:
-            GlobalHydra.instance().clear()
-        out = capsys.readouterr()
-        return code, out.out, out.err
-
-    return run
 
 
 def test_dry_run_prints_the_grid_and_runs_nothing(tmp_path, app):

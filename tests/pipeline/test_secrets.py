@@ -8,7 +8,6 @@ folders, binary W&B files included."""
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 import pytest
@@ -53,27 +52,6 @@ def test_wandb_config_keeps_token_counts_and_drops_credentials():
                     "url": f"https://u:{REDACTED}@h/p"}
 
 
-@pytest.fixture
-def app(monkeypatch, capsys):
-    from hydra.core.global_hydra import GlobalHydra
-
-    from lomo_ablate.__main__ import main
-
-    def run(cwd: Path, *argv: str) -> tuple[int, str, str]:
-        monkeypatch.chdir(cwd)
-        monkeypatch.setattr(sys, "argv", ["lomo_ablate", *argv])
-        GlobalHydra.instance().clear()
-        code = 0
-        try:
-            main()
-        except SystemExit as e:
-            code = e.code if isinstance(e.code, int) else 1
-        finally:
-            GlobalHydra.instance().clear()
-        out = capsys.readouterr()
-        return code, out.out, out.err
-
-    return run
 
 
 @pytest.mark.parametrize("override,env_var", [("+logger.api_key=abcSECRETxyz", "WANDB_API_KEY"),

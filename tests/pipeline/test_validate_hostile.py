@@ -47,21 +47,11 @@ def test_the_largest_seed_is_accepted():
 
 
 @pytest.fixture
-def main_app(monkeypatch, capsys):
-    from lomo_ablate.__main__ import main
-
+def main_app(app):
+    """The app (tests/pipeline/conftest.py), returning (exit code, stderr)."""
     def run(cwd: Path, *argv: str) -> tuple[int, str]:
-        monkeypatch.chdir(cwd)
-        monkeypatch.setattr(sys, "argv", ["lomo_ablate", *argv])
-        GlobalHydra.instance().clear()
-        code = 0
-        try:
-            main()
-        except SystemExit as e:
-            code = e.code if isinstance(e.code, int) else 1
-        finally:
-            GlobalHydra.instance().clear()
-        return code, capsys.readouterr().err
+        code, _, err = app(cwd, *argv)
+        return code, err
 
     return run
 
