@@ -12,23 +12,10 @@ from hypothesis import strategies as st
 from PIL import Image
 
 from curate_helpers import fast_config, read_jsonl, text_records, write_jsonl
+from curated_tree import curated_tree
 from lomo_ablate.curate import CurateConfig, curate
 from lomo_ablate.curate import run as run_mod
 
-
-def _tree(root: Path) -> dict[str, bytes]:
-    """Every file under ``root`` (manifest without its wall time) as bytes."""
-    out = {}
-    for p in sorted(root.rglob("*")):
-        if p.is_file():
-            data = p.read_bytes()
-            if p.name == "manifest.json":
-                m = json.loads(data)
-                m.pop("wall_seconds")
-                m.pop("tex", None)  # TeX seconds vary between runs
-                data = json.dumps(m, sort_keys=True).encode()
-            out[str(p.relative_to(root))] = data
-    return out
 
 
 def test_same_input_config_seed_give_identical_bytes_for_1_and_2_workers(tmp_path: Path, mm_pool: Path):
@@ -40,7 +27,7 @@ def test_same_input_config_seed_give_identical_bytes_for_1_and_2_workers(tmp_pat
     a = curate(src, tmp_path / "w1", cfg, multimodal_input=mm_pool, seed=3, workers=1, progress=False)
     b = curate(src, tmp_path / "w2", cfg, multimodal_input=mm_pool, seed=3, workers=2, progress=False)
     assert a.config_hash == b.config_hash and not b.cached
-    ta, tb = _tree(tmp_path / "w1"), _tree(tmp_path / "w2")
+    ta, tb = curated_tree(tmp_path / "w1"), curated_tree(tmp_path / "w2")
     assert ta.keys() == tb.keys() and ta == tb
     assert any(k.startswith("images/") and k.endswith(".png") for k in ta)
     c = a.counts
@@ -113,7 +100,7 @@ def test_interrupted_run_resumes_without_redoing_finished_shards(tmp_path: Path,
     s = curate(text_pool, out, cfg, workers=1, progress=False)
     assert calls == [1, 2, 3]  # only shard 0 was done intact; 30 records / 8 per shard = 4 shards
     assert not s.cached and (out / "_SUCCESS").exists() and not (out / run_mod.WORK).exists()
-    assert _tree(out) == _tree(reference)
+    assert curated_tree(out) == curated_tree(reference)
 
 
 def test_finished_run_is_found_by_hash_and_not_redone(tmp_path: Path, text_pool: Path):
@@ -146,7 +133,7 @@ def test_an_unfinished_run_of_another_config_is_not_resumed(tmp_path: Path, text
     monkeypatch.setattr(run_mod, "process_shard", real)
     s = curate(text_pool, tmp_path / "out", fast_config(), seed=1, workers=1, progress=False)
     clean = curate(text_pool, tmp_path / "clean", fast_config(), seed=1, workers=1, progress=False)
-    assert s.config_hash == clean.config_hash and _tree(tmp_path / "out") == _tree(tmp_path / "clean")
+    assert s.config_hash == clean.config_hash and curated_tree(tmp_path / "out") == curated_tree(tmp_path / "clean")
 
 
 def test_missing_input_is_named(tmp_path: Path):

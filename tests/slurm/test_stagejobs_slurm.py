@@ -13,7 +13,7 @@ import pytest
 from lomo_ablate.curate import CurateConfig, curate
 
 from slurm_helpers import collect_cli, wait_for
-from test_stagejobs_unit import tree
+from curated_tree import curated_tree as tree
 
 pytestmark = pytest.mark.slurm
 

@@ -2,17 +2,16 @@
 done markers and the finish, and the typed ``cluster.stages`` keys. The Slurm side is test_stagejobs_slurm.py."""
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
 from hydra import compose, initialize_config_dir
 from hydra.core.global_hydra import GlobalHydra
 
-from lomo_ablate.contracts import FILES_MANIFEST
+from curated_tree import curated_tree
 from lomo_ablate.curate import CurateConfig, curate
 from lomo_ablate.pipeline.stagejobs import curate_cluster, curate_task, curation_spec, tasks_dir, tasks_not_done
-from lomo_ablate.pipeline.store import KEY_FILE, Store
+from lomo_ablate.pipeline.store import Store
 from lomo_ablate.pipeline.submit import ClusterConfig
 from lomo_ablate.utils.config import ConfigError
 
@@ -20,21 +19,6 @@ REPO = Path(__file__).resolve().parents[2]
 SMALL = ["data.text_size=16", "data.multimodal_size=8", "curate.mix.scale=null", "curate.shard_size=4",
          "curate.workers=1"]
 
-
-def tree(root: Path) -> dict[str, bytes]:
-    """Every file under ``root`` as bytes (the manifest without its wall and TeX time; the store's own files,
-    _key.json and _files.json, left out)."""
-    out = {}
-    for p in sorted(root.rglob("*")):
-        if p.is_file() and p.name not in (KEY_FILE, FILES_MANIFEST):
-            data = p.read_bytes()
-            if p.name == "manifest.json":
-                m = json.loads(data)
-                m.pop("wall_seconds")
-                m.pop("tex", None)  # TeX seconds vary between runs
-                data = json.dumps(m, sort_keys=True).encode()
-            out[str(p.relative_to(root))] = data
-    return out
 
 
 @pytest.fixture
@@ -70,7 +54,7 @@ def test_array_tasks_in_any_order_give_the_one_process_curation(job_cfg, tmp_pat
     ccfg = CurateConfig.from_dict(spec.config["curate"])
     curate(data / "text.jsonl", tmp_path / "one", ccfg, multimodal_input=data / "multimodal.jsonl",
            seed=spec.config["seed"], workers=1, progress=False)
-    assert tree(store.path("curate", spec.key)) == tree(tmp_path / "one")
+    assert curated_tree(store.path("curate", spec.key)) == curated_tree(tmp_path / "one")
 
 
 def test_a_task_of_another_config_is_refused(job_cfg, tmp_path, monkeypatch):
