@@ -26,7 +26,8 @@ RUNNER = textwrap.dedent("""
     data, out, trainer = sys.argv[1], sys.argv[2], json.loads(sys.argv[3])
     res = train(data, out, ModelConfig(), TrainerConfig.from_dict(trainer), seed=0)
     print("RESULT", json.dumps({"rank": int(os.environ.get("RANK", 0)), "steps": res.steps,
-                                "loss": res.final_loss}), flush=True)
+                                "loss": res.final_loss, "skipped": res.skipped,
+                                "num_samples": res.num_samples}), flush=True)
     import torch.distributed as dist
     if dist.is_initialized():
         dist.barrier()

@@ -133,23 +133,7 @@ def test_worker_count_and_resume_give_the_same_batches_and_the_same_skipped_reco
     assert [Skipped(**json.loads(x)).line for x in ref.skipped_path.read_text().splitlines()] == list(range(2, 25, 2))
 
 
-RUNNER = """
-import json, os, sys
-import torch
-torch.set_num_threads(1)
-from lomo_ablate.models import ModelConfig
-from lomo_ablate.train import TrainerConfig, train
-data, out, trainer = sys.argv[1], sys.argv[2], json.loads(sys.argv[3])
-res = train(data, out, ModelConfig(), TrainerConfig.from_dict(trainer), seed=0)
-print("RESULT", json.dumps({"rank": int(os.environ.get("RANK", 0)), "skipped": res.skipped,
-                            "num_samples": res.num_samples}), flush=True)
-import torch.distributed as dist
-if dist.is_initialized():
-    dist.barrier()
-    dist.destroy_process_group()
-sys.stdout.flush()
-os._exit(0)  # avoids gloo's occasional abort at interpreter exit (FACTS.md)
-"""
+from test_distributed import RUNNER  # noqa: E402  (one 2-rank train() runner: RESULT has skipped, num_samples)
 
 
 @pytest.mark.slow
