@@ -15,7 +15,7 @@ from curate_helpers import fast_config, text_records, write_jsonl
 from lomo_ablate.curate import CurateConfig, curate
 from lomo_ablate.curate.config import available_cpus
 from lomo_ablate.curate.run import _config_hash
-from test_run import _tree  # the same byte-for-byte comparison as the 1-vs-2-workers test
+from curated_tree import curated_tree as _tree  # the same byte-for-byte comparison as the 1-vs-2-workers test
 
 RANK_SCRIPT = textwrap.dedent("""
     import json, sys
