@@ -69,10 +69,18 @@ class Judge:
         self.url = config.base_url.rstrip("/") + "/chat/completions"
         self.calls = 0
 
-    def ask(self, prompt: str, system: str | None = None) -> str:
-        messages = ([{"role": "system", "content": system}] if system else []) + [{"role": "user", "content": prompt}]
+    def ask(self, prompt: str, system: str | None = None, images: Sequence[Any] = (),
+            max_tokens: int | None = None) -> str:
+        """The judge's reply to ``prompt``. ``images`` (PIL images) follow the text as ``image_url`` parts
+        (PNG data URIs; the MM-IFEval judge looks at the image); ``max_tokens`` overrides the config's
+        for judges that write a reasoning before their verdict."""
+        content: Any = prompt
+        if images:
+            content = [{"type": "text", "text": prompt}] + [
+                {"type": "image_url", "image_url": {"url": _data_uri(im)}} for im in images]
+        messages = ([{"role": "system", "content": system}] if system else []) + [{"role": "user", "content": content}]
         body = json.dumps({"model": self.config.model, "messages": messages, "temperature": 0,
-                           "max_tokens": self.config.max_tokens}).encode()
+                           "max_tokens": max_tokens or self.config.max_tokens}).encode()
         headers = {"Content-Type": "application/json"}
         key = os.environ.get(self.config.api_key_env)
         if key:
@@ -101,6 +109,16 @@ class Judge:
                 return c
         hits = [(m.start(), c) for c in choices for m in [re.search(rf"(?<!\w){re.escape(c)}(?!\w)", reply)] if m]
         return min(hits)[1] if hits else None
+
+
+def _data_uri(image: Any) -> str:
+    """A PNG ``data:`` URI of a PIL image."""
+    import base64
+    import io
+
+    buf = io.BytesIO()
+    image.convert("RGB").save(buf, "PNG")
+    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
 
 
 def make_judge(d: Any, where: str = "eval.judge") -> Judge | None:
