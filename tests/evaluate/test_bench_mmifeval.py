@@ -284,3 +284,34 @@ def test_judged_constraints_and_p_level_go_through_the_judge(judge_url, tmp_path
     preds.write_text(json.dumps({"record": P_ROWS[0], "prediction": "A brown dog."}) + "\n")
     out = rescore("mm_ifeval", preds, {"judge": {"base_url": judge_url, "model": "judge-4o"}})
     assert out["per_item"][0]["score"] == 1.0 and out["aggregate"]["scored_by"] == "judge"
+
+
+class _Mumbler(_Judge):
+    """A judge that never gives a verdict the official parser can read."""
+
+    def do_POST(self):  # noqa: N802
+        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        type(self).seen.append(body)
+        out = json.dumps({"choices": [{"index": 0, "message": {"role": "assistant", "content": "Hmm."}}]}).encode()
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(out)))
+        self.end_headers()
+        self.wfile.write(out)
+
+
+def test_an_unreadable_verdict_is_retried_then_an_error_naming_the_item(tmp_path):
+    from lomo_ablate.evaluate.judge import JudgeError
+
+    _Mumbler.seen = []
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Mumbler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}/v1"
+        adapter = get_adapter("mm_ifeval", {"judge": {"base_url": url, "model": "m"}})
+        c1 = adapter.load(hub_copy(tmp_path))[0]
+        with pytest.raises(JudgeError, match=r"mm_ifeval: item 'C-Level/c1' \(.*C-Level.jsonl:line 1\).*3 tries"):
+            adapter.score("A cheerful cat", c1)             # never a silent 0
+        assert len(_Mumbler.seen) == 3
+    finally:
+        server.shutdown()
+        server.server_close()
