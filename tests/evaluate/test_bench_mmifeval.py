@@ -75,7 +75,8 @@ OFFICIAL_CASES = [
     ("It rains. We stay. You go.\n\nFine.", "check_whether_each_paragraph_sentence_number_in_range", (1, 2), False),
     ("It rains. We stay.\n\nFine.", "check_whether_each_paragraph_sentence_number_in_range_list", ([[2, 2], [1, 1]],),
      True),
-    ("It rains. We stay.\n\nFine.", "check_whether_each_paragraph_sentence_number_in_range_list", ([[2, 2]],), False),  # count
+    ("It rains. We stay.\n\nFine.", "check_whether_each_paragraph_sentence_number_in_range_list", ([[2, 2]],),
+     False),  # paragraph count differs from the ranges
     ("well-known e.g. a , b !", "check_whether_response_word_count_in_range", (4, 4), True),  # "," "!" dropped
     ("one two three", "check_whether_response_word_count_in_range", (4, 10), False),
     ("a b c\n\nd e", "check_whether_each_paragraph_word_count_in_range", (2, 3), True),
