@@ -50,7 +50,7 @@ from lomo_ablate.evaluate.benchmarks.records import RecordLocation
 from lomo_ablate.evaluate.benchmarks.registry import register
 from lomo_ablate.utils.config import ConfigError
 
-__all__ = ["CCOCRAdapter", "ocr_tokens", "ocr_counts", "parsing_score", "teds", "kie_counts", "post_process_to_json",
+__all__ = ["CCOCRAdapter", "CCOCRDocParsingAdapter", "CCOCRKieAdapter", "ocr_tokens", "ocr_counts", "parsing_score", "teds", "kie_counts", "post_process_to_json",
            "parsing_op"]
 
 OCR_TRACKS = ("multi_scene_ocr", "multi_lan_ocr")
@@ -402,3 +402,28 @@ class CCOCRAdapter(SimplePromptMixin, Adapter):
             out["micro"] = sum(scores) / len(scores) if scores else float("nan")
         out["n_errors"] = sum(1 for d in details if d and d.get("error"))
         return out
+
+
+# One registered name per track, so that a job can run several tracks (a benchmark name is listed once per job).
+@dataclass
+class CCOCRDocParsingConfig(CCOCRConfig):
+    track: str = "doc_parsing"
+
+
+@dataclass
+class CCOCRKieConfig(CCOCRConfig):
+    track: str = "kie"
+
+
+@register("ccocr_doc_parsing", category="Document & OCR")
+class CCOCRDocParsingAdapter(CCOCRAdapter):
+    """CC-OCR's document-parsing track (``ccocr`` with ``track: doc_parsing``)."""
+
+    config_cls = CCOCRDocParsingConfig
+
+
+@register("ccocr_kie", category="Document & OCR")
+class CCOCRKieAdapter(CCOCRAdapter):
+    """CC-OCR's key-information-extraction track (``ccocr`` with ``track: kie``)."""
+
+    config_cls = CCOCRKieConfig
