@@ -320,3 +320,18 @@ def test_kie_aggregate_is_the_mean_of_per_subset_micro_f1(tmp_path):
     assert agg["f1_CORD"] == pytest.approx(cord) and agg["f1_POIE"] == 0.0
     assert agg["f1"] == pytest.approx(cord / 2) and agg["f1_micro"] == pytest.approx(2 / (2 + 3 / 2 + 1e-6))
     assert agg["n_errors"] == 1 and agg["track"] == "kie"
+
+
+def test_eval_judge_reaches_mmlongbench_doc_and_bad_options_are_named():
+    from lomo_ablate.evaluate.config import EvalConfig
+    from lomo_ablate.utils.config import ConfigError
+
+    cfg = EvalConfig.from_dict({"benchmarks": [{"name": "mmlongbench_doc", "path": "x"}, {"name": "ccocr_kie", "path": "y"}],
+                                "judge": {"base_url": "http://127.0.0.1:9/v1", "model": "m"}})
+    cfg.validate()
+    assert get_adapter("mmlongbench_doc", cfg.benchmarks[0].adapter_options()).scored_by == "judge"
+    assert "judge" not in cfg.benchmarks[1].options             # KIE has an exact rule: no judge
+    with pytest.raises(ConfigError, match="dpi"):
+        get_adapter("mmlongbench_doc", {"dpi": 0})
+    with pytest.raises(ConfigError, match="track must be one of multi_scene_ocr, multi_lan_ocr, doc_parsing, kie"):
+        get_adapter("ccocr", {"track": "tables"})
