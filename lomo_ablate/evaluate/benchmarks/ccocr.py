@@ -232,7 +232,7 @@ def post_process_to_json(reply: str) -> Any:
         else:
             json_str = reply.strip().replace("\n", "")
         return json.loads(json_str)
-    except (AttributeError, ValueError):
+    except (AttributeError, ValueError, RecursionError):
         return None
 
 
