@@ -150,7 +150,12 @@ def test_stage_and_cli_agree_and_bad_documents_are_counted_rejections(tiny_dir, 
     bm = metrics["benchmark_metrics"]
     assert {"accuracy", "f1", "accuracy_single_page", "accuracy_cross_page", "accuracy_unanswerable"} <= \
         set(bm["mmlongbench_doc"]["standard"])
-    assert bm["mmlongbench_doc"]["standard"]["n"] == 3 and bm["mmlongbench_doc"]["standard"]["n_unanswerable"] == 1
+    doc_m = bm["mmlongbench_doc"]["standard"]
+    assert doc_m["n"] == 3 and doc_m["n_unanswerable"] == 1 and doc_m["n_single_page"] == 1
+    assert doc_m["n_cross_page"] == 1 and set(doc_m["accuracy_by_source"]) == {"Pure-text", "Table"}
+    doc_scores = [r["score"] for r in rows if r["benchmark"] == "mmlongbench_doc"]
+    assert doc_m["accuracy"] == pytest.approx(sum(doc_scores) / 3)
+    assert doc_m["accuracy_by_source"]["Table"] == doc_scores[1]     # only row 2 cites a table
     assert set(bm["ccocr_doc_parsing"]["standard"]) >= {"score", "score_doc_scan_eng", "score_table_photo_eng"}
     assert set(bm["ccocr_kie"]["standard"]) >= {"f1", "f1_CORD", "f1_POIE", "f1_micro"}
     hub = {"mmlongbench_doc": doc / "data" / "test-00000-of-00001.parquet", **cc}

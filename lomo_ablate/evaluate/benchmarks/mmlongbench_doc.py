@@ -37,7 +37,7 @@ Scoring:
 3. **Aggregate** (``eval_acc_and_f1``, ``show_results``): ``accuracy`` (mean score), ``f1`` — recall over
    answerable questions (gold ≠ "Not answerable"), precision over the items whose extracted answer is not
    "Not answerable", both with the answerable items' score sum as numerator — and the single-page,
-   cross-page and unanswerable accuracies.
+   cross-page and unanswerable accuracies, and the accuracy per evidence source and per document type.
 """
 from __future__ import annotations
 
@@ -456,7 +456,8 @@ class MMLongBenchDocAdapter(Adapter):
 
     def aggregate(self, items: Sequence[Item], scores: Sequence[float], details: Sequence[dict | None]) -> dict:
         samples = [{"score": s, "answer": it.answer, "pred": (d or {}).get("pred"),
-                    "pages": it.metadata["evidence_pages"]} for it, s, d in zip(items, scores, details)]
+                    "pages": it.metadata["evidence_pages"], "sources": it.metadata["evidence_sources"],
+                    "doc_type": it.metadata["doc_type"]} for it, s, d in zip(items, scores, details)]
         acc, f1 = eval_acc_and_f1(samples)
         single = [s for s in samples if len(s["pages"]) == 1]
         cross = [s for s in samples if len(s["pages"]) != 1 and s["answer"] != NOT_ANSWERABLE]
@@ -465,4 +466,12 @@ class MMLongBenchDocAdapter(Adapter):
         for name, group in (("single_page", single), ("cross_page", cross), ("unanswerable", neg)):
             out[f"accuracy_{name}"] = eval_acc_and_f1(group)[0]
             out[f"n_{name}"] = len(group)
+        by_source: dict[str, list[dict]] = {}
+        by_type: dict[str, list[dict]] = {}
+        for smp in samples:  # show_results: an item counts for each of its evidence sources
+            for src in smp["sources"]:
+                by_source.setdefault(src, []).append(smp)
+            by_type.setdefault(smp["doc_type"], []).append(smp)
+        out["accuracy_by_source"] = {k: eval_acc_and_f1(v)[0] for k, v in sorted(by_source.items())}
+        out["accuracy_by_doc_type"] = {k: eval_acc_and_f1(v)[0] for k, v in sorted(by_type.items())}
         return out
