@@ -24,7 +24,7 @@ from PIL import Image, ImageDraw
 from lomo_ablate.data import probe_items
 from lomo_ablate.evaluate import evaluate
 from lomo_ablate.evaluate.benchmarks import get_adapter
-from lomo_ablate.evaluate.benchmarks.ccocr import kie_counts, parsing_score
+from lomo_ablate.evaluate.benchmarks.ccocr import kie_counts, kie_ted_acc, parsing_score
 from lomo_ablate.evaluate.benchmarks.mmlongbench_doc import (EXTRACTION_PROMPT, eval_acc_and_f1, eval_score,
                                                              page_groups, rule_extract)
 from lomo_ablate.evaluate.score import rescore
@@ -157,7 +157,7 @@ def test_stage_and_cli_agree_and_bad_documents_are_counted_rejections(tiny_dir, 
     assert doc_m["accuracy"] == pytest.approx(sum(doc_scores) / 3)
     assert doc_m["accuracy_by_source"]["Table"] == doc_scores[1]     # only row 2 cites a table
     assert set(bm["ccocr_doc_parsing"]["standard"]) >= {"score", "score_doc_scan_eng", "score_table_photo_eng"}
-    assert set(bm["ccocr_kie"]["standard"]) >= {"f1", "f1_CORD", "f1_POIE", "f1_micro"}
+    assert set(bm["ccocr_kie"]["standard"]) >= {"f1", "f1_CORD", "f1_POIE", "f1_micro", "acc", "acc_CORD"}
     hub = {"mmlongbench_doc": doc / "data" / "test-00000-of-00001.parquet", **cc}
     for bench, path in hub.items():
         records = pq.read_table(path).to_pylist()
@@ -296,22 +296,25 @@ def test_doc_parsing_matches_the_official_evaluator(op, gold, reply, expected):
     assert (error is not None) == (expected == 0.0)
 
 
-# (reply, (tp, fn_or_fp) the official cal_f1_all counts after KieEvaluator's normalisation)
+# (reply, tp, fn_or_fp: what the official cal_f1_all counts after KieEvaluator's normalisation,
+#  ted_acc: what the official cal_acc gives — kie_evaluator.py, run on the same values)
 OFFICIAL_KIE = [
     ('```json\n{"company": "ACME ltd", "items": [{"name": "tea", "price": "3.00"}, {"name": "cake", "price": "5.0"}],'
-     ' "total": "8.00"}\n```', 5, 2),                           # full-width gold normalised; "5.0" != "5"
-    ('{"company": "ACME  ltd", "total": ["8.00"], "extra": "x"}', 2, 5),
-    ("not json at all", 0, 6),                                  # post_process_to_json -> None: all gold missed
-    ("null", 0, 6),
-    ('["8.00"]', 0, 7),                                          # a list: a field with an empty key
+     ' "total": "8.00"}\n```', 5, 2, 0.9393939393939394),       # full-width gold normalised; "5.0" != "5"
+    ('{"company": "ACME  ltd", "total": ["8.00"], "extra": "x"}', 2, 5, 0.4242424242424242),
+    ("not json at all", 0, 6, 0.0),                             # post_process_to_json -> None: all gold missed
+    ("null", 0, 6, 0.0),
+    ('["8.00"]', 0, 7, 0.12121212121212122),                    # a list: a field with an empty key
+    ('{"items": [{"name": "tee"}]}', 0, 7, 0.1515151515151515),
 ]
 
 
-@pytest.mark.parametrize("reply,tp,fn_or_fp", OFFICIAL_KIE)
-def test_kie_matches_the_official_field_f1(reply, tp, fn_or_fp):
+@pytest.mark.parametrize("reply,tp,fn_or_fp,ted_acc", OFFICIAL_KIE)
+def test_kie_matches_the_official_field_f1_and_ted_accuracy(reply, tp, fn_or_fp, ted_acc):
     d = kie_counts(reply, KIE_GOLD)
     assert (d["tp"], d["fn_or_fp"]) == (tp, fn_or_fp)
     assert ("error" in d) == (reply in ("not json at all", "null"))
+    assert kie_ted_acc(reply, KIE_GOLD) == pytest.approx(ted_acc, abs=1e-12)
 
 
 def test_kie_aggregate_is_the_mean_of_per_subset_micro_f1(tmp_path):
@@ -325,6 +328,10 @@ def test_kie_aggregate_is_the_mean_of_per_subset_micro_f1(tmp_path):
     assert agg["f1_CORD"] == pytest.approx(cord) and agg["f1_POIE"] == 0.0
     assert agg["f1"] == pytest.approx(cord / 2) and agg["f1_micro"] == pytest.approx(2 / (2 + 3 / 2 + 1e-6))
     assert agg["n_errors"] == 1 and agg["track"] == "kie"
+    # nTED accuracy: item 1 misses b's value by one edit out of 1 + 1 + 1 + 1 = 4 (keys a, b + leaves), item 2
+    # is exact, item 3 is no JSON; cal_acc_all divides each subset's sum by n + 1e-6
+    assert agg["acc_CORD"] == pytest.approx((0.75 + 1.0) / (2 + 1e-6)) and agg["acc_POIE"] == 0.0
+    assert agg["acc"] == pytest.approx((agg["acc_CORD"] + agg["acc_POIE"]) / 2)
 
 
 def test_eval_judge_reaches_mmlongbench_doc_and_bad_options_are_named():

@@ -33,8 +33,9 @@ Both sides' strings go through ``normalize_func`` (full-width → half-width, ``
 rules), then ``normalize_dict`` + ``flatten`` into (key path, value) fields. Per item: tp (fields found in the
 gold, each gold field used once) and fn_or_fp, F1 = tp / (tp + fn_or_fp / 2). ``aggregate``: ``f1`` = mean
 over subsets of each subset's pooled (micro) F1 — the official per-dataset ``f1_score`` averaged as its summary —
-``f1_<subset>`` and ``f1_micro`` over all items. The official nTED ``acc`` (``zss`` tree distance) is not
-computed here.
+``f1_<subset>`` and ``f1_micro`` over all items; ``acc`` / ``acc_<subset>``: the official nTED accuracy
+(``cal_acc``: 1 − Zhang–Shasha tree edit distance to the gold ÷ that of an empty prediction, ``zss``), per item
+``detail.ted_acc``.
 """
 from __future__ import annotations
 
@@ -51,7 +52,7 @@ from lomo_ablate.evaluate.benchmarks.registry import register
 from lomo_ablate.utils.config import ConfigError
 
 __all__ = ["CCOCRAdapter", "CCOCRDocParsingAdapter", "CCOCRKieAdapter", "ocr_tokens", "ocr_counts", "parsing_score", "teds", "kie_counts", "post_process_to_json",
-           "parsing_op"]
+           "parsing_op", "kie_ted_acc"]
 
 OCR_TRACKS = ("multi_scene_ocr", "multi_lan_ocr")
 TRACKS = (*OCR_TRACKS, "doc_parsing", "kie")
@@ -312,6 +313,54 @@ def kie_counts(prediction: str, gold: Any) -> dict:
     return {"tp": tp, "fn_or_fp": fn_or_fp + len(answer), **out}
 
 
+def _tree(data, name: str = "<root>"):
+    """Official ``construct_tree_from_dict``."""
+    from zss import Node
+
+    node = Node(name)
+    if isinstance(data, dict):
+        for key, value in data.items():
+            node.addkid(_tree(value, key))
+    elif isinstance(data, list):
+        if all(isinstance(x, dict) for x in data):
+            for x in data:
+                node.addkid(_tree(x, "<subtree>"))
+        else:
+            for x in data:
+                node.addkid(Node(f"<leaf>{x}"))
+    return node
+
+
+def _update_cost(a, b) -> int:
+    la, lb = "<leaf>" in a.label, "<leaf>" in b.label
+    if la and lb:
+        return _edit(a.label.replace("<leaf>", ""), b.label.replace("<leaf>", ""))
+    if la != lb:
+        return 1 + len((a if la else b).label.replace("<leaf>", ""))
+    return int(a.label != b.label)
+
+
+def _insert_remove_cost(node) -> int:
+    return len(node.label.replace("<leaf>", "")) if "<leaf>" in node.label else 1
+
+
+def kie_ted_acc(prediction: str, gold: Any) -> float:
+    """Official ``cal_acc``: max(0, 1 − TED(pred, gold) / TED(empty, gold)) over the normalised trees (Zhang–Shasha,
+    ``zss``); a reply that is not JSON is the empty prediction. A gold that normalises to nothing (the
+    official code divides by zero) gives 1.0 for an empty prediction, else 0.0."""
+    import zss
+
+    parsed = post_process_to_json(str(prediction))
+    pred = _tree(_normalize_dict(_normalize_values({} if parsed is None else parsed)))
+    answer = _tree(_normalize_dict(_normalize_values(gold)))
+    kw = dict(get_children=zss.Node.get_children, insert_cost=_insert_remove_cost, remove_cost=_insert_remove_cost,
+              update_cost=_update_cost, return_operations=False)
+    dist, full = zss.distance(pred, answer, **kw), zss.distance(_tree(_normalize_dict({})), answer, **kw)
+    if full == 0:
+        return 1.0 if dist == 0 else 0.0
+    return max(0.0, 1.0 - dist / full)
+
+
 def _kie_f1(tp: int, fn_or_fp: int) -> float:
     return tp / (tp + fn_or_fp / 2 + 1e-6)
 
@@ -364,7 +413,7 @@ class CCOCRAdapter(SimplePromptMixin, Adapter):
             score, error = parsing_score(prediction, item.answer, item.metadata["op"])
             return {"score": score, **({"error": error} if error else {})}
         if track == "kie":
-            return kie_counts(prediction, item.answer)
+            return {**kie_counts(prediction, item.answer), "ted_acc": kie_ted_acc(prediction, item.answer)}
         return ocr_counts(prediction, item.answer, item.metadata["subset"], track)
 
     def score(self, prediction: str, item: Item) -> float:
@@ -395,7 +444,10 @@ class CCOCRAdapter(SimplePromptMixin, Adapter):
         key = "f1" if track == "kie" else "score"
         out[key] = sum(per.values()) / len(per) if per else float("nan")
         out.update({f"{key}_{sub}": v for sub, v in per.items()})
-        if track == "kie":
+        if track == "kie":  # cal_acc_all: sum / (n + 1e-6) per subset, then the mean over subsets
+            acc = {sub: sum(details[i]["ted_acc"] for i in idx) / (len(idx) + 1e-6) for sub, idx in by_subset.items()}
+            out["acc"] = sum(acc.values()) / len(acc) if acc else float("nan")
+            out.update({f"acc_{sub}": v for sub, v in sorted(acc.items())})
             out["f1_micro"] = (_kie_f1(sum(d["tp"] for d in details), sum(d["fn_or_fp"] for d in details))
                                if details else float("nan"))
         else:
