@@ -62,7 +62,7 @@ class JudgeConfig:
 
 
 class Judge:
-    """Chat-completions client; :meth:`ask` returns the reply text, :meth:`grade` one of ``choices``."""
+    """Chat-completions client; :meth:`ask` / :meth:`chat` return the reply text, :meth:`grade` one of ``choices``."""
 
     def __init__(self, config: JudgeConfig):
         self.config = config
@@ -79,8 +79,13 @@ class Judge:
             content = [{"type": "text", "text": prompt}] + [
                 {"type": "image_url", "image_url": {"url": _data_uri(im)}} for im in images]
         messages = ([{"role": "system", "content": system}] if system else []) + [{"role": "user", "content": content}]
-        body = json.dumps({"model": self.config.model, "messages": messages, "temperature": 0,
-                           "max_tokens": max_tokens or self.config.max_tokens}).encode()
+        return self.chat(messages, max_tokens)
+
+    def chat(self, messages: Sequence[dict], max_tokens: int | None = None) -> str:
+        """The reply to a whole conversation (role/content messages, e.g. a benchmark's own prompt that ends
+        with a prefilled assistant turn); ``max_tokens`` overrides the configured one for this request."""
+        body = json.dumps({"model": self.config.model, "messages": list(messages), "temperature": 0,
+                           "max_tokens": int(max_tokens or self.config.max_tokens)}).encode()
         headers = {"Content-Type": "application/json"}
         key = os.environ.get(self.config.api_key_env)
         if key:

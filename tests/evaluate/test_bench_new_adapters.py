@@ -146,4 +146,4 @@ def test_ccocr_token_f1_word_and_character_level(tmp_path):
                             [adapter.detail(p, i) for p, i in zip(preds, [en, zh])])
     assert agg["micro_f1"] == pytest.approx(2 * (3 / 7) * (3 / 4) / (3 / 7 + 3 / 4), abs=1e-6)
     with pytest.raises(ConfigError, match="track must be one of"):
-        get_adapter("ccocr", {"track": "kie"})
+        get_adapter("ccocr", {"track": "tables"})

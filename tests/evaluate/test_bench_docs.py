@@ -1,0 +1,349 @@
+"""MMLongBench-Doc and CC-OCR's doc_parsing / KIE tracks on small local copies laid out as on the hub (real
+multi-page PDFs written by Pillow, Parquet sample files), through the pipeline's evaluate stage with a real tiny
+random VLM and through the re-scoring CLI (a real subprocess): the same per-item scores. The official-rule cases
+give the values the official code gives: each was computed by running the official function named in its
+comment (github:mayubo2333/MMLongBench-Doc d73f0dc ``eval/eval_score.py``; github:AlibabaResearch/
+AdvancedLiterateMachinery ``Benchmarks/CC-OCR/evaluation/evaluator/``) on the same strings. The one mock is the
+LLM judge: a small OpenAI-compatible HTTP server on loopback stands in for GPT-4o (no hosted model here)."""
+from __future__ import annotations
+
+import io
+import json
+import os
+import subprocess
+import sys
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from PIL import Image, ImageDraw
+
+from lomo_ablate.data import probe_items
+from lomo_ablate.evaluate import evaluate
+from lomo_ablate.evaluate.benchmarks import get_adapter
+from lomo_ablate.evaluate.benchmarks.ccocr import kie_counts, kie_ted_acc, parsing_score
+from lomo_ablate.evaluate.benchmarks.mmlongbench_doc import (EXTRACTION_PROMPT, eval_acc_and_f1, eval_score,
+                                                             page_groups, rule_extract)
+from lomo_ablate.evaluate.score import rescore
+
+ROOT = Path(__file__).resolve().parents[2]
+RENDER = {"math_renderer": "text", "font_size": 14, "min_font_size": 8, "max_width": 400}
+
+
+def write_pdf(path: Path, n_pages: int) -> Path:
+    """A real n-page PDF (Pillow's PDF writer), each page numbered in its text."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    pages = []
+    for i in range(n_pages):
+        im = Image.new("RGB", (200, 280), "white")
+        ImageDraw.Draw(im).text((20, 20), f"Page {i + 1}: revenue {10 * (i + 1)}", fill="black")
+        pages.append(im)
+    pages[0].save(path, "PDF", save_all=True, append_images=pages[1:])
+    return path
+
+
+def write_parquet(path: Path, rows: list[dict], schema: pa.Schema | None = None) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    pq.write_table(pa.Table.from_pylist(rows, schema=schema), path)
+    return path
+
+
+def png_bytes(color="white") -> bytes:
+    buf = io.BytesIO()
+    Image.new("RGB", (24, 16), color).save(buf, "PNG")
+    return buf.getvalue()
+
+
+def doc_row(doc_id: str, question: str, answer: str, fmt: str, pages: str = "[1]", sources: str = "['Pure-text']"):
+    return {"doc_id": doc_id, "doc_type": "Research report / Introduction", "question": question, "answer": answer,
+            "evidence_pages": pages, "evidence_sources": sources, "answer_format": fmt}
+
+
+def mmlongbench_copy(root: Path) -> Path:
+    """yubo2333/MMLongBench-Doc as on the hub: data/*.parquet + documents/*.pdf; plus four hostile rows."""
+    folder = root / "MMLongBench-Doc"
+    write_pdf(folder / "documents" / "report.pdf", 7)
+    write_pdf(root / "outside.pdf", 1)                                     # a real PDF outside the folder
+    good = write_pdf(folder / "documents" / "good.pdf", 2).read_bytes()
+    (folder / "documents" / "truncated.pdf").write_bytes(good[: len(good) // 3])
+    (folder / "documents" / "link.pdf").symlink_to(root / "outside.pdf")   # a symlink leading out
+    rows = [doc_row("report.pdf", "What is the revenue on page 2?", "20", "Int"),
+            doc_row("report.pdf", "Which word starts page 1?", "Page", "Str", "[1, 2]", "['Pure-text', 'Table']"),
+            doc_row("report.pdf", "What is the CEO's name?", "Not answerable", "None", "[]", "[]"),
+            doc_row("truncated.pdf", "q?", "a", "Str"),
+            doc_row("../outside.pdf", "q?", "a", "Str"),
+            doc_row("link.pdf", "q?", "a", "Str"),
+            doc_row("missing.pdf", "q?", "a", "Str")]
+    write_parquet(folder / "data" / "test-00000-of-00001.parquet", rows)
+    return folder
+
+
+IMAGE = pa.struct([("bytes", pa.binary()), ("path", pa.string())])
+CC_SCHEMA = pa.schema([("index", pa.int64()), ("question", pa.string()), ("answer", pa.string()), ("image", IMAGE),
+                       ("l2-category", pa.string())])
+TABLE_GOLD = '<table border="1"><tr><td>Name</td><td>Qty</td></tr>\n<tr><td colspan="2">Total ３</td></tr></table>'
+KIE_GOLD = {"company": "ＡＣＭＥ ltd", "items": [{"name": "tea", "price": "3.00"}, {"name": "cake", "price": "5"}],
+            "total": "8.00"}
+
+
+def ccocr_copies(root: Path) -> dict[str, Path]:
+    """wulipc/CC-OCR's doc_parsing and kie tracks as Parquet (image struct, l2-category = the subset)."""
+    img = {"bytes": png_bytes(), "path": None}
+    parsing = [{"index": 0, "question": "Transcribe the document into LaTeX.", "answer": "Hello World\n\\section{A}",
+                "image": img, "l2-category": "doc_scan_eng"},
+               {"index": 1, "question": "Convert the table into HTML.", "answer": TABLE_GOLD, "image": img,
+                "l2-category": "table_photo_eng"},
+               {"index": 2, "question": "Give the formula in LaTeX.", "answer": "\\frac{a}{b}", "image": img,
+                "l2-category": "formula_handwriting"},
+               {"index": 3, "question": "x", "answer": "y", "image": img, "l2-category": "chart_eng"}]  # no such op
+    kie = [{"index": 0, "question": "Extract company, items and total as JSON.", "answer": json.dumps(KIE_GOLD),
+            "image": img, "l2-category": "CORD"},
+           {"index": 1, "question": "Extract the fields as JSON.", "answer": '{"name": "Bo"}', "image": img,
+            "l2-category": "POIE"},
+           {"index": 2, "question": "x", "answer": "{not json", "image": img, "l2-category": "POIE"}]
+    return {"ccocr_doc_parsing": write_parquet(root / "CC-OCR" / "doc_parsing" / "test-0.parquet", parsing, CC_SCHEMA),
+            "ccocr_kie": write_parquet(root / "CC-OCR" / "kie" / "test-0.parquet", kie, CC_SCHEMA)}
+
+
+@pytest.fixture(scope="module")
+def tiny_dir(tmp_path_factory):
+    from lomo_ablate.models import TinyModelConfig, build_tiny
+
+    corpus = [f"{it.question} {it.answer}" for _, it in probe_items(60, 0)]
+    return build_tiny(TinyModelConfig(), corpus, tmp_path_factory.mktemp("tiny") / "model")
+
+
+def run_cli(*args: str) -> dict:
+    env = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    proc = subprocess.run([sys.executable, "-m", "lomo_ablate.evaluate.score", *args], capture_output=True,
+                          text=True, env=env, cwd=ROOT, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    return json.loads(proc.stdout)
+
+
+def test_stage_and_cli_agree_and_bad_documents_are_counted_rejections(tiny_dir, tmp_path):
+    doc = mmlongbench_copy(tmp_path / "bench")
+    cc = ccocr_copies(tmp_path / "bench")
+    cfg = {"benchmarks": [{"name": "mmlongbench_doc", "path": str(doc),
+                           "options": {"strict": False, "dpi": 18, "max_pages": 5}},
+                          *({"name": n, "path": str(p), "options": {"strict": False}} for n, p in cc.items())],
+           "protocols": ["standard"], "max_new_tokens": 4, "progress": False, "render": RENDER,
+           "mir": {"enabled": False}, "paired": {"enabled": False}}
+    metrics = evaluate(tiny_dir, tmp_path / "eval", cfg)
+    # every bad row is set aside with its file, row and key, and counted
+    assert metrics["rejected"] == {"mmlongbench_doc": 4, "ccocr_doc_parsing": 1, "ccocr_kie": 1}
+    rejected = [json.loads(l) for l in (tmp_path / "eval" / "rejected.jsonl").read_text().splitlines()]
+    doc_rej = {r["line"]: r for r in rejected if r["benchmark"] == "mmlongbench_doc"}
+    assert sorted(doc_rej) == [4, 5, 6, 7] and {r["detail"] for r in doc_rej.values()} == {"doc_id"}
+    assert all(r["source"].endswith("test-00000-of-00001.parquet") for r in doc_rej.values())
+    assert "not a readable PDF" in doc_rej[4]["reason"]
+    assert doc_rej[5]["reason"].startswith("document_outside_root") and "outside.pdf" in doc_rej[5]["reason"]
+    assert doc_rej[6]["reason"].startswith("document_outside_root")            # the symlink is followed, refused
+    assert doc_rej[7]["reason"].startswith("missing_document")
+    assert [r["detail"] for r in rejected if r["benchmark"] != "mmlongbench_doc"] == ["l2-category", "answer"]
+    assert metrics["scored_by"] == {"mmlongbench_doc": "rule", "ccocr_doc_parsing": "rule", "ccocr_kie": "rule"}
+
+    rows = [json.loads(l) for l in (tmp_path / "eval" / "predictions.jsonl").read_text().splitlines()]
+    bm = metrics["benchmark_metrics"]
+    assert {"accuracy", "f1", "accuracy_single_page", "accuracy_cross_page", "accuracy_unanswerable"} <= \
+        set(bm["mmlongbench_doc"]["standard"])
+    doc_m = bm["mmlongbench_doc"]["standard"]
+    assert doc_m["n"] == 3 and doc_m["n_unanswerable"] == 1 and doc_m["n_single_page"] == 1
+    assert doc_m["n_cross_page"] == 1 and set(doc_m["accuracy_by_source"]) == {"Pure-text", "Table"}
+    doc_scores = [r["score"] for r in rows if r["benchmark"] == "mmlongbench_doc"]
+    assert doc_m["accuracy"] == pytest.approx(sum(doc_scores) / 3)
+    assert doc_m["accuracy_by_source"]["Table"] == doc_scores[1]     # only row 2 cites a table
+    assert set(bm["ccocr_doc_parsing"]["standard"]) >= {"score", "score_doc_scan_eng", "score_table_photo_eng"}
+    assert set(bm["ccocr_kie"]["standard"]) >= {"f1", "f1_CORD", "f1_POIE", "f1_micro", "acc", "acc_CORD"}
+    hub = {"mmlongbench_doc": doc / "data" / "test-00000-of-00001.parquet", **cc}
+    for bench, path in hub.items():
+        records = pq.read_table(path).to_pylist()
+        mine = [r for r in rows if r["benchmark"] == bench]
+        kept = records[:len(mine)]                  # the bad rows are the last ones of each file
+        lines = tmp_path / f"{bench}.jsonl"
+        lines.write_text("".join(json.dumps({"record": {k: v for k, v in rec.items() if k != "image"},
+                                             "prediction": r["prediction"]}) + "\n" for rec, r in zip(kept, mine)))
+        out = run_cli(bench, str(lines))
+        assert [p["score"] for p in out["per_item"]] == [r["score"] for r in mine], bench
+        assert [p["detail"] for p in out["per_item"]] == [r["detail"] for r in mine], bench
+        agg = {k: v for k, v in out["aggregate"].items() if k != "scored_by"}
+        assert json.loads(json.dumps(agg)) == json.loads(json.dumps(bm[bench]["standard"])), bench
+
+
+def test_pages_are_rendered_and_concatenated_as_the_official_script(tmp_path):
+    folder = tmp_path / "MMLongBench-Doc"
+    write_pdf(folder / "documents" / "report.pdf", 7)
+    write_parquet(folder / "data" / "test-0.parquet", [doc_row("report.pdf", "q?", "20", "Int")])
+    # official concat_images: interval = ceil(7 / 5) = 2 pages per image -> 4 images, 3 columns wide
+    assert page_groups(7, 5) == [(0, 1), (2, 3), (4, 5), (6, 6)] and page_groups(3, 0) == [(0, 0), (1, 1), (2, 2)]
+    adapter = get_adapter("mmlongbench_doc", {"dpi": 36})
+    (item,) = adapter.load(folder)
+    messages, images = adapter.build_prompt(item)
+    assert messages[0]["content"] == "<image>\n" * 4 + "q?"
+    assert [im.size for im in images] == [(300, 140)] * 4          # 100x140 px pages at 36 dpi, 3 per row
+    assert images[0].getpixel((150, 70)) == (255, 255, 255)         # column 3 of image 1 is blank canvas
+    (one,) = get_adapter("mmlongbench_doc", {"dpi": 72, "concat_num": 0, "max_pages": 2}).load(folder)
+    assert len(one.images) == 2 and one.metadata["n_pages"] == 2
+
+
+# (gt, pred, answer_format, what the official eval_score(gt, pred, answer_format) returns)
+OFFICIAL_EVAL_SCORE = [
+    ("8", "8.0", "Int", 1.0),                                  # int(float(pred))
+    ("8", "eight", "Int", 0.0),
+    ("12.5%", "0.125", "Float", 1.0),                          # is_float_equal tries gt/100, gt, gt*100
+    ("3.14", "3.1", "Float", 0.0),                             # 1% tolerance, rounding to >= 2 places
+    ("4.5", "4.55", "Float", 0.0),
+    ("Less well-off", "less well off", "Str", 0.9230769230769231),   # ANLS of the cleaned strings
+    ("abcd", "abXY", "Str", 0.0),                              # ANLS exactly 0.5 counts as 0 (<= threshold)
+    ("https://a.b/c", "https://a.b/c/", "Str", 0.0),           # is_exact_match: a URL must be equal
+    ("2019-03", "2019 03", "Str", 0.0),                        # YYYY-MM: exact
+    ("Not answerable", "Not answerable", "None", 1.0),
+    ("['a', 'b']", "['B', 'A']", "List", 1.0),                 # sorted, cleaned, joined
+    ("['1', '2']", "['2', '1']", "List", 1.0),
+    ("['apple pie', 'banana']", "['banana', 'apple pi']", "List", 0.8888888888888888),  # min ANLS
+    ("['a', 'b']", "['a']", "List", 0.0),                      # lengths differ
+]
+
+
+@pytest.mark.parametrize("gt,pred,fmt,expected", OFFICIAL_EVAL_SCORE)
+def test_eval_score_matches_the_official_function(gt, pred, fmt, expected):
+    assert eval_score(gt, pred, fmt) == pytest.approx(expected, abs=1e-12)
+
+
+def test_acc_f1_and_rule_extraction():
+    samples = [{"score": 1.0, "answer": "a", "pred": "a"}, {"score": 0.0, "answer": "Not answerable", "pred": "b"},
+               {"score": 1.0, "answer": "Not answerable", "pred": "Not answerable"},
+               {"score": 0.0, "answer": "c", "pred": "Not answerable"}]
+    assert eval_acc_and_f1(samples) == (0.5, 0.5)  # official eval_acc_and_f1: recall 1/2, precision 1/2
+    assert eval_score("['x']", "[__import__('os')]", "List") == 0.0   # never evaluated: literal_eval fails -> 0
+    assert rule_extract("Extracted answer: 12\nAnswer format: Integer", "Int") == "12"
+    assert rule_extract("Page 2 shows revenue of 20 million, so the answer is 20.", "Int") == "20"
+    assert rule_extract("The document does not mention the CEO.", "Str") == "Not answerable"
+    assert rule_extract("The chart lists ['tea', 'cake'].", "List") == "['tea', 'cake']"
+    assert rule_extract("- tea\n- cake", "List") == "['tea', 'cake']"
+    assert eval_score("['cake', 'tea']", rule_extract("tea, cake", "List"), "List") == 1.0
+
+
+class _Extractor(BaseHTTPRequestHandler):
+    """Answers like GPT-4o with the official extraction format: 'Extracted answer: <last word of the analysis>'
+    — except for an analysis containing 'garble', where it answers out of format."""
+
+    seen: list[dict] = []
+
+    def do_POST(self):  # noqa: N802
+        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        type(self).seen.append(body)
+        analysis = body["messages"][-1]["content"].split("Analysis:")[1].strip()
+        text = "no idea" if "garble" in analysis else f"Extracted answer: {analysis.split()[-1]}\nAnswer format: Integer"
+        out = json.dumps({"choices": [{"index": 0, "message": {"role": "assistant", "content": text}}]}).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(out)))
+        self.end_headers()
+        self.wfile.write(out)
+
+    def log_message(self, *args):
+        pass
+
+
+def test_judge_extraction_is_the_official_request_and_marked(tmp_path):
+    _Extractor.seen = []
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Extractor)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        judge = {"base_url": f"http://127.0.0.1:{server.server_address[1]}/v1", "model": "gpt-4o"}
+        rec = doc_row("report.pdf", "What is the revenue on page 2?", "20", "Int")
+        path = tmp_path / "preds.jsonl"
+        path.write_text("".join(json.dumps({"record": rec, "prediction": p}) + "\n"
+                                for p in ("Revenue on page 2 is 20", "It is 21", "garble 20")))
+        out = rescore("mmlongbench_doc", path, {"judge": judge})
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert [p["score"] for p in out["per_item"]] == [1.0, 0.0, 0.0]
+    assert out["per_item"][2]["detail"]["pred"] == "Failed to extract"   # official run_lvlm.py
+    assert out["aggregate"]["scored_by"] == "judge"
+    assert len(_Extractor.seen) == 3                                    # one request per reply (cached)
+    body = _Extractor.seen[0]
+    assert body["model"] == "gpt-4o" and body["temperature"] == 0 and body["max_tokens"] == 256
+    assert body["messages"] == [
+        {"role": "user", "content": EXTRACTION_PROMPT},
+        {"role": "assistant", "content": "\n\nQuestion:What is the revenue on page 2?\nAnalysis:Revenue on page 2 is 20\n"}]
+    assert EXTRACTION_PROMPT.startswith("Given the question and analysis, you are tasked to extract answers")
+
+
+# (op, gold, reply, what the official ParsingEvaluator.evaluate_single_*_sample(gold, reply) returns)
+OFFICIAL_PARSING = [
+    ("table", TABLE_GOLD, '```html\n<table><tr><td>Name</td><td>Qty</td></tr><tr><td colspan="2">Total 3</td></tr>'
+                          '</table>\n```', 1.0),               # fence, spaces, full-width digit: all normalised
+    ("table", TABLE_GOLD, "<table><tr><td>Name</td><td>Qt</td></tr></table>", 0.5333333333333334),
+    ("table", TABLE_GOLD, "<table><tr><td>Nme</td><td>Qty</td></tr><tr><td>Total</td><td>3</td></tr></table>", 0.625),
+    ("table", TABLE_GOLD, "I cannot read the table.", 0.0),    # no <table>: TEDS 0
+    ("doc", "Hello World\n\\section{A}",
+     "\\documentclass{article}\n\\begin{document}\n```latex\nHello Wrld \\section{A}\n```", 0.9523809523809523),
+    ("formula", "\\frac{a}{b}", "```latex\n\\frac{a}{c}\n```", 0.9090909090909091),
+    ("molecular", "CCO", "<smiles>CC=O</smiles>", 0.75),
+]
+
+
+@pytest.mark.parametrize("op,gold,reply,expected", OFFICIAL_PARSING)
+def test_doc_parsing_matches_the_official_evaluator(op, gold, reply, expected):
+    score, error = parsing_score(reply, gold, op)
+    assert score == pytest.approx(expected, abs=1e-12)
+    assert (error is not None) == (expected == 0.0)
+
+
+# (reply, tp, fn_or_fp: what the official cal_f1_all counts after KieEvaluator's normalisation,
+#  ted_acc: what the official cal_acc gives — kie_evaluator.py, run on the same values)
+OFFICIAL_KIE = [
+    ('```json\n{"company": "ACME ltd", "items": [{"name": "tea", "price": "3.00"}, {"name": "cake", "price": "5.0"}],'
+     ' "total": "8.00"}\n```', 5, 2, 0.9393939393939394),       # full-width gold normalised; "5.0" != "5"
+    ('{"company": "ACME  ltd", "total": ["8.00"], "extra": "x"}', 2, 5, 0.4242424242424242),
+    ("not json at all", 0, 6, 0.0),                             # post_process_to_json -> None: all gold missed
+    ("null", 0, 6, 0.0),
+    ('["8.00"]', 0, 7, 0.12121212121212122),                    # a list: a field with an empty key
+    ('{"items": [{"name": "tee"}]}', 0, 7, 0.1515151515151515),
+]
+
+
+@pytest.mark.parametrize("reply,tp,fn_or_fp,ted_acc", OFFICIAL_KIE)
+def test_kie_matches_the_official_field_f1_and_ted_accuracy(reply, tp, fn_or_fp, ted_acc):
+    d = kie_counts(reply, KIE_GOLD)
+    assert (d["tp"], d["fn_or_fp"]) == (tp, fn_or_fp)
+    assert ("error" in d) == (reply in ("not json at all", "null"))
+    assert kie_ted_acc(reply, KIE_GOLD) == pytest.approx(ted_acc, abs=1e-12)
+
+
+def test_kie_aggregate_is_the_mean_of_per_subset_micro_f1(tmp_path):
+    recs = [{"index": i, "question": "q", "answer": json.dumps(g), "l2-category": s}
+            for i, (g, s) in enumerate([({"a": "1", "b": "2"}, "CORD"), ({"a": "1"}, "CORD"), ({"n": "x"}, "POIE")])]
+    path = tmp_path / "p.jsonl"
+    path.write_text("".join(json.dumps({"record": r, "prediction": p}) + "\n"
+                            for r, p in zip(recs, ['{"a": "1", "b": "3"}', '{"a": "1"}', "oops"])))
+    agg = rescore("ccocr_kie", path)["aggregate"]
+    cord = 2 / (2 + 2 / 2 + 1e-6)                    # tp 2, fn_or_fp 2 pooled over CORD's two items
+    assert agg["f1_CORD"] == pytest.approx(cord) and agg["f1_POIE"] == 0.0
+    assert agg["f1"] == pytest.approx(cord / 2) and agg["f1_micro"] == pytest.approx(2 / (2 + 3 / 2 + 1e-6))
+    assert agg["n_errors"] == 1 and agg["track"] == "kie"
+    # nTED accuracy: item 1 misses b's value by one edit out of 1 + 1 + 1 + 1 = 4 (keys a, b + leaves), item 2
+    # is exact, item 3 is no JSON; cal_acc_all divides each subset's sum by n + 1e-6
+    assert agg["acc_CORD"] == pytest.approx((0.75 + 1.0) / (2 + 1e-6)) and agg["acc_POIE"] == 0.0
+    assert agg["acc"] == pytest.approx((agg["acc_CORD"] + agg["acc_POIE"]) / 2)
+
+
+def test_eval_judge_reaches_mmlongbench_doc_and_bad_options_are_named():
+    from lomo_ablate.evaluate.config import EvalConfig
+    from lomo_ablate.utils.config import ConfigError
+
+    cfg = EvalConfig.from_dict({"benchmarks": [{"name": "mmlongbench_doc", "path": "x"}, {"name": "ccocr_kie", "path": "y"}],
+                                "judge": {"base_url": "http://127.0.0.1:9/v1", "model": "m"}})
+    cfg.validate()
+    assert get_adapter("mmlongbench_doc", cfg.benchmarks[0].adapter_options()).scored_by == "judge"
+    assert "judge" not in cfg.benchmarks[1].options             # KIE has an exact rule: no judge
+    with pytest.raises(ConfigError, match="dpi"):
+        get_adapter("mmlongbench_doc", {"dpi": 0})
+    with pytest.raises(ConfigError, match="track must be one of multi_scene_ocr, multi_lan_ocr, doc_parsing, kie"):
+        get_adapter("ccocr", {"track": "tables"})
