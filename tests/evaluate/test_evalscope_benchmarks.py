@@ -1,0 +1,162 @@
+"""eval.engine=evalscope for the text-only benchmarks beyond GSM8K: MMLU-Pro, HumanEval and IFEval, each on a
+local copy these tests write in the layout EvalScope 1.14.1's adapter reads from the hub (README ``configs:``,
+<config dir>/<split>-*.parquet, the columns its ``record_to_sample`` reads). Nothing is mocked: EvalScope loads
+and scores, our native adapters (``eval.engine=native``) score the same rows, and the real tiny random VLM
+answers through the pipeline's evaluate stage.
+
+Agreement: for known replies, EvalScope's per-sample scorer (the one its evaluator applies, fed through the
+engine's replaying model) and our adapter agree item by item; each case where they differ by design is named
+here and in docs/evaluate_metrics.md "Where we differ from EvalScope 1.14.1, and why"."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("evalscope", reason="EvalScope 1.14.1 is not installed (docs/evaluate.md: two-step install)")
+
+from lomo_ablate.evaluate import EvalConfig, evaluate  # noqa: E402
+from lomo_ablate.evaluate.benchmarks import get_adapter  # noqa: E402
+from lomo_ablate.evaluate.engines.evalscope import EvalScopeAdapter  # noqa: E402
+from test_evalscope import RENDER, _parquet, _readme, _replay_scores, _rows, tiny_dir  # noqa: E402,F401
+
+MMLU_PRO_ROWS = [{"question_id": 70 + i, "question": f"Which of these is prime (case {i})?",
+                  "options": ["4", "6", "7", "8", "9", "10", "N/A"], "answer": "C", "answer_index": 2,
+                  "cot_content": "", "category": "math", "src": "ours"} for i in range(2)]
+HE_ROW = {"task_id": "HumanEval/0", "entry_point": "add",
+          "prompt": "from typing import List\n\n\ndef add(xs: List[int]) -> int:\n    \"\"\"Sum of xs.\"\"\"\n",
+          "canonical_solution": "    return sum(xs)\n",
+          "test": "def check(candidate):\n    assert candidate([1, 2]) == 3\n    assert candidate([]) == 0\n"}
+END = "Is there anything else I can help with?"
+IFEVAL_ROWS = [
+    {"key": 1, "prompt": "Write a haiku about rain in all lowercase letters.",
+     "instruction_id_list": ["change_case:english_lowercase"], "kwargs": [{"num_words": None}]},
+    {"key": 2, "prompt": f"Answer in at least 5 words, and end with '{END}'",
+     "instruction_id_list": ["length_constraints:number_words", "startend:end_checker"],
+     "kwargs": [{"num_words": 5, "relation": "at least", "end_phrase": None},
+                {"num_words": None, "relation": None, "end_phrase": END}]}]
+
+
+def _default_readme(root: Path, splits: list[str]) -> None:
+    """A hub README whose one config (``default``) reads data/<split>-* (TIGER-Lab/MMLU-Pro, google/IFEval)."""
+    lines = ["---", "configs:", "- config_name: default", "  data_files:"]
+    for s in splits:
+        lines += [f"  - split: {s}", f"    path: data/{s}-*"]
+    (root / "README.md").write_text("\n".join(lines + ["---", ""]))
+
+
+def write_mmlu_pro(root: Path) -> Path:
+    """TIGER-Lab/MMLU-Pro: config default, splits test and validation (few-shot), `category` = subset."""
+    for split in ("test", "validation"):
+        _parquet(root / "data" / f"{split}-00000-of-00001.parquet", MMLU_PRO_ROWS)
+    _default_readme(root, ["test", "validation"])
+    return root
+
+
+def write_humaneval(root: Path) -> Path:
+    """openai/openai_humaneval: config openai_humaneval, split test."""
+    _parquet(root / "openai_humaneval" / "test-00000-of-00001.parquet", [HE_ROW])
+    _readme(root, "openai_humaneval", ["test"])
+    return root
+
+
+def write_ifeval(root: Path) -> Path:
+    """google/IFEval: config default, split train; kwargs a list of structs (absent keys null)."""
+    _parquet(root / "data" / "train-00000-of-00001.parquet", IFEVAL_ROWS)
+    _default_readme(root, ["train"])
+    return root
+
+
+ES_ARGS = {"mmlu_pro": {"few_shot_num": 0, "subset_list": ["math"]}}
+
+
+@pytest.fixture(scope="module")
+def text_dir(tmp_path_factory):
+    root = tmp_path_factory.mktemp("text_bench")
+    return {"mmlu_pro": write_mmlu_pro(root / "MMLU-Pro"), "humaneval": write_humaneval(root / "openai_humaneval"),
+            "ifeval": write_ifeval(root / "IFEval")}
+
+
+def _agree(name: str, folder: Path, native_path: Path, native_options: dict, replies: list[tuple[int, str]],
+           tmp: Path, differ: dict[int, tuple[float, float]] = {}) -> EvalScopeAdapter:  # noqa: B006 (read only)
+    """EvalScope's score (its per-sample scorer, and its evaluator's review through the replaying model) and
+    our adapter's score for each (item index, reply); equal except the cases in ``differ`` {case index:
+    (evalscope, ours)}."""
+    es = EvalScopeAdapter(name, str(folder), None, ES_ARGS.get(name, {}), tmp / "es")
+    es_items = es.load()
+    native = get_adapter(name, native_options)
+    ours = native.load(native_path)
+    assert len(ours) == len(es_items)
+    for case, (i, reply) in enumerate(replies):
+        theirs, mine = es.sample_score(reply, es_items[i])[0], float(native.score(reply, ours[i]))
+        assert (theirs, mine) == differ.get(case, (theirs, theirs)), (name, case, reply)
+    # EvalScope's evaluator (reviews written by its run) gives the per-sample scorer's value, row by row
+    last = {es_items[i].id: reply for i, reply in replies}
+    reviewed = _replay_scores(es, last, tmp / "review")
+    assert reviewed == {k: es.sample_score(v, es.items[k])[0] for k, v in last.items()}
+    return es
+
+
+def test_mmlu_pro_agrees_with_evalscope(text_dir, tmp_path):
+    es = _agree("mmlu_pro", text_dir["mmlu_pro"], text_dir["mmlu_pro"], {"split": "test"},
+                [(0, "ANSWER: C"), (0, "7 is prime, so the answer is (C)."), (0, "Answer: C"), (0, "**C**"),
+                 (0, "A is even, C is prime."), (0, "seven"), (0, "ANSWER: A"), (1, "The answer is C.")], tmp_path)
+    assert [it.id for it in es.items.values()] == ["math:0", "math:1"] and es.items["math:0"].answer == "C"
+    # by design: EvalScope keeps the hub's "N/A" padding as option G; we drop it (it is never the answer)
+    text = es.build_prompt(es.items["math:0"])[0][0]["content"]
+    assert "G) N/A" in text and "ANSWER: [LETTER]" in text
+
+
+def test_humaneval_agrees_with_evalscope(text_dir, tmp_path):
+    two_blocks = ("```python\nfrom typing import List\n\ndef add(xs: List[int]) -> int:\n    return sum(xs)\n```\n"
+                  "Usage:\n```python\nprint(add([1]))\n```")
+    _agree("humaneval", text_dir["humaneval"], text_dir["humaneval"] / "openai_humaneval",
+           {"execute_code": True, "timeout_s": 5},
+           [(0, "    return sum(xs)\n"), (0, "Here:\n```python\ndef add(xs: List[int]) -> int:\n    return sum(xs)\n```"),
+            (0, "```python\ndef add(xs):\n    return 0\n```"), (0, "Sure:\n    return sum(xs)\n"),
+            (0, "```\n    return sum(xs)\n```"), (0, two_blocks)], tmp_path,
+           # by design: EvalScope runs the FIRST fenced block, we run the LAST (a reply that ends with its
+           # corrected code is scored on it); here the last block is a usage example
+           differ={5: (1.0, 0.0)})
+
+
+def test_ifeval_agrees_with_evalscope(text_dir, tmp_path):
+    es = _agree("ifeval", text_dir["ifeval"], text_dir["ifeval"], {},
+                [(0, "rain falls soft\non the quiet roof"), (0, "Rain falls"), (0, "123"),
+                 (1, f"one two three four five. {END}"), (1, f"short. {END}"), (1, "one two three four five six")],
+                tmp_path)
+    # the instruction-level metric EvalScope reports beside the prompt-level one
+    _, values = es.sample_score("one two three four five six", es.items["default:1"])
+    assert values["prompt_level_strict"] == 0.0 and values["inst_level_strict"] == 0.5
+
+
+def test_text_only_benchmarks_through_the_evaluate_stage(tiny_dir, text_dir, tmp_path):
+    """The pipeline's evaluate stage under eval.engine=evalscope: EvalScope's reviews hold our rows' replies and
+    scores; the text-only group is averaged apart from the multimodal overall."""
+    cfg = {"engine": "evalscope", "protocols": ["standard", "rendered"], "batch_size": 4, "chunk_size": 3,
+           "max_new_tokens": 4, "render": RENDER, "progress": False, "mir": {"enabled": False},
+           "paired": {"enabled": False},
+           "benchmarks": [{"name": n, "path": str(p)} for n, p in text_dir.items()] + [{"name": "probe", "n": 2}],
+           "evalscope": {"dataset_args": ES_ARGS}}
+    out = tmp_path / "eval"
+    metrics = evaluate(tiny_dir, out, EvalConfig.from_dict(cfg))
+    rows = _rows(out)
+    for name, es, subsets in (("mmlu_pro", "mmlu_pro", ["math"]), ("humaneval", "humaneval", ["openai_humaneval"]),
+                              ("ifeval", "ifeval", ["default"])):
+        assert metrics["engines"][name]["engine"] == "evalscope"
+        for proto in ("standard", "rendered"):
+            ours = {r["item_id"]: r for r in rows if r["benchmark"] == name and r["protocol"] == proto}
+            recs = [json.loads(line) for s in subsets for line in
+                    (out / "evalscope" / proto / "reviews" / "lomo" / f"{es}_{s}.jsonl").read_text().splitlines()]
+            assert len(recs) == len(ours) > 0
+            for s in subsets:
+                for line in (out / "evalscope" / proto / "reviews" / "lomo" / f"{es}_{s}.jsonl").read_text().splitlines():
+                    sc = json.loads(line)["sample_score"]
+                    row = ours[f"{s}:{sc['sample_id']}"]
+                    assert sc["score"]["prediction"] == row["prediction"]
+                    assert sc["score"]["value"][sc["score"]["main_score_name"]] == row["score"]
+                    assert row["category"] == "Text-only"
+    assert metrics["overall_benchmarks"] == ["probe"]
+    assert metrics["text_only"]["standard"] == pytest.approx(
+        sum(metrics["scores"][b]["standard"] for b in text_dir) / 3)
