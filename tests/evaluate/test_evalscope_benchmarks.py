@@ -1,4 +1,4 @@
-"""eval.engine=evalscope for the text-only benchmarks beyond GSM8K: MMLU-Pro, HumanEval and IFEval, each on a
+"""eval.engine=evalscope for MMLU-Pro, HumanEval, IFEval (text-only), V* and HallusionBench, each on a
 local copy these tests write in the layout EvalScope 1.14.1's adapter reads from the hub (README ``configs:``,
 <config dir>/<split>-*.parquet, the columns its ``record_to_sample`` reads). Nothing is mocked: EvalScope loads
 and scores, our native adapters (``eval.engine=native``) score the same rows, and the real tiny random VLM
@@ -18,8 +18,8 @@ pytest.importorskip("evalscope", reason="EvalScope 1.14.1 is not installed (docs
 
 from lomo_ablate.evaluate import EvalConfig, evaluate  # noqa: E402
 from lomo_ablate.evaluate.benchmarks import get_adapter  # noqa: E402
-from lomo_ablate.evaluate.engines.evalscope import EvalScopeAdapter  # noqa: E402
-from test_evalscope import RENDER, _parquet, _readme, _replay_scores, _rows, tiny_dir  # noqa: E402,F401
+from lomo_ablate.evaluate.engines.evalscope import EvalScopeAdapter, _main_value  # noqa: E402
+from test_evalscope import RENDER, _parquet, _png, _readme, _replay_scores, _rows, tiny_dir  # noqa: E402,F401
 
 MMLU_PRO_ROWS = [{"question_id": 70 + i, "question": f"Which of these is prime (case {i})?",
                   "options": ["4", "6", "7", "8", "9", "10", "N/A"], "answer": "C", "answer_index": 2,
@@ -65,6 +65,27 @@ def write_ifeval(root: Path) -> Path:
     """google/IFEval: config default, split train; kwargs a list of structs (absent keys null)."""
     _parquet(root / "data" / "train-00000-of-00001.parquet", IFEVAL_ROWS)
     _default_readme(root, ["train"])
+    return root
+
+
+def write_vstar(root: Path) -> Path:
+    """lmms-lab/vstar-bench: config default, split test, image struct with the bytes, `text` with the options."""
+    rows = [{"image": {"bytes": _png("cup"), "path": None}, "question_id": i, "category": "direct_attributes",
+             "label": "B", "text": "What is the color of the cup?\n(A) blue\n(B) red\n(C) green\n(D) white\n"
+                                   "Answer with the option's letter from the given choices directly."} for i in range(2)]
+    _parquet(root / "data" / "test-00000-of-00001.parquet", rows)
+    _default_readme(root, ["test"])
+    return root
+
+
+def write_hallusionbench(root: Path) -> Path:
+    """lmms-lab/HallusionBench: config default, split image, gt_answer "1"/"0", image struct."""
+    rows = [{"category": "VS", "subcategory": "chart", "visual_input": "1", "set_id": "0", "figure_id": "0",
+             "sample_note": "bars", "question_id": str(i), "question": f"Is bar {i} the tallest?",
+             "gt_answer_details": "", "gt_answer": gold, "filename": f"f{i}.png",
+             "image": {"bytes": _png("bars"), "path": None}} for i, gold in enumerate(["1", "0"])]
+    _parquet(root / "data" / "image-00000-of-00001.parquet", rows)
+    _default_readme(root, ["image"])
     return root
 
 
@@ -131,19 +152,44 @@ def test_ifeval_agrees_with_evalscope(text_dir, tmp_path):
     assert values["prompt_level_strict"] == 0.0 and values["inst_level_strict"] == 0.5
 
 
+def test_vstar_agrees_with_evalscope(tmp_path):
+    folder = write_vstar(tmp_path / "vstar-bench")
+    es = _agree("vstar", folder, folder / "data" / "test-00000-of-00001.parquet", {},
+                [(0, "B"), (0, "(B)"), (0, "ANSWER: B"), (0, "Answer: (B) red"), (0, "A"), (0, "B or C"), (0, "b"),
+                 (1, "The cup is red."), (1, "red")], tmp_path,
+                # by design: we also credit the chosen option's text (V*'s own scoring matches letter or text);
+                # EvalScope reads a letter only
+                differ={7: (0.0, 1.0), 8: (0.0, 1.0)})
+    messages, images = es.build_prompt(es.items["default:0"])
+    assert len(images) == 1 and messages[0]["content"].endswith("<image>") and "(B) red" in messages[0]["content"]
+
+
+def test_hallusionbench_agrees_with_evalscope(tmp_path):
+    folder = write_hallusionbench(tmp_path / "HallusionBench")
+    es = _agree("hallusionbench", folder, folder / "data" / "image-00000-of-00001.parquet", {},
+                [(0, "Yes"), (0, "YES."), (0, "No"), (0, "I cannot tell"), (0, "Yes and no"), (1, "no"),
+                 (1, "No, it is not."), (1, "Nope"), (0, "yes, it is")], tmp_path,
+                # by design: we take the first yes/no in any case; EvalScope accepts a lower-case verdict only as
+                # the whole reply
+                differ={8: (0.0, 1.0)})
+    assert [it.answer for it in es.items.values()] == ["YES", "NO"]
+
+
 def test_text_only_benchmarks_through_the_evaluate_stage(tiny_dir, text_dir, tmp_path):
     """The pipeline's evaluate stage under eval.engine=evalscope: EvalScope's reviews hold our rows' replies and
-    scores; the text-only group is averaged apart from the multimodal overall."""
+    scores; the text-only group is averaged apart from the multimodal overall (HallusionBench, the probe)."""
+    hallu = write_hallusionbench(tmp_path / "HallusionBench")
     cfg = {"engine": "evalscope", "protocols": ["standard", "rendered"], "batch_size": 4, "chunk_size": 3,
            "max_new_tokens": 4, "render": RENDER, "progress": False, "mir": {"enabled": False},
            "paired": {"enabled": False},
-           "benchmarks": [{"name": n, "path": str(p)} for n, p in text_dir.items()] + [{"name": "probe", "n": 2}],
+           "benchmarks": [{"name": n, "path": str(p)} for n, p in text_dir.items()]
+           + [{"name": "hallusionbench", "path": str(hallu)}, {"name": "probe", "n": 2}],
            "evalscope": {"dataset_args": ES_ARGS}}
     out = tmp_path / "eval"
     metrics = evaluate(tiny_dir, out, EvalConfig.from_dict(cfg))
     rows = _rows(out)
     for name, es, subsets in (("mmlu_pro", "mmlu_pro", ["math"]), ("humaneval", "humaneval", ["openai_humaneval"]),
-                              ("ifeval", "ifeval", ["default"])):
+                              ("ifeval", "ifeval", ["default"]), ("hallusionbench", "hallusion_bench", ["default"])):
         assert metrics["engines"][name]["engine"] == "evalscope"
         for proto in ("standard", "rendered"):
             ours = {r["item_id"]: r for r in rows if r["benchmark"] == name and r["protocol"] == proto}
@@ -155,8 +201,10 @@ def test_text_only_benchmarks_through_the_evaluate_stage(tiny_dir, text_dir, tmp
                     sc = json.loads(line)["sample_score"]
                     row = ours[f"{s}:{sc['sample_id']}"]
                     assert sc["score"]["prediction"] == row["prediction"]
-                    assert sc["score"]["value"][sc["score"]["main_score_name"]] == row["score"]
-                    assert row["category"] == "Text-only"
-    assert metrics["overall_benchmarks"] == ["probe"]
+                    assert _main_value(sc["score"]["value"], sc["score"].get("main_score_name")) == row["score"]
+                    assert row["category"] == ("Factuality" if name == "hallusionbench" else "Text-only")
+    assert metrics["overall_benchmarks"] == ["hallusionbench", "probe"]
+    assert metrics["overall"]["standard"] == pytest.approx(
+        (metrics["scores"]["hallusionbench"]["standard"] + metrics["scores"]["probe"]["standard"]) / 2)
     assert metrics["text_only"]["standard"] == pytest.approx(
         sum(metrics["scores"][b]["standard"] for b in text_dir) / 3)
