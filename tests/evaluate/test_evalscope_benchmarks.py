@@ -208,3 +208,107 @@ def test_text_only_benchmarks_through_the_evaluate_stage(tiny_dir, text_dir, tmp
         (metrics["scores"]["hallusionbench"]["standard"] + metrics["scores"]["probe"]["standard"]) / 2)
     assert metrics["text_only"]["standard"] == pytest.approx(
         sum(metrics["scores"][b]["standard"] for b in text_dir) / 3)
+
+
+# ------------------------------------------------------------------------------ judged under EvalScope
+class _ToyJudge:
+    """An OpenAI-compatible chat-completions server on loopback (http.server thread): the one mock here, standing
+    in for the hosted judge / vLLM server that cannot run on this machine. It grades "A" when the gold answer
+    occurs in the predicted answer, else "B", reading the gold and the prediction from either grading prompt
+    (SimpleVQA's, or the correctness prompt ZeroBench uses), and records every prompt."""
+
+    def __init__(self) -> None:
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        seen = self.seen = []
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):  # noqa: N802
+                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                prompt = body["messages"][-1]["content"]
+                seen.append(prompt)
+                letter = "A" if _toy_verdict(prompt) else "B"
+                out = json.dumps({"choices": [{"index": 0, "message": {"role": "assistant", "content": letter}}]})
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(out)))
+                self.end_headers()
+                self.wfile.write(out.encode())
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/v1"
+
+
+def _toy_gold_pred(prompt: str) -> tuple[str, str]:
+    if "[Reference Answer]" in prompt:  # the correctness prompt (ZeroBench)
+        gold = prompt.split("[Reference Answer]\n")[1].split("\n\n[Predicted Answer]")[0]
+        pred = prompt.split("[Predicted Answer]\n")[1].split("\n\nEvaluate the model's answer")[0]
+        return gold, pred
+    return (prompt.split("Gold target: ")[1].split("\n")[0], prompt.split("Predicted answer: ")[1].split("\n")[0])
+
+
+def _toy_verdict(prompt: str) -> bool:
+    gold, pred = _toy_gold_pred(prompt)
+    return gold.split(" / ")[0].lower() in pred.lower()
+
+
+@pytest.fixture
+def toy_judge():
+    judge = _ToyJudge()
+    yield judge
+    judge.server.shutdown()
+    judge.server.server_close()
+
+
+def test_zerobench_and_simplevqa_are_judged_under_the_evalscope_engine(tiny_dir, toy_judge, tmp_path):
+    """EvalScope scores ZeroBench and SimpleVQA with an LLM judge only: under eval.engine=evalscope with eval.judge
+    set, our adapters ask that judge (lomo_ablate.evaluate.judge: one client, each benchmark's grading prompt),
+    every row is the judge's verdict on its reply, and metrics say so."""
+    zb = tmp_path / "ZeroBench" / "zerobench.jsonl"
+    zb.parent.mkdir()
+    zb.write_text("".join(json.dumps({"question_id": f"z{i}", "question_text": f"How many sides has shape {i}?",
+                                      "question_answer": str(3 + i)}) + "\n" for i in range(2)))
+    sv = tmp_path / "SimpleVQA" / "simplevqa.jsonl"
+    sv.parent.mkdir()
+    sv.write_text("".join(json.dumps({"data_id": i, "question": f"Which city is number {i}?", "answer": "Paris"}) + "\n"
+                          for i in range(2)))
+    cfg = {"engine": "evalscope", "protocols": ["standard"], "batch_size": 4, "max_new_tokens": 4, "render": RENDER,
+           "progress": False, "mir": {"enabled": False}, "paired": {"enabled": False},
+           "benchmarks": [{"name": "zerobench", "path": str(zb)}, {"name": "simplevqa", "path": str(sv)}],
+           "judge": {"base_url": toy_judge.url, "model": "toy-judge"}}
+    out = tmp_path / "eval"
+    metrics = evaluate(tiny_dir, out, EvalConfig.from_dict(cfg))
+    rows = _rows(out)
+    assert len(rows) == 4 and len(toy_judge.seen) == 4  # every reply judged once
+    asked = {_toy_gold_pred(p): _toy_verdict(p) for p in toy_judge.seen}
+    for r in rows:  # the row's score is the judge's verdict on that row's reply and gold
+        assert r["score"] == float(asked[(str(r["answer"]), r["prediction"])])
+    assert any("[Reference Answer]\n3" in p for p in toy_judge.seen)  # ZeroBench: the correctness prompt
+    assert sum("Gold target: Paris" in p for p in toy_judge.seen) == 2  # SimpleVQA: its own grading prompt
+    assert metrics["scored_by"] == {"zerobench": "judge", "simplevqa": "judge"}
+    for name in ("zerobench", "simplevqa"):
+        assert metrics["engines"][name]["engine"] == "native" and metrics["engines"][name]["scored_by"] == "judge"
+        assert "judged by eval.judge" in metrics["engines"][name]["reason"]
+    # the same replies without a judge: ZeroBench's braces rule, and said so
+    from lomo_ablate.evaluate.engines.evalscope import native_reason
+
+    assert "without eval.judge: by its documented rule" in native_reason("zerobench")
+    rule = get_adapter("zerobench")
+    assert rule.scored_by == "rule" and rule.score("{3}", rule.load(zb)[0]) == 1.0
+
+
+def test_zerobench_judge_grades_with_the_correctness_prompt(toy_judge, tmp_path):
+    zb = tmp_path / "zerobench.jsonl"
+    zb.write_text(json.dumps({"question_id": "z0", "question_text": "How many sides?", "question_answer": "3"}) + "\n")
+    judged = get_adapter("zerobench", {"judge": {"base_url": toy_judge.url, "model": "m"}})
+    (item,) = judged.load(zb)
+    # the judge decides, not the braces rule: a reply without braces can be right, one with wrong braces wrong
+    assert judged.score("It has 3 sides.", item) == 1.0 and judged.score("{4}", item) == 0.0
+    assert judged.scored_by == "judge"
+    assert toy_judge.seen[0].startswith("Your job is to look at a question, a gold target, and a predicted answer")
+    assert "[Question]\nHow many sides?" in toy_judge.seen[0]
