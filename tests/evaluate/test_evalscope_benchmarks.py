@@ -1,4 +1,4 @@
-"""eval.engine=evalscope for MMLU-Pro, HumanEval, IFEval (text-only), V* and HallusionBench, each on a
+"""eval.engine=evalscope for MMLU-Pro, HumanEval, IFEval (text-only), V*, HallusionBench, MathVista and MMMU, each on a
 local copy these tests write in the layout EvalScope 1.14.1's adapter reads from the hub (README ``configs:``,
 <config dir>/<split>-*.parquet, the columns its ``record_to_sample`` reads). Nothing is mocked: EvalScope loads
 and scores, our native adapters (``eval.engine=native``) score the same rows, and the real tiny random VLM
@@ -89,7 +89,40 @@ def write_hallusionbench(root: Path) -> Path:
     return root
 
 
-ES_ARGS = {"mmlu_pro": {"few_shot_num": 0, "subset_list": ["math"]}}
+FIG = {"bytes": _png("fig"), "path": None}
+MV_META = {"category": "math-targeted-vqa", "context": "chart", "grade": "high school", "img_height": 32,
+           "img_width": 64, "language": "english", "skills": ["arithmetic"], "source": "ours", "split": "testmini",
+           "task": "figure question answering"}
+
+
+def write_mathvista(root: Path) -> Path:
+    """AI4Math/MathVista: config default, split testmini, decoded_image struct, metadata struct, choices/precision."""
+    common = {"image": "images/x.jpg", "decoded_image": FIG, "unit": None, "metadata": MV_META, "query": ""}
+    rows = [{**common, "pid": "1", "question": "Which is largest?", "choices": ["2", "5", "9"], "precision": None,
+             "answer": "9", "question_type": "multi_choice", "answer_type": "text"},
+            {**common, "pid": "2", "question": "What is the length?", "choices": None, "precision": 1.0,
+             "answer": "1.5", "question_type": "free_form", "answer_type": "float"},
+            {**common, "pid": "3", "question": "How many bars?", "choices": None, "precision": None, "answer": "4",
+             "question_type": "free_form", "answer_type": "integer"}]
+    _parquet(root / "data" / "testmini-00000-of-00001.parquet", rows)
+    _default_readme(root, ["testmini"])
+    return root
+
+
+def write_mmmu(root: Path) -> Path:
+    """MMMU/MMMU: one config per subject (here Math), split validation, options a stringified list, image_1..7."""
+    common = {"explanation": "", "image_1": FIG, **{f"image_{k}": None for k in range(2, 8)}, "img_type": "['Diagrams']",
+              "topic_difficulty": "Easy", "subfield": "Algebra"}
+    rows = [{**common, "id": "validation_Math_1", "question": "<image 1> Which is the sum?",
+             "options": "['1', '2', '3', '4']", "answer": "B", "question_type": "multiple-choice"},
+            {**common, "id": "validation_Math_2", "question": "<image 1> What is x?", "options": "[]",
+             "answer": "['0.5', '1/2']", "question_type": "open"}]
+    _parquet(root / "Math" / "validation-00000-of-00001.parquet", rows)
+    _readme(root, "Math", ["validation"])
+    return root
+
+
+ES_ARGS = {"mmmu": {"subset_list": ["Math"]}, "mmlu_pro": {"few_shot_num": 0, "subset_list": ["math"]}}
 
 
 @pytest.fixture(scope="module")
@@ -173,6 +206,31 @@ def test_hallusionbench_agrees_with_evalscope(tmp_path):
                 # the whole reply
                 differ={8: (0.0, 1.0)})
     assert [it.answer for it in es.items.values()] == ["YES", "NO"]
+
+
+def test_mathvista_agrees_with_evalscope(tmp_path):
+    folder = write_mathvista(tmp_path / "MathVista")
+    es = _agree("mathvista", folder, folder / "data" / "testmini-00000-of-00001.parquet", {"split": "testmini"},
+                [(0, "ANSWER: C"), (0, "C"), (0, "The answer is \\boxed{C}"), (0, "A"), (1, "\\boxed{1.5}"), (1, "1.50"),
+                 (2, "\\boxed{4}"), (2, "4 bars"), (2, "\\boxed{5}"),
+                 (0, "9"), (1, "about 1.52"), (1, "\\boxed{1.54}"), (2, "There are four")], tmp_path,
+                # by design: we credit the chosen option's text (MathVista's own extraction does); we compare a
+                # float at the benchmark's precision (1.52 and 1.54 are 1.5 at one decimal), EvalScope without it;
+                # we read number words
+                differ={9: (0.0, 1.0), 10: (0.0, 1.0), 11: (0.0, 1.0), 12: (0.0, 1.0)})
+    assert [it.answer for it in es.items.values()] == ["C", "1.5", "4"]  # EvalScope's MC target is the letter
+
+
+def test_mmmu_agrees_with_evalscope(tmp_path):
+    folder = write_mmmu(tmp_path / "MMMU")
+    es = _agree("mmmu", folder, folder / "Math" / "validation-00000-of-00001.parquet", {"split": "validation"},
+                [(0, "ANSWER: B"), (0, "B"), (0, "**B**"), (0, "\\boxed{B}"), (0, "[B]"), (0, "A"), (0, "no idea"),
+                 (1, "0.5"), (1, "1/2"), (1, "ANSWER: 0.5"), (1, "x = 0.50"), (1, "\\boxed{0.5}"), (1, "2"),
+                 (0, "The answer is 2")], tmp_path,
+                # by design: we credit the chosen option's text (MMMU's own parser does); EvalScope reads a letter
+                differ={13: (0.0, 1.0)})
+    messages, images = es.build_prompt(es.items["Math:0"])
+    assert len(images) == 1 and "B) 2" in messages[0]["content"]
 
 
 def test_text_only_benchmarks_through_the_evaluate_stage(tiny_dir, text_dir, tmp_path):
