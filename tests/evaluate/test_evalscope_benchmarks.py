@@ -1,4 +1,5 @@
-"""eval.engine=evalscope for MMLU-Pro, HumanEval, IFEval (text-only), V*, HallusionBench, MathVista and MMMU, each on a
+"""eval.engine=evalscope for MMLU-Pro, HumanEval, LiveCodeBench, IFEval (text-only), V*, HallusionBench, MathVista
+and MMMU, each on a
 local copy these tests write in the layout EvalScope 1.14.1's adapter reads from the hub (README ``configs:``,
 <config dir>/<split>-*.parquet, the columns its ``record_to_sample`` reads). Nothing is mocked: EvalScope loads
 and scores, our native adapters (``eval.engine=native``) score the same rows, and the real tiny random VLM
@@ -9,7 +10,10 @@ engine's replaying model) and our adapter agree item by item; each case where th
 here and in docs/evaluate_metrics.md "Where we differ from EvalScope 1.14.1, and why"."""
 from __future__ import annotations
 
+import base64
 import json
+import pickle
+import zlib
 from pathlib import Path
 
 import pytest
@@ -122,6 +126,30 @@ def write_mmmu(root: Path) -> Path:
     return root
 
 
+def _lcb_private(tests: list[dict]) -> str:
+    """The hub's encoding of the private tests: base64(zlib(pickle(json)))."""
+    return base64.b64encode(zlib.compress(pickle.dumps(json.dumps(tests)))).decode()
+
+
+def write_livecodebench(root: Path) -> Path:
+    """livecodebench code_generation_lite (parquet copy EvalScope reads): one config per release (release_v6),
+    split test; a stdin problem and a functional (LeetCode-style) one."""
+    rows = [{"question_id": "abc1", "question_title": "Sum", "question_content": "Print a+b.", "starter_code": "",
+             "public_test_cases": json.dumps([{"input": "1 2\n", "output": "3\n", "testtype": "stdin"}]),
+             "private_test_cases": _lcb_private([{"input": "5 6\n", "output": "11\n", "testtype": "stdin"}]),
+             "metadata": "{}", "platform": "atcoder", "contest_id": "abc", "difficulty": "easy",
+             "contest_date": "2025-02-01T00:00:00"},
+            {"question_id": "lc2", "question_title": "Double", "question_content": "Return 2x.",
+             "starter_code": "class Solution:\n    def double(self, x: int) -> int:\n        ",
+             "public_test_cases": json.dumps([{"input": "4", "output": "8", "testtype": "functional"}]),
+             "private_test_cases": _lcb_private([{"input": "5", "output": "10", "testtype": "functional"}]),
+             "metadata": json.dumps({"func_name": "double"}), "platform": "leetcode", "contest_id": "w1",
+             "difficulty": "easy", "contest_date": "2025-03-01T00:00:00"}]
+    _parquet(root / "release_v6" / "test-00000-of-00001.parquet", rows)
+    _readme(root, "release_v6", ["test"])
+    return root
+
+
 ES_ARGS = {"mmmu": {"subset_list": ["Math"]}, "mmlu_pro": {"few_shot_num": 0, "subset_list": ["math"]}}
 
 
@@ -173,6 +201,23 @@ def test_humaneval_agrees_with_evalscope(text_dir, tmp_path):
            # by design: EvalScope runs the FIRST fenced block, we run the LAST (a reply that ends with its
            # corrected code is scored on it); here the last block is a usage example
            differ={5: (1.0, 0.0)})
+
+
+def test_livecodebench_agrees_with_evalscope(tmp_path):
+    folder = write_livecodebench(tmp_path / "livecodebench")
+    solve = "a, b = map(int, input().split())\nprint(a + b)"
+    es = _agree("livecodebench", folder, folder / "release_v6" / "test-00000-of-00001.parquet", {"execute_code": True},
+                [(0, f"```python\n{solve}\n```"), (0, "```python\nprint(3)\n```"),
+                 (0, f"```python\nprint(3)\n```\nFixed:\n```python\n{solve}\n```"),  # both run the last block
+                 (1, "```python\nclass Solution:\n    def double(self, x: int) -> int:\n        return 2 * x\n```"),
+                 (1, "```python\nclass Solution:\n    def double(self, x):\n        return x\n```"),
+                 (0, solve)], tmp_path,
+                # by design: a reply that is bare code (no fence) is run by us as the program; EvalScope needs a
+                # fenced block and scores it 0
+                differ={5: (0.0, 1.0)})
+    assert list(es.items) == ["release_v6:0", "release_v6:1"]  # the release_v6 subset our table selects
+    text = es.build_prompt(es.items["release_v6:0"])[0][0]["content"]
+    assert text.startswith("You are an expert Python programmer") and "### Question:\nPrint a+b." in text
 
 
 def test_ifeval_agrees_with_evalscope(text_dir, tmp_path):
