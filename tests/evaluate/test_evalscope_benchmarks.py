@@ -23,6 +23,7 @@ pytest.importorskip("evalscope", reason="EvalScope 1.14.1 is not installed (docs
 from lomo_ablate.evaluate import EvalConfig, evaluate  # noqa: E402
 from lomo_ablate.evaluate.benchmarks import get_adapter  # noqa: E402
 from lomo_ablate.evaluate.engines.evalscope import EvalScopeAdapter, _main_value  # noqa: E402
+from lomo_ablate.utils.config import ConfigError  # noqa: E402
 from test_evalscope import RENDER, _parquet, _png, _readme, _replay_scores, _rows, tiny_dir  # noqa: E402,F401
 
 MMLU_PRO_ROWS = [{"question_id": 70 + i, "question": f"Which of these is prime (case {i})?",
@@ -289,6 +290,10 @@ def test_text_only_benchmarks_through_the_evaluate_stage(tiny_dir, text_dir, tmp
            + [{"name": "hallusionbench", "path": str(hallu)}, {"name": "probe", "n": 2}],
            "evalscope": {"dataset_args": ES_ARGS}}
     out = tmp_path / "eval"
+    # EvalScope runs HumanEval's code in a local subprocess: refused unless the user allows it
+    with pytest.raises(ConfigError, match=r"'humaneval' under eval.engine=evalscope.*eval.evalscope.execute_code=true"):
+        evaluate(tiny_dir, tmp_path / "refused", EvalConfig.from_dict(cfg))
+    cfg["evalscope"]["execute_code"] = True
     metrics = evaluate(tiny_dir, out, EvalConfig.from_dict(cfg))
     rows = _rows(out)
     for name, es, subsets in (("mmlu_pro", "mmlu_pro", ["math"]), ("humaneval", "humaneval", ["openai_humaneval"]),

@@ -64,6 +64,7 @@ class EsBenchmark:
     category: str
     dataset_args: dict = field(default_factory=dict)
     native_because: str | None = None
+    runs_code: bool = False  # EvalScope executes the model's code to score it (eval.evalscope.execute_code)
 
 
 #: why a benchmark EvalScope scores with an LLM judge only runs through our adapter: the judge (``eval.judge``)
@@ -84,8 +85,8 @@ BENCHMARKS: dict[str, EsBenchmark] = {
     "docvqa": EsBenchmark("docvqa", "Document & OCR"),
     "vstar": EsBenchmark("vstar_bench", "Visual perception"),
     "mmlu_pro": EsBenchmark("mmlu_pro", TEXT_ONLY_GROUP),
-    "humaneval": EsBenchmark("humaneval", TEXT_ONLY_GROUP),
-    "livecodebench": EsBenchmark("live_code_bench", TEXT_ONLY_GROUP, {"subset_list": ["release_v6"]}),
+    "humaneval": EsBenchmark("humaneval", TEXT_ONLY_GROUP, runs_code=True),
+    "livecodebench": EsBenchmark("live_code_bench", TEXT_ONLY_GROUP, {"subset_list": ["release_v6"]}, runs_code=True),
     "gsm8k": EsBenchmark("gsm8k", TEXT_ONLY_GROUP),
     "ifeval": EsBenchmark("ifeval", TEXT_ONLY_GROUP),
 }
@@ -446,6 +447,12 @@ def make_adapter(spec: Any, cfg: Any, out_dir: Path) -> Any:
     if spec.options:
         raise ValueError(f"eval.benchmarks: {spec.name!r}: 'options' are our adapters' keys; under "
                          f"eval.engine=evalscope set eval.evalscope.dataset_args.{spec.name} instead")
+    if BENCHMARKS[spec.name].runs_code and not cfg.evalscope.execute_code:
+        from lomo_ablate.utils.config import ConfigError
+
+        raise ConfigError(f"eval.benchmarks: {spec.name!r} under eval.engine=evalscope: EvalScope scores it by running "
+                          "the model's code in a local subprocess (not a security sandbox); set "
+                          "eval.evalscope.execute_code=true to allow it")
     entry = registered().get(spec.name)
     return EvalScopeAdapter(spec.name, spec.path, spec.n, dict(cfg.evalscope.dataset_args.get(spec.name) or {}),
                             Path(out_dir) / EVALSCOPE_DIR, category=entry.category if entry else None,
