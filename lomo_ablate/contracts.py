@@ -56,6 +56,9 @@ PREDICTIONS = "predictions.jsonl"
 PROTOCOLS_PLOT = "protocols.png"
 EXAMPLES_PLOT = "protocol_examples.png"   # what the model saw under each protocol
 PAIRED = "paired.jsonl"           # per-item paired distance and correctness
+# the paper's text-only group (Table 6: MMLU-Pro, HumanEval, LiveCodeBench, GSM8K, IFEval): its own average,
+# never in metrics.json's multimodal `overall` (Table 1's Avg) nor in the six multimodal categories
+TEXT_ONLY_GROUP = "Text-only"
 
 # ---- job and sweep folders (pipeline -> report) ----
 RESULT = "result.json"

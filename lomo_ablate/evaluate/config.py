@@ -108,9 +108,12 @@ class PairedConfig:
 class EvalScopeConfig:
     """``eval.engine=evalscope`` settings. ``dataset_args``: per benchmark (our name, e.g. ``gsm8k``), keys
     merged over the engine's defaults into EvalScope's ``dataset_args`` (``few_shot_num``, ``subset_list``,
-    ``eval_split``, …; ``dataset_id`` is always the spec's ``path``)."""
+    ``eval_split``, …; ``dataset_id`` is always the spec's ``path``). ``execute_code``: EvalScope scores
+    HumanEval and LiveCodeBench by running the model's code in a local subprocess (not a security sandbox, as
+    our adapters' ``options.execute_code``); those benchmarks are refused unless it is true."""
 
     dataset_args: dict = field(default_factory=dict)
+    execute_code: bool = False
 
     @classmethod
     def from_dict(cls, d: Any) -> "EvalScopeConfig":

@@ -24,7 +24,25 @@ from typing import Any, Sequence
 
 from lomo_ablate.utils.config import ConfigError, check_range, config_from_dict
 
-__all__ = ["JudgeConfig", "Judge", "JudgeError", "make_judge"]
+__all__ = ["CORRECTNESS_PROMPT", "JudgeConfig", "Judge", "JudgeError", "make_judge"]
+
+#: EvalScope 1.14.1's default judge template (``evalscope.metrics.judge.llm_judge.DEFAULT_PROMPT_TEMPLATE``),
+#: which it uses for benchmarks without a grading prompt of their own (ZeroBench); the judge answers A or B
+CORRECTNESS_PROMPT = """Your job is to look at a question, a gold target, and a predicted answer, and decide whether the predicted answer is correct or incorrect.
+
+[Question]
+{question}
+
+[Reference Answer]
+{gold}
+
+[Predicted Answer]
+{pred}
+
+Evaluate the model's answer based on correctness compared to the reference answer.
+Grade the predicted answer of this new question as one of:
+A: CORRECT
+B: INCORRECT"""  # noqa: E501
 
 
 class JudgeError(RuntimeError):

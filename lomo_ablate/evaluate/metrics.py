@@ -1,8 +1,17 @@
-"""Aggregation of scored predictions into metrics.json's ``scores``, ``categories`` and ``overall``."""
+"""Aggregation of scored predictions into metrics.json's ``scores``, ``categories``, ``overall`` and ``text_only``.
+
+``overall`` is the paper's Table 1 Avg: the mean over the multimodal benchmarks only. The text-only
+benchmarks (rows of category :data:`~lomo_ablate.contracts.TEXT_ONLY_GROUP`: MMLU-Pro, HumanEval,
+LiveCodeBench, GSM8K, IFEval) have their own mean, ``text_only`` (the paper's Table 6 average), and their
+own entry in ``categories``. ``overall_benchmarks`` names the benchmarks ``overall`` averages; a run with
+text-only benchmarks only averages those in ``overall`` (there is nothing else to average) and says so there.
+"""
 from __future__ import annotations
 
 from collections import defaultdict
 from typing import Sequence
+
+from lomo_ablate.contracts import TEXT_ONLY_GROUP
 
 __all__ = ["aggregate"]
 
@@ -13,7 +22,9 @@ def _mean(xs: Sequence[float]) -> float:
 
 def aggregate(rows: Sequence[dict], protocols: Sequence[str]) -> dict:
     """scores {bench: {protocol: acc}}, categories {cat: {protocol: acc}} (mean over benchmarks of the
-    category's per-benchmark accuracy), overall {protocol: mean over benchmarks} (macro average)."""
+    category's per-benchmark accuracy), overall {protocol: mean over the multimodal benchmarks} (macro
+    average), overall_benchmarks [the benchmarks it averages], and text_only {protocol: mean over the
+    text-only benchmarks} when the run has any."""
     by_bench: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
     by_cat: dict[tuple[str, str], dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
     for r in rows:
@@ -26,5 +37,17 @@ def aggregate(rows: Sequence[dict], protocols: Sequence[str]) -> dict:
             if p in v:
                 cats[cat][p].append(_mean(v[p]))
     categories = {c: {p: _mean(v[p]) for p in protocols if p in v} for c, v in sorted(cats.items())}
-    overall = {p: _mean([s[p] for s in scores.values() if p in s]) for p in protocols}
-    return {"scores": scores, "categories": categories, "overall": overall}
+    cats_of: dict[str, set[str]] = defaultdict(set)
+    for cat, bench in by_cat:
+        cats_of[bench].add(cat)
+    text = [b for b in scores if cats_of[b] == {TEXT_ONLY_GROUP}]
+    multimodal = [b for b in scores if b not in text] or text  # only text-only benchmarks: overall is theirs
+
+    def mean_of(benches: Sequence[str]) -> dict[str, float]:
+        return {p: _mean([scores[b][p] for b in benches if p in scores[b]]) for p in protocols}
+
+    out = {"scores": scores, "categories": categories, "overall": mean_of(multimodal),
+           "overall_benchmarks": sorted(multimodal)}
+    if text:
+        out["text_only"] = mean_of(text)
+    return out

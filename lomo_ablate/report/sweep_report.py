@@ -21,7 +21,7 @@ from typing import Any, Callable, Sequence
 
 from tqdm import tqdm
 
-from lomo_ablate.contracts import MULTIRUN_CONFIG, REPORT_SUMMARY
+from lomo_ablate.contracts import MULTIRUN_CONFIG, REPORT_SUMMARY, TEXT_ONLY_GROUP
 from lomo_ablate.report.load import CONSTANT_SHARE, Job, Sweep, load_sweep, natural_key
 from lomo_ablate.report.paper import compare, compare_markdown, load_paper_numbers, paper_tables_for, tidy_records
 from lomo_ablate.report.plots import make_plots
@@ -65,7 +65,7 @@ def report_sweep(sweep_dir: str | Path, results_dir: str | Path = "results", bas
     fixed = assign_baselines(arms, baseline)
     numbers = load_paper_numbers()
     tables = [build_table(arms, p, resamples=cfg.resamples, seed=cfg.seed, confidence=cfg.confidence,
-                          category_order=numbers["categories"])
+                          category_order=(*numbers["categories"], TEXT_ONLY_GROUP))  # the six, then Table 6's group
               for p in tqdm(protocols_of(arms), desc=f"report {sweep.name}: bootstrap per protocol", unit="protocol",
                             disable=None)]
     caption = f"Sweep {sweep.name}."

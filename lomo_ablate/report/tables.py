@@ -2,7 +2,8 @@
 
 One table per protocol (standard, rendered, then any graded ``rendered_<f>``). Rows are the arms of the
 sweep (one per axis value; seeds of an arm are averaged), columns are benchmarks grouped by category, each
-category's average, and the overall average. Under every arm that is not a baseline comes a Δ row against
+category's average (the text-only group, paper Table 6, is one of them), and the overall average (metrics.json's
+``overall``: over the multimodal benchmarks, as the paper's Table 1 Avg). Under every arm that is not a baseline comes a Δ row against
 its baseline, with a 95 % paired-bootstrap interval per cell and a mark (†) where the interval contains 0.
 Scores are shown in points (×100), as in the paper.
 """
@@ -241,10 +242,15 @@ def cell_value(arm: Arm, column: Column, protocol: str) -> float | None:
 
 
 def column_items(arm: Arm, column: Column, protocol: str) -> dict[tuple[str, str], float]:
-    """The arm's per-item scores that make up ``column`` (keyed by benchmark and item id)."""
+    """The arm's per-item scores that make up ``column`` (keyed by benchmark and item id). The overall
+    column is metrics.json's ``overall``: the benchmarks in its ``overall_benchmarks`` (the multimodal ones:
+    text-only benchmarks have their own group and average), every benchmark for older metrics files."""
     out = {}
+    averaged = arm.metrics.get("overall_benchmarks") if column.kind == "overall" else None
     for (p, bench, item), score in arm.items.items():
         if p != protocol:
+            continue
+        if averaged is not None and bench not in averaged:
             continue
         if column.kind == "bench" and bench != column.name:
             continue

@@ -52,7 +52,7 @@ def test_stage_scores_equal_cli_rescores_and_metrics_carry_benchmark_levels(tiny
     rows = [json.loads(l) for l in (tmp_path / "eval" / "predictions.jsonl").read_text().splitlines()]
     assert len(rows) == (2 + 4 + 3) * 2
     assert metrics["scored_by"] == {"ifeval": "rule", "hallusionbench": "rule", "wemath": "rule"}
-    assert metrics["categories_scored_by"] == {"Factuality": "rule", "Instruction following": "rule", "Math": "rule"}
+    assert metrics["categories_scored_by"] == {"Factuality": "rule", "Math": "rule", "Text-only": "rule"}
     bm = metrics["benchmark_metrics"]
     assert set(bm["ifeval"]["rendered"]) >= {"prompt_strict", "prompt_loose", "inst_strict", "inst_loose"}
     assert bm["ifeval"]["standard"]["n_instructions"] == 3

@@ -17,7 +17,8 @@ from hypothesis import strategies as st
 from PIL import Image
 
 from lomo_ablate.evaluate.benchmarks import (CATEGORIES, GROUPS, IMAGE_SLOT, REGISTRY, THIN, BenchmarkFormatError,
-                                             DataFileError, Item, category_averages, get_adapter, overall_average)
+                                             DataFileError, Item, TEXT_ONLY, category_averages, get_adapter,
+                                             overall_average, text_only_average)
 
 IMAGE_STRUCT = pa.struct([("bytes", pa.binary()), ("path", pa.string())])  # datasets' Image feature
 
@@ -348,8 +349,12 @@ def test_limit_and_registry_categories(tmp_path):
     assert set(REGISTRY) == set(CATEGORIES) | {"probe"}  # the probe suite's items carry their task as category
     for name in CATEGORIES:
         adapter = get_adapter(name)
-        assert adapter.name == name and adapter.category in GROUPS and CATEGORIES[name] == adapter.category
-    assert set(CATEGORIES.values()) == set(GROUPS)
+        assert adapter.name == name and adapter.category in (*GROUPS, TEXT_ONLY) and CATEGORIES[name] == adapter.category
+    # the paper's Table 6 benchmarks form their own group, outside the six multimodal ones (Table 1)
+    assert {n for n, c in CATEGORIES.items() if c == TEXT_ONLY} == {"mmlu_pro", "humaneval", "livecodebench", "gsm8k",
+                                                                   "ifeval"}
+    # every multimodal group has a benchmark (Instruction following: MM-IFEval, added on another branch)
+    assert set(GROUPS) - {"Instruction following"} <= set(CATEGORIES.values()) <= {*GROUPS, TEXT_ONLY}
     assert get_adapter("probe", {"n": 3}).name == "probe" and "probe" not in CATEGORIES
 
 
@@ -380,6 +385,13 @@ def test_category_averages_per_protocol_and_plain():
     assert cats["Reasoning"] == pytest.approx({"standard": 0.4, "rendered": 0.2})
     assert cats["Math"] == pytest.approx({"standard": 0.1, "rendered": 0.0})  # ZeroBench: the paper's Math group
     assert cats["Other"] == {"standard": 1.0}
-    assert category_averages({"gsm8k": 1.0, "mathvista": 0.5}) == {"Math": 0.75}
+    # GSM8K is text-only (paper Table 6): its own group after the six, not in Math nor in the multimodal average
+    both = {"gsm8k": 1.0, "ifeval": 0.5, "mathvista": 0.5, "probe_arith": 0.0}
+    assert category_averages(both) == {"Math": 0.5, TEXT_ONLY: 0.75, "Other": 0.0}
+    assert list(category_averages(both)) == ["Math", TEXT_ONLY, "Other"]
+    assert overall_average(both) == 0.25 and text_only_average(both) == 0.75
+    assert overall_average({"gsm8k": {"standard": 1.0}, "docvqa": {"standard": 0.5, "rendered": 0.1}}) == {
+        "standard": 0.5, "rendered": 0.1}
+    assert overall_average({"gsm8k": 1.0, "ifeval": 0.5}) == 0.75  # nothing multimodal: the text-only mean
     assert category_averages({"x": 1.0}, categories={"x": "Math"}) == {"Math": 1.0}
     assert overall_average({"a": 1.0, "b": 0.0}) == 0.5

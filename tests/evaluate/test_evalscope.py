@@ -113,8 +113,8 @@ def test_evalscope_engine_writes_its_reviews_and_reports_beside_our_predictions(
     assert len(rows) == 10 * len(PROTOCOLS)
     assert metrics["engine"] == "evalscope"
     assert metrics["engines"]["gsm8k"]["engine"] == "evalscope" and metrics["engines"]["gsm8k"]["evalscope"] == "gsm8k"
-    assert metrics["engines"]["probe"] == {"engine": "native", "reason": "EvalScope 1.14.1 lacks the probe suite "
-                                                                          "(ours); scored by our adapter"}
+    assert metrics["engines"]["probe"] == {"engine": "native", "scored_by": "rule",
+                                           "reason": "EvalScope 1.14.1 lacks the probe suite (ours); scored by our adapter"}
     for proto in PROTOCOLS:
         for es, subset, n in (("gsm8k", "main", 4), ("docvqa", "DocVQA", 3)):
             review = out / "evalscope" / proto / "reviews" / "lomo" / f"{es}_{subset}.jsonl"

@@ -88,7 +88,10 @@ def test_evaluate_counts_rows_a_benchmark_set_aside(tiny_dir, tmp_path):
     assert metrics["rejected"] == {"gsm8k": 1, "probe": 0}
     rej = [json.loads(l) for l in (tmp_path / "eval" / "rejected.jsonl").read_text().splitlines()]
     assert rej[0]["benchmark"] == "gsm8k" and rej[0]["line"] == 2 and "answer" in rej[0]["detail"]
-    assert metrics["categories"]["Math"]["standard"] == metrics["scores"]["gsm8k"]["standard"]
+    # GSM8K is text-only (paper Table 6): its own group and average, not in the multimodal overall
+    assert metrics["categories"]["Text-only"]["standard"] == metrics["scores"]["gsm8k"]["standard"]
+    assert metrics["text_only"]["standard"] == metrics["scores"]["gsm8k"]["standard"]
+    assert metrics["overall_benchmarks"] == ["probe"] and metrics["overall"] == metrics["scores"]["probe"]
     assert metrics["mir"] is None and metrics["paired_distance"] is None
 
 

@@ -138,3 +138,19 @@ def test_the_production_presets_evaluate_on_the_paper_benchmarks(hydra_conf):
             assert cfg.hydra.runtime.choices.eval == "paper", f"sweeps/{sweep}.yaml: {j}"
             assert [b.name for b in cfg.eval.benchmarks] == [b.name for b in paper]
     assert {"main", "scale"} <= set(production)
+
+
+def test_the_paper_evalscope_preset_is_the_paper_list_under_the_evalscope_engine(hydra_conf):
+    """eval=paper_evalscope: the same benchmarks as eval=paper, engine evalscope, no adapter
+    options on the benchmarks EvalScope scores (refused there), code execution allowed explicitly."""
+    from lomo_ablate.evaluate import EvalConfig
+    from lomo_ablate.evaluate.engines.evalscope import uses_evalscope
+
+    paper = compose_job(["eval=paper"]).eval
+    es = compose_job(["eval=paper_evalscope"]).eval
+    cfg = EvalConfig.from_dict(OmegaConf.to_container(es, resolve=True))
+    cfg.validate()
+    assert cfg.engine == "evalscope" and cfg.evalscope.execute_code is True
+    assert sorted(b.name for b in cfg.benchmarks) == sorted(b.name for b in paper.benchmarks)
+    assert all(not b.options for b in cfg.benchmarks if uses_evalscope(b.name))
+    assert (cfg.max_new_tokens, cfg.batch_size) == (paper.max_new_tokens, paper.batch_size)  # the rest as eval=paper

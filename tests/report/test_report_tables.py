@@ -63,3 +63,36 @@ def test_baseline_spec_errors_name_what_is_wrong():
     arm = Arm(label="method=lomo", axes={"method": "lomo"}, jobs=[], metrics={}, items={}, category={}, rejected=[])
     with pytest.raises(ValueError, match=r"no finished arm.*method=lomo"):
         assign_baselines([arm], "method=standard_sft")
+
+
+def test_text_only_benchmarks_are_their_own_group_and_stay_out_of_the_overall_column():
+    """Paper Table 1's Avg is over the multimodal benchmarks, Table 6 averages the text-only ones: the sweep
+    table shows Text-only as its own group (after the multimodal ones) and its overall column (and the Δ's
+    interval) leaves the text-only items out. Metrics come from evaluate's own aggregate."""
+    from lomo_ablate.evaluate.metrics import aggregate
+
+    cats = {"docvqa": "Document & OCR", "mmmu": "Reasoning", "gsm8k": "Text-only", "ifeval": "Text-only"}
+    arms = []
+    for m, acc in (("standard_sft", {"docvqa": 0.5, "mmmu": 0.25, "gsm8k": 0.0, "ifeval": 0.0}),
+                   ("lomo", {"docvqa": 0.75, "mmmu": 0.5, "gsm8k": 1.0, "ifeval": 1.0})):
+        preds = [{"benchmark": b, "protocol": "standard", "item_id": f"{b}-{i}", "category": cats[b],
+                  "score": float(i < 4 * acc[b])} for b in cats for i in range(4)]
+        arms.append(Arm(label=f"method={m}", axes={"method": m}, jobs=[object()],
+                        metrics=aggregate(preds, ["standard"]),
+                        items={(r["protocol"], r["benchmark"], r["item_id"]): r["score"] for r in preds},
+                        category={(r["benchmark"], r["item_id"]): r["category"] for r in preds}, rejected=[]))
+    assign_baselines(arms, "method=standard_sft")
+    order = ("Reasoning", "Math", "Factuality", "Instruction following", "Document & OCR", "Visual perception",
+             "Text-only")
+    table = build_table(arms, "standard", resamples=200, category_order=order)
+    groups = [c.group for c in table.columns]
+    assert groups == ["Reasoning", "Document & OCR", "Text-only", "Text-only", "Text-only", "Overall"]
+    overall = table.columns[-1]
+    lomo = arms[1]
+    assert table.cells[(lomo.label, overall)] == pytest.approx((0.75 + 0.5) / 2)  # not (0.75+0.5+1+1)/4
+    text_avg = next(c for c in table.columns if c.kind == "category" and c.name == "Text-only")
+    assert table.cells[(lomo.label, text_avg)] == 1.0
+    d = table.deltas[(lomo.label, overall)]
+    # the interval's point estimate comes from the resampled items: the multimodal ones only (with the
+    # text-only items it would be +0.625)
+    assert d.delta == pytest.approx(0.25) and d.lo <= 0.25 <= d.hi

@@ -17,7 +17,8 @@ from typing import Any
 
 from lomo_ablate.contracts import IMAGE_SLOT
 from lomo_ablate.evaluate.benchmarks.base import Adapter, AdapterConfig, BenchmarkFormatError, Item
-from lomo_ablate.evaluate.benchmarks.categories import GROUPS, category_averages, category_of, overall_average
+from lomo_ablate.evaluate.benchmarks.categories import (GROUPS, TEXT_ONLY, category_averages, category_of, overall_average,
+                                                        text_only_average)
 from lomo_ablate.evaluate.benchmarks.records import DataFileError, ImageRef, iter_records, open_image
 from lomo_ablate.evaluate.benchmarks import registry as _registry
 from lomo_ablate.evaluate.benchmarks.registry import get_adapter, register, register_thin
@@ -36,5 +37,5 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = ["Adapter", "AdapterConfig", "BenchmarkFormatError", "DataFileError", "Item", "ImageRef", "IMAGE_SLOT",
-           "REGISTRY", "THIN", "CATEGORIES", "GROUPS", "get_adapter", "register", "register_thin",
-           "category_averages", "category_of", "overall_average", "iter_records", "open_image"]
+           "REGISTRY", "THIN", "CATEGORIES", "GROUPS", "TEXT_ONLY", "get_adapter", "register", "register_thin",
+           "category_averages", "category_of", "overall_average", "text_only_average", "iter_records", "open_image"]

@@ -1,6 +1,7 @@
 """GSM8K (text-only grade-school math, the final number after "####")."""
 from __future__ import annotations
 
+from lomo_ablate.contracts import TEXT_ONLY_GROUP
 from lomo_ablate.evaluate.benchmarks import scoring
 from lomo_ablate.evaluate.benchmarks.base import Adapter, BenchmarkFormatError, Item, escape_slots
 from lomo_ablate.evaluate.benchmarks.common import SimplePromptMixin, row_id, text_field
@@ -8,7 +9,7 @@ from lomo_ablate.evaluate.benchmarks.records import RecordLocation
 from lomo_ablate.evaluate.benchmarks.registry import register
 
 
-@register("gsm8k", category="Math")
+@register("gsm8k", category=TEXT_ONLY_GROUP)  # paper Table 6
 class GSM8KAdapter(SimplePromptMixin, Adapter):
     """GSM8K (JSONL/Parquet): question, answer (worked solution ending "#### <number>"). Scored by the
     reply's final number ("####", \\boxed{}, "answer is", else the last number)."""

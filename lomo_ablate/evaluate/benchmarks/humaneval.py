@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from PIL import Image
 
+from lomo_ablate.contracts import TEXT_ONLY_GROUP
 from lomo_ablate.evaluate.benchmarks.base import Adapter, AdapterConfig, Item, escape_slots, user_prompt
 from lomo_ablate.evaluate.benchmarks.common import row_id, text_field
 from lomo_ablate.evaluate.benchmarks.records import RecordLocation
@@ -48,7 +49,7 @@ class CodeConfig(AdapterConfig):
                               "subprocess (bounded, not a security sandbox); set options.execute_code: true to allow it")
 
 
-@register("humaneval", category="Reasoning")
+@register("humaneval", category=TEXT_ONLY_GROUP)  # paper Table 6
 class HumanEvalAdapter(Adapter):
     """HumanEval (openai_humaneval parquet / HumanEval.jsonl): task_id, prompt, test, entry_point."""
 

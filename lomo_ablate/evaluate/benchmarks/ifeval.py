@@ -24,6 +24,7 @@ from typing import Any, Sequence
 
 from PIL import Image
 
+from lomo_ablate.contracts import TEXT_ONLY_GROUP
 from lomo_ablate.evaluate.benchmarks.base import (Adapter, AdapterConfig, BenchmarkFormatError, Item, escape_slots,
                                                   user_prompt)
 from lomo_ablate.evaluate.benchmarks.common import row_id, text_field
@@ -91,7 +92,7 @@ class IFEvalConfig(AdapterConfig):
             raise ConfigError(f"{where}.metric must be one of {', '.join(METRICS)}, got {self.metric!r}")
 
 
-@register("ifeval", category="Instruction following")
+@register("ifeval", category=TEXT_ONLY_GROUP)  # paper Table 6
 class IFEvalAdapter(Adapter):
     """IFEval (JSONL / Parquet as on the hub): key, prompt, instruction_id_list, kwargs (one dict per
     instruction). A row naming an instruction id the reference does not have is rejected naming it."""

@@ -18,6 +18,7 @@ import zlib
 
 from PIL import Image
 
+from lomo_ablate.contracts import TEXT_ONLY_GROUP
 from lomo_ablate.evaluate.benchmarks.base import BenchmarkFormatError, Item, escape_slots, user_prompt
 from lomo_ablate.evaluate.benchmarks.common import row_id, text_field
 from lomo_ablate.evaluate.benchmarks.humaneval import CodeConfig, HumanEvalAdapter, extract_code
@@ -56,7 +57,7 @@ print(json.dumps(_got))
 """
 
 
-@register("livecodebench", category="Reasoning")
+@register("livecodebench", category=TEXT_ONLY_GROUP)  # paper Table 6
 class LiveCodeBenchAdapter(HumanEvalAdapter):
     """LiveCodeBench: question_id, question_title, question_content, starter_code, public_test_cases,
     private_test_cases, metadata (JSON with func_name for functional problems), platform, contest_date."""

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import re
 
+from lomo_ablate.contracts import TEXT_ONLY_GROUP
 from lomo_ablate.evaluate.benchmarks import scoring
 from lomo_ablate.evaluate.benchmarks.base import Adapter, BenchmarkFormatError, Item, escape_slots
 from lomo_ablate.evaluate.benchmarks.common import SimplePromptMixin, parse_options, row_id, text_field
@@ -24,7 +25,7 @@ def mmlu_pro_letter(prediction: str) -> str | None:
     return None
 
 
-@register("mmlu_pro", category="Reasoning")
+@register("mmlu_pro", category=TEXT_ONLY_GROUP)  # paper Table 6
 class MMLUProAdapter(SimplePromptMixin, Adapter):
     """MMLU-Pro (TIGER-Lab/MMLU-Pro test parquet): question_id, question, options (list), answer (letter),
     category. The prompt asks for "The answer is (X)" as the benchmark's CoT prompt does."""

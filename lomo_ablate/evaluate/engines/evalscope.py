@@ -21,8 +21,10 @@ How it runs (docs/evaluate.md "The EvalScope engine"):
    main metric (``calculate_metrics``, EvalScope's own rule for the benchmark).
 
 Benchmarks EvalScope lacks (WeMath, MM-IFEval, MMLongBench-Doc, CC-OCR v1, CountBench, the probe suite) and
-those it scores only with an LLM judge (ZeroBench, SimpleVQA) run through our adapters; ``metrics.engines``
-says which engine scored each benchmark and why.
+those it scores only with an LLM judge (ZeroBench, SimpleVQA) run through our adapters — the latter judged by
+``eval.judge`` when it is set (our judge client and each benchmark's grading prompt: one definition of the
+judge), else by their documented rule; ``metrics.engines`` says which engine scored each benchmark, how
+(``scored_by``) and why.
 """
 from __future__ import annotations
 
@@ -40,7 +42,7 @@ from typing import Any, Iterator, Sequence
 
 from PIL import Image
 
-from lomo_ablate.contracts import ESCAPED_SLOT, IMAGE_SLOT
+from lomo_ablate.contracts import ESCAPED_SLOT, IMAGE_SLOT, TEXT_ONLY_GROUP
 from lomo_ablate.evaluate.benchmarks.base import Adapter
 
 log = logging.getLogger("lomo_ablate.evaluate.evalscope")
@@ -62,37 +64,46 @@ class EsBenchmark:
     category: str
     dataset_args: dict = field(default_factory=dict)
     native_because: str | None = None
+    runs_code: bool = False  # EvalScope executes the model's code to score it (eval.evalscope.execute_code)
 
+
+#: why a benchmark EvalScope scores with an LLM judge only runs through our adapter: the judge (``eval.judge``)
+#: is then called by our adapter with the benchmark's grading prompt, through lomo_ablate.evaluate.judge (one
+#: client, one prompt per benchmark, one parser), not by EvalScope's judge (a second client and copy of the prompts)
+JUDGE_ONLY = "EvalScope scores it with an LLM judge only; our adapter scores it ({how})"
+JUDGED = "judged by eval.judge with the benchmark's grading prompt"
+RULED = "without eval.judge: by its documented rule"
 
 #: our benchmark name -> EvalScope 1.14.1 (names checked in the installed package's registry)
 BENCHMARKS: dict[str, EsBenchmark] = {
     "mmmu": EsBenchmark("mmmu", "Reasoning"),
     "mmmu_pro": EsBenchmark("mmmu_pro", "Reasoning"),
     "mathvista": EsBenchmark("math_vista", "Math"),
-    "zerobench": EsBenchmark("zerobench", "Math", native_because="EvalScope scores ZeroBench with an LLM judge "
-                             "only; scored by our adapter's rule"),
-    "simplevqa": EsBenchmark("simple_vqa", "Factuality", native_because="EvalScope scores SimpleVQA with an LLM "
-                             "judge only; scored by our adapter's rule"),
+    "zerobench": EsBenchmark("zerobench", "Math", native_because=JUDGE_ONLY),
+    "simplevqa": EsBenchmark("simple_vqa", "Factuality", native_because=JUDGE_ONLY),
     "hallusionbench": EsBenchmark("hallusion_bench", "Factuality"),
     "docvqa": EsBenchmark("docvqa", "Document & OCR"),
     "vstar": EsBenchmark("vstar_bench", "Visual perception"),
-    "mmlu_pro": EsBenchmark("mmlu_pro", "Text-only"),
-    "humaneval": EsBenchmark("humaneval", "Text-only"),
-    "livecodebench": EsBenchmark("live_code_bench", "Text-only", {"subset_list": ["release_v6"]}),
-    "gsm8k": EsBenchmark("gsm8k", "Text-only"),
-    "ifeval": EsBenchmark("ifeval", "Text-only"),
+    "mmlu_pro": EsBenchmark("mmlu_pro", TEXT_ONLY_GROUP),
+    "humaneval": EsBenchmark("humaneval", TEXT_ONLY_GROUP, runs_code=True),
+    "livecodebench": EsBenchmark("live_code_bench", TEXT_ONLY_GROUP, {"subset_list": ["release_v6"]}, runs_code=True),
+    "gsm8k": EsBenchmark("gsm8k", TEXT_ONLY_GROUP),
+    "ifeval": EsBenchmark("ifeval", TEXT_ONLY_GROUP),
 }
 LACKS = {"wemath": "WeMath", "mm_ifeval": "MM-IFEval", "mmlongbench_doc": "MMLongBench-Doc",
          "cc_ocr": "CC-OCR v1 (EvalScope has CC-OCR-V2, another benchmark)", "countbench": "CountBench (count_qa "
          "is CountQA)", "probe": "the probe suite (ours)"}
 
 
-def native_reason(name: str) -> str | None:
-    """None when ``name`` runs through EvalScope, else why it runs through our adapter."""
+def native_reason(name: str, scored_by: str = "rule") -> str | None:
+    """None when ``name`` runs through EvalScope, else why it runs through our adapter (``scored_by``: how that
+    adapter scores, "rule" or "judge")."""
     entry = BENCHMARKS.get(name)
     if entry is None:
         return f"EvalScope 1.14.1 lacks {LACKS.get(name, name)}; scored by our adapter"
-    return entry.native_because
+    if entry.native_because is None:
+        return None
+    return entry.native_because.format(how=JUDGED if scored_by == "judge" else RULED)
 
 
 def uses_evalscope(name: str) -> bool:
@@ -436,6 +447,12 @@ def make_adapter(spec: Any, cfg: Any, out_dir: Path) -> Any:
     if spec.options:
         raise ValueError(f"eval.benchmarks: {spec.name!r}: 'options' are our adapters' keys; under "
                          f"eval.engine=evalscope set eval.evalscope.dataset_args.{spec.name} instead")
+    if BENCHMARKS[spec.name].runs_code and not cfg.evalscope.execute_code:
+        from lomo_ablate.utils.config import ConfigError
+
+        raise ConfigError(f"eval.benchmarks: {spec.name!r} under eval.engine=evalscope: EvalScope scores it by running "
+                          "the model's code in a local subprocess (not a security sandbox); set "
+                          "eval.evalscope.execute_code=true to allow it")
     entry = registered().get(spec.name)
     return EvalScopeAdapter(spec.name, spec.path, spec.n, dict(cfg.evalscope.dataset_args.get(spec.name) or {}),
                             Path(out_dir) / EVALSCOPE_DIR, category=entry.category if entry else None,
@@ -454,5 +471,6 @@ def review_and_describe(rows: list[dict], adapters: dict[str, Any], protocols: S
                          "dataset_args": adapter.dataset_args, "limit_per_subset": adapter.limit,
                          "runs": runs.get(name, {})}
         else:
-            out[name] = {"engine": "native", "reason": native_reason(name)}
+            scored_by = getattr(adapter, "scored_by", "rule")
+            out[name] = {"engine": "native", "reason": native_reason(name, scored_by), "scored_by": scored_by}
     return out
