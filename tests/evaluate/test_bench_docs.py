@@ -12,8 +12,6 @@ import json
 import os
 import subprocess
 import sys
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pyarrow as pa
@@ -28,6 +26,7 @@ from lomo_ablate.evaluate.benchmarks.ccocr import kie_counts, kie_ted_acc, parsi
 from lomo_ablate.evaluate.benchmarks.mmlongbench_doc import (EXTRACTION_PROMPT, eval_acc_and_f1, eval_score,
                                                              page_groups, rule_extract)
 from lomo_ablate.evaluate.score import rescore
+from loopback_judge import LoopbackJudge
 
 ROOT = Path(__file__).resolve().parents[2]
 RENDER = {"math_renderer": "text", "font_size": 14, "min_font_size": 8, "max_width": 400}
@@ -227,47 +226,26 @@ def test_acc_f1_and_rule_extraction():
     assert eval_score("['cake', 'tea']", rule_extract("tea, cake", "List"), "List") == 1.0
 
 
-class _Extractor(BaseHTTPRequestHandler):
+def _extract(body: dict) -> str:
     """Answers like GPT-4o with the official extraction format: 'Extracted answer: <last word of the analysis>'
     — except for an analysis containing 'garble', where it answers out of format."""
-
-    seen: list[dict] = []
-
-    def do_POST(self):  # noqa: N802
-        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-        type(self).seen.append(body)
-        analysis = body["messages"][-1]["content"].split("Analysis:")[1].strip()
-        text = "no idea" if "garble" in analysis else f"Extracted answer: {analysis.split()[-1]}\nAnswer format: Integer"
-        out = json.dumps({"choices": [{"index": 0, "message": {"role": "assistant", "content": text}}]}).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(out)))
-        self.end_headers()
-        self.wfile.write(out)
-
-    def log_message(self, *args):
-        pass
+    analysis = body["messages"][-1]["content"].split("Analysis:")[1].strip()
+    return "no idea" if "garble" in analysis else f"Extracted answer: {analysis.split()[-1]}\nAnswer format: Integer"
 
 
 def test_judge_extraction_is_the_official_request_and_marked(tmp_path):
-    _Extractor.seen = []
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Extractor)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        judge = {"base_url": f"http://127.0.0.1:{server.server_address[1]}/v1", "model": "gpt-4o"}
+    with LoopbackJudge(_extract) as extractor:
+        judge = {"base_url": extractor.url, "model": "gpt-4o"}
         rec = doc_row("report.pdf", "What is the revenue on page 2?", "20", "Int")
         path = tmp_path / "preds.jsonl"
         path.write_text("".join(json.dumps({"record": rec, "prediction": p}) + "\n"
                                 for p in ("Revenue on page 2 is 20", "It is 21", "garble 20")))
         out = rescore("mmlongbench_doc", path, {"judge": judge})
-    finally:
-        server.shutdown()
-        server.server_close()
     assert [p["score"] for p in out["per_item"]] == [1.0, 0.0, 0.0]
     assert out["per_item"][2]["detail"]["pred"] == "Failed to extract"   # official run_lvlm.py
     assert out["aggregate"]["scored_by"] == "judge"
-    assert len(_Extractor.seen) == 3                                    # one request per reply (cached)
-    body = _Extractor.seen[0]
+    assert len(extractor.bodies) == 3                                    # one request per reply (cached)
+    body = extractor.bodies[0]
     assert body["model"] == "gpt-4o" and body["temperature"] == 0 and body["max_tokens"] == 256
     assert body["messages"] == [
         {"role": "user", "content": EXTRACTION_PROMPT},

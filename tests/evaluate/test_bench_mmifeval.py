@@ -8,8 +8,6 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from PIL import Image
@@ -20,6 +18,7 @@ from lomo_ablate.evaluate.benchmarks.base import BenchmarkFormatError
 from lomo_ablate.evaluate.benchmarks.mm_ifeval import (parse_c_level_verdict, parse_cmp_verdict,
                                                        parse_p_level_verdict)
 from lomo_ablate.evaluate.score import rescore
+from loopback_judge import LoopbackJudge
 
 RENDER = {"math_renderer": "text", "font_size": 14, "min_font_size": 8, "max_width": 400}
 
@@ -215,48 +214,31 @@ def test_stage_and_cli_give_the_same_scores(tiny_dir, tmp_path):
 
 
 # ------------------------------------------------------------------------------------- the judge path
-class _Judge(BaseHTTPRequestHandler):
+def _grade(body: dict) -> str:
     """Loopback stand-in for the hosted judge: C-Level prompts get 1/1 for every constraint when the reply has
     "cheerful" in it (else 0/1); P-Level prompts "right" when every gold word is in the reply."""
-
-    seen: list[dict] = []
-
-    def do_POST(self):  # noqa: N802
-        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-        type(self).seen.append(body)
-        content = body["messages"][-1]["content"]
-        text = content if isinstance(content, str) else content[0]["text"]
-        if "<start of constraint list>" in text:
-            reply = text.split("<start of response>\n")[1].split("\n<end of response>")[0]
-            n = text.count("\nConstraint_")
-            s = int("cheerful" in reply)
-            answer = "Judgement: fine.\nSummary: " + ", ".join(f"Score of constraint_{i + 1}: {s}/1" for i in range(n))
-        else:
-            reply = text.split("Response from the model: ")[1].split("\n")[0].lower()
-            gold = json.loads(text.split("Ground Truth List: ")[1].split("\n")[0].replace("'", '"'))
-            answer = "right" if all(g in reply for g in gold) else "wrong"
-        out = json.dumps({"choices": [{"index": 0, "message": {"role": "assistant", "content": answer}}]}).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(out)))
-        self.end_headers()
-        self.wfile.write(out)
-
-    def log_message(self, *args):
-        pass
+    content = body["messages"][-1]["content"]
+    text = content if isinstance(content, str) else content[0]["text"]
+    if "<start of constraint list>" in text:
+        reply = text.split("<start of response>\n")[1].split("\n<end of response>")[0]
+        n = text.count("\nConstraint_")
+        s = int("cheerful" in reply)
+        answer = "Judgement: fine.\nSummary: " + ", ".join(f"Score of constraint_{i + 1}: {s}/1" for i in range(n))
+    else:
+        reply = text.split("Response from the model: ")[1].split("\n")[0].lower()
+        gold = json.loads(text.split("Ground Truth List: ")[1].split("\n")[0].replace("'", '"'))
+        answer = "right" if all(g in reply for g in gold) else "wrong"
+    return answer
 
 
 @pytest.fixture
-def judge_url():
-    _Judge.seen = []
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Judge)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/v1"
-    server.shutdown()
-    server.server_close()
+def judge_server():
+    with LoopbackJudge(_grade) as judge:
+        yield judge
 
 
-def test_judged_constraints_and_p_level_go_through_the_judge(judge_url, tmp_path):
+def test_judged_constraints_and_p_level_go_through_the_judge(judge_server, tmp_path):
+    judge_url = judge_server.url
     folder = hub_copy(tmp_path)
     adapter = get_adapter("mm_ifeval", {"judge": {"base_url": judge_url, "model": "judge-4o"}})
     items = adapter.load(folder)
@@ -266,15 +248,15 @@ def test_judged_constraints_and_p_level_go_through_the_judge(judge_url, tmp_path
     d = adapter.detail("A cheerful cat", c1)
     assert d["scores"] == {"tone": 1.0, "word_count": 1.0, "no_comma": 1.0} and d["by"] == "judge"
     assert d["left_out"] == [{"key": "style", "method": "cmp_gpt", "reason": d["left_out"][0]["reason"]}]
-    assert adapter.score("A cheerful cat", c1) == 1.0 and len(_Judge.seen) == 1   # score+detail: one call
-    req = _Judge.seen[0]
+    assert adapter.score("A cheerful cat", c1) == 1.0 and len(judge_server.bodies) == 1   # score+detail: one call
+    req = judge_server.bodies[0]
     assert req["model"] == "judge-4o" and req["temperature"] == 0 and req["max_tokens"] == 4096
     parts = req["messages"][-1]["content"]                # the official C-Level judge sees the image
     assert parts[1]["type"] == "image_url" and parts[1]["image_url"]["url"].startswith("data:image/png;base64,")
     assert "Constraint_1: Write in a cheerful tone." in parts[0]["text"]
     assert adapter.score("A formal caption", c3) == 0.0
     assert adapter.score("A brown dog.", p1) == 1.0 and adapter.score("A dog.", p1) == 0.0
-    assert isinstance(_Judge.seen[-1]["messages"][-1]["content"], str)   # P-Level: text only, as officially
+    assert isinstance(judge_server.bodies[-1]["messages"][-1]["content"], str)   # P-Level: text only, as officially
     agg = adapter.aggregate(items, [1.0, 1.0, 0.0, 1.0],
                             [adapter.detail(p, it) for p, it in zip(["A cheerful cat", "Dog!", "x", "brown dog"],
                                                                     items)])
@@ -287,32 +269,12 @@ def test_judged_constraints_and_p_level_go_through_the_judge(judge_url, tmp_path
     assert out["per_item"][0]["score"] == 1.0 and out["aggregate"]["scored_by"] == "judge"
 
 
-class _Mumbler(_Judge):
-    """A judge that never gives a verdict the official parser can read."""
-
-    def do_POST(self):  # noqa: N802
-        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-        type(self).seen.append(body)
-        out = json.dumps({"choices": [{"index": 0, "message": {"role": "assistant", "content": "Hmm."}}]}).encode()
-        self.send_response(200)
-        self.send_header("Content-Length", str(len(out)))
-        self.end_headers()
-        self.wfile.write(out)
-
-
 def test_an_unreadable_verdict_is_retried_then_an_error_naming_the_item(tmp_path):
     from lomo_ablate.evaluate.judge import JudgeError
 
-    _Mumbler.seen = []
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Mumbler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        url = f"http://127.0.0.1:{server.server_address[1]}/v1"
-        adapter = get_adapter("mm_ifeval", {"judge": {"base_url": url, "model": "m"}})
+    with LoopbackJudge(lambda body: "Hmm.") as mumbler:   # a judge whose verdict the official parser cannot read
+        adapter = get_adapter("mm_ifeval", {"judge": {"base_url": mumbler.url, "model": "m"}})
         c1 = adapter.load(hub_copy(tmp_path))[0]
         with pytest.raises(JudgeError, match=r"mm_ifeval: item 'C-Level/c1' \(.*C-Level.jsonl:line 1\).*3 tries"):
             adapter.score("A cheerful cat", c1)             # never a silent 0
-        assert len(_Mumbler.seen) == 3
-    finally:
-        server.shutdown()
-        server.server_close()
+        assert len(mumbler.requests) == 3

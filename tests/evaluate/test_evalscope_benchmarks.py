@@ -24,6 +24,7 @@ from lomo_ablate.evaluate import EvalConfig, evaluate  # noqa: E402
 from lomo_ablate.evaluate.benchmarks import get_adapter  # noqa: E402
 from lomo_ablate.evaluate.engines.evalscope import EvalScopeAdapter, _main_value  # noqa: E402
 from lomo_ablate.utils.config import ConfigError  # noqa: E402
+from loopback_judge import LoopbackJudge  # noqa: E402
 from test_evalscope import RENDER, _parquet, _png, _readme, _replay_scores, _rows, tiny_dir  # noqa: E402,F401
 
 MMLU_PRO_ROWS = [{"question_id": 70 + i, "question": f"Which of these is prime (case {i})?",
@@ -319,39 +320,6 @@ def test_text_only_benchmarks_through_the_evaluate_stage(tiny_dir, text_dir, tmp
 
 
 # ------------------------------------------------------------------------------ judged under EvalScope
-class _ToyJudge:
-    """An OpenAI-compatible chat-completions server on loopback (http.server thread): the one mock here, standing
-    in for the hosted judge / vLLM server that cannot run on this machine. It grades "A" when the gold answer
-    occurs in the predicted answer, else "B", reading the gold and the prediction from either grading prompt
-    (SimpleVQA's, or the correctness prompt ZeroBench uses), and records every prompt."""
-
-    def __init__(self) -> None:
-        import threading
-        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-
-        seen = self.seen = []
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):  # noqa: N802
-                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-                prompt = body["messages"][-1]["content"]
-                seen.append(prompt)
-                letter = "A" if _toy_verdict(prompt) else "B"
-                out = json.dumps({"choices": [{"index": 0, "message": {"role": "assistant", "content": letter}}]})
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(out)))
-                self.end_headers()
-                self.wfile.write(out.encode())
-
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/v1"
-
-
 def _toy_gold_pred(prompt: str) -> tuple[str, str]:
     if "[Reference Answer]" in prompt:  # the correctness prompt (ZeroBench)
         gold = prompt.split("[Reference Answer]\n")[1].split("\n\n[Predicted Answer]")[0]
@@ -367,10 +335,11 @@ def _toy_verdict(prompt: str) -> bool:
 
 @pytest.fixture
 def toy_judge():
-    judge = _ToyJudge()
-    yield judge
-    judge.server.shutdown()
-    judge.server.server_close()
+    """The hosted judge / vLLM server mocked on loopback (tests/loopback_judge.py): it grades "A" when the gold
+    answer occurs in the predicted answer, else "B", reading both from either grading prompt (SimpleVQA's, or
+    the correctness prompt ZeroBench uses); ``prompts``: every grading prompt it was sent."""
+    with LoopbackJudge(lambda body: "A" if _toy_verdict(body["messages"][-1]["content"]) else "B") as judge:
+        yield judge
 
 
 def test_zerobench_and_simplevqa_are_judged_under_the_evalscope_engine(tiny_dir, toy_judge, tmp_path):
@@ -392,12 +361,12 @@ def test_zerobench_and_simplevqa_are_judged_under_the_evalscope_engine(tiny_dir,
     out = tmp_path / "eval"
     metrics = evaluate(tiny_dir, out, EvalConfig.from_dict(cfg))
     rows = _rows(out)
-    assert len(rows) == 4 and len(toy_judge.seen) == 4  # every reply judged once
-    asked = {_toy_gold_pred(p): _toy_verdict(p) for p in toy_judge.seen}
+    assert len(rows) == 4 and len(toy_judge.prompts) == 4  # every reply judged once
+    asked = {_toy_gold_pred(p): _toy_verdict(p) for p in toy_judge.prompts}
     for r in rows:  # the row's score is the judge's verdict on that row's reply and gold
         assert r["score"] == float(asked[(str(r["answer"]), r["prediction"])])
-    assert any("[Reference Answer]\n3" in p for p in toy_judge.seen)  # ZeroBench: the correctness prompt
-    assert sum("Gold target: Paris" in p for p in toy_judge.seen) == 2  # SimpleVQA: its own grading prompt
+    assert any("[Reference Answer]\n3" in p for p in toy_judge.prompts)  # ZeroBench: the correctness prompt
+    assert sum("Gold target: Paris" in p for p in toy_judge.prompts) == 2  # SimpleVQA: its own grading prompt
     assert metrics["scored_by"] == {"zerobench": "judge", "simplevqa": "judge"}
     for name in ("zerobench", "simplevqa"):
         assert metrics["engines"][name]["engine"] == "native" and metrics["engines"][name]["scored_by"] == "judge"
@@ -418,5 +387,5 @@ def test_zerobench_judge_grades_with_the_correctness_prompt(toy_judge, tmp_path)
     # the judge decides, not the braces rule: a reply without braces can be right, one with wrong braces wrong
     assert judged.score("It has 3 sides.", item) == 1.0 and judged.score("{4}", item) == 0.0
     assert judged.scored_by == "judge"
-    assert toy_judge.seen[0].startswith("Your job is to look at a question, a gold target, and a predicted answer")
-    assert "[Question]\nHow many sides?" in toy_judge.seen[0]
+    assert toy_judge.prompts[0].startswith("Your job is to look at a question, a gold target, and a predicted answer")
+    assert "[Question]\nHow many sides?" in toy_judge.prompts[0]

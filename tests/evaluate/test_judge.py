@@ -4,8 +4,6 @@ run on this machine; the client, the request it sends and the scoring around it 
 from __future__ import annotations
 
 import json
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
@@ -14,45 +12,30 @@ from lomo_ablate.evaluate.config import EvalConfig
 from lomo_ablate.evaluate.judge import JudgeError, make_judge
 from lomo_ablate.evaluate.score import rescore
 from lomo_ablate.utils.config import ConfigError
+from loopback_judge import LoopbackJudge
 
 
-class _Judge(BaseHTTPRequestHandler):
-    """Grades "A" when the gold target string appears in the predicted answer, else "B"; records requests."""
-
-    seen: list[dict] = []
-
-    def do_POST(self):  # noqa: N802
-        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-        type(self).seen.append({"path": self.path, "auth": self.headers.get("Authorization"), "body": body})
-        prompt = body["messages"][-1]["content"]
-        gold = prompt.split("Gold target: ")[1].split("\n")[0]
-        pred = prompt.split("Predicted answer: ")[1].split("\n")[0]
-        letter = "A" if gold.split(" / ")[0].lower() in pred.lower() else "B"
-        out = json.dumps({"id": "x", "object": "chat.completion", "model": body["model"],
-                          "choices": [{"index": 0, "message": {"role": "assistant", "content": letter},
-                                       "finish_reason": "stop"}]}).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(out)))
-        self.end_headers()
-        self.wfile.write(out)
-
-    def log_message(self, *args):
-        pass
+def _grade(body: dict) -> str:
+    """Grades "A" when the gold target string appears in the predicted answer, else "B"."""
+    prompt = body["messages"][-1]["content"]
+    gold = prompt.split("Gold target: ")[1].split("\n")[0]
+    pred = prompt.split("Predicted answer: ")[1].split("\n")[0]
+    return "A" if gold.split(" / ")[0].lower() in pred.lower() else "B"
 
 
 @pytest.fixture
-def judge_url():
-    _Judge.seen = []
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Judge)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/v1"
-    server.shutdown()
-    server.server_close()
+def judge_server():
+    with LoopbackJudge(_grade) as judge:
+        yield judge
 
 
-def test_simplevqa_is_judged_through_the_endpoint_and_marked(judge_url, tmp_path, monkeypatch):
+@pytest.fixture
+def judge_url(judge_server):
+    return judge_server.url
+
+
+def test_simplevqa_is_judged_through_the_endpoint_and_marked(judge_server, tmp_path, monkeypatch):
+    judge_url = judge_server.url
     monkeypatch.setenv("LOMO_TEST_JUDGE_KEY", "sk-test-123")
     judge = {"base_url": judge_url, "model": "judge-7b", "api_key_env": "LOMO_TEST_JUDGE_KEY"}
     rows = [{"data_id": 1, "question": "Which city?", "answer": "Paris"}]
@@ -62,8 +45,8 @@ def test_simplevqa_is_judged_through_the_endpoint_and_marked(judge_url, tmp_path
     out = rescore("simplevqa", path, {"judge": judge})
     assert [p["score"] for p in out["per_item"]] == [1.0, 1.0, 0.0]  # the (toy) judge's verdicts, not the rule's
     assert out["aggregate"]["scored_by"] == "judge"
-    assert len(_Judge.seen) == 3
-    req = _Judge.seen[0]
+    assert len(judge_server.requests) == 3
+    req = judge_server.requests[0]
     assert req["path"] == "/v1/chat/completions" and req["auth"] == "Bearer sk-test-123"
     assert req["body"]["model"] == "judge-7b" and req["body"]["temperature"] == 0
     # the same lines without a judge: the rule, marked as such (the hedged reply gets no credit)
