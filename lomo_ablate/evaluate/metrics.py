@@ -12,6 +12,7 @@ from collections import defaultdict
 from typing import Sequence
 
 from lomo_ablate.contracts import TEXT_ONLY_GROUP
+from lomo_ablate.evaluate.benchmarks.categories import OTHER, split_text_only
 
 __all__ = ["aggregate"]
 
@@ -40,8 +41,10 @@ def aggregate(rows: Sequence[dict], protocols: Sequence[str]) -> dict:
     cats_of: dict[str, set[str]] = defaultdict(set)
     for cat, bench in by_cat:
         cats_of[bench].add(cat)
-    text = [b for b in scores if cats_of[b] == {TEXT_ONLY_GROUP}]
-    multimodal = [b for b in scores if b not in text] or text  # only text-only benchmarks: overall is theirs
+    # the split is categories.split_text_only's, by the rows' own categories (the probe's are per task)
+    group_of = {b: TEXT_ONLY_GROUP if cats_of[b] == {TEXT_ONLY_GROUP} else OTHER for b in scores}
+    multimodal, text = (list(part) for part in split_text_only(scores, group_of))
+    multimodal = multimodal or text  # only text-only benchmarks: overall is theirs (as overall_average)
 
     def mean_of(benches: Sequence[str]) -> dict[str, float]:
         return {p: _mean([scores[b][p] for b in benches if p in scores[b]]) for p in protocols}
