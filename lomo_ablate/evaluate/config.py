@@ -133,7 +133,7 @@ class EvalConfig:
     ``engine``: what generates and scores (:mod:`lomo_ablate.evaluate.engines`: ``native`` or ``evalscope``;
     ``evalscope``: its settings).
     ``device: auto`` is ``cuda:<local rank>`` when CUDA is there (every rank evaluates its shard).
-    ``judge``: base_url / model / api_key_env of an OpenAI-compatible LLM judge (None: rule-scored)."""
+    ``judge``: base_url / model / api_key_env of an OpenAI-compatible LLM judge (empty: rule-scored)."""
 
     benchmarks: list[BenchmarkSpec] = field(default_factory=lambda: [BenchmarkSpec()])
     protocols: list[str] = field(default_factory=lambda: list(DEFAULT_PROTOCOLS))
@@ -149,7 +149,7 @@ class EvalConfig:
     progress: bool = True
     engine: str = "native"
     evalscope: EvalScopeConfig = field(default_factory=EvalScopeConfig)
-    judge: dict | None = None
+    judge: dict = field(default_factory=dict)  # {} = none (a dict, so eval.judge.base_url=... composes)
 
     def __post_init__(self) -> None:
         """``judge`` (an OpenAI-compatible endpoint, :mod:`lomo_ablate.evaluate.judge`) reaches every

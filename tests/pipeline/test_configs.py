@@ -154,3 +154,19 @@ def test_the_paper_evalscope_preset_is_the_paper_list_under_the_evalscope_engine
     assert sorted(b.name for b in cfg.benchmarks) == sorted(b.name for b in paper.benchmarks)
     assert all(not b.options for b in cfg.benchmarks if uses_evalscope(b.name))
     assert (cfg.max_new_tokens, cfg.batch_size) == (paper.max_new_tokens, paper.batch_size)  # the rest as eval=paper
+
+
+def test_a_judge_given_on_the_command_line_reaches_the_judged_benchmarks(hydra_conf):
+    """The README's `+eval.judge={...}`: composes (eval.judge is a dict, so the override merges) and reaches every
+    benchmark whose adapter takes a judge; without it no benchmark has one (rule-scored)."""
+    from lomo_ablate.evaluate import EvalConfig
+
+    judge = {"base_url": "http://judge-host:8000/v1", "model": "judge", "api_key_env": "JUDGE_KEY"}
+    composed = compose_job(["eval=paper", '+eval.judge={base_url: "http://judge-host:8000/v1", model: judge, '
+                                          'api_key_env: JUDGE_KEY}']).eval
+    cfg = EvalConfig.from_dict(OmegaConf.to_container(composed, resolve=True))
+    cfg.validate()
+    judged = {b.name for b in cfg.benchmarks if b.options.get("judge") == judge}
+    assert {"simplevqa", "zerobench", "mm_ifeval", "mmlongbench_doc"} <= judged
+    plain = EvalConfig.from_dict(OmegaConf.to_container(compose_job(["eval=paper"]).eval, resolve=True))
+    assert not any(b.options.get("judge") for b in plain.benchmarks)
