@@ -133,7 +133,9 @@ class EvalConfig:
     ``engine``: what generates and scores (:mod:`lomo_ablate.evaluate.engines`: ``native`` or ``evalscope``;
     ``evalscope``: its settings).
     ``device: auto`` is ``cuda:<local rank>`` when CUDA is there (every rank evaluates its shard).
-    ``judge``: base_url / model / api_key_env of an OpenAI-compatible LLM judge (empty: rule-scored)."""
+    ``judge``: base_url / model / api_key_env of an OpenAI-compatible LLM judge (empty: rule-scored).
+    A chunk of items (prompts built, images decoded, generated, scored) ends at ``chunk_size`` items or once
+    its decoded images pass ``chunk_mb`` MiB, whichever comes first (one MMLongBench-Doc item is ~0.9 GB)."""
 
     benchmarks: list[BenchmarkSpec] = field(default_factory=lambda: [BenchmarkSpec()])
     protocols: list[str] = field(default_factory=lambda: list(DEFAULT_PROTOCOLS))
@@ -144,6 +146,7 @@ class EvalConfig:
     carrier_bins: int = 5
     render: dict = field(default_factory=dict)
     chunk_size: int = 256
+    chunk_mb: int = 2048
     dtype: str | None = None
     device: str = "auto"
     progress: bool = True
@@ -206,7 +209,7 @@ class EvalConfig:
                 if b.name not in known:
                     raise ConfigError(f"{where}.benchmarks[{i}]: {b.name!r} has no adapter of ours; it runs only "
                                       f"with {where}.engine=evalscope")
-        for key in ("batch_size", "max_new_tokens", "carrier_bins", "chunk_size"):
+        for key in ("batch_size", "max_new_tokens", "carrier_bins", "chunk_size", "chunk_mb"):
             check_range(f"{where}.{key}", getattr(self, key), 1, integer=True)
 
     def to_dict(self) -> dict:

@@ -13,9 +13,9 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Iterator, Sequence
 
 from lomo_ablate.contracts import EXAMPLES_PLOT, METRICS, PAIRED, PREDICTIONS, PROTOCOLS_PLOT, REJECTED
 from lomo_ablate.distributed import DistributedEnvironment
@@ -76,8 +76,38 @@ def materialize(refs: Sequence[ItemRef], adapters: dict[str, Any]) -> list[EvalI
     return [from_adapter(adapters[r.benchmark], r.item, r.benchmark) for r in refs]
 
 
-def _chunks(seq: Sequence[Any], size: int) -> list[Sequence[Any]]:
-    return [seq[i:i + size] for i in range(0, len(seq), size)]
+@dataclass
+class _Open:
+    """A unit's item with its images opened, and its companions' (key, item) — see ``Item.companions``."""
+
+    unit: shards.Unit
+    item: EvalItem
+    companions: list[tuple[str, EvalItem]]
+
+
+def _image_bytes(items: Sequence[EvalItem]) -> int:
+    return sum(im.width * im.height * len(im.getbands()) for it in items for im in it.images)
+
+
+def _open_chunks(units: Sequence[shards.Unit], refs: Sequence[ItemRef], adapters: dict[str, Any], size: int,
+                 max_bytes: int) -> Iterator[list[_Open]]:
+    """``units``' items opened one at a time and grouped into chunks of at most ``size`` items whose decoded
+    images (companions' included) stay within ``max_bytes`` — an item over it alone is a chunk of its own."""
+    chunk: list[_Open] = []
+    held = 0
+    for u in units:
+        ref = refs[u[2]]
+        adapter = adapters[ref.benchmark]
+        it = from_adapter(adapter, ref.item, ref.benchmark)
+        comps = [(k, from_adapter(adapter, c, ref.benchmark)) for k, c in getattr(ref.item, "companions", {}).items()]
+        n = _image_bytes([it, *(c for _, c in comps)])
+        if chunk and (len(chunk) >= size or held + n > max_bytes):
+            yield chunk
+            chunk, held = [], 0
+        chunk.append(_Open(u, it, comps))
+        held += n
+    if chunk:
+        yield chunk
 
 
 # ------------------------------------------------------------------------------------------ evaluate
@@ -168,7 +198,9 @@ def _generate_units(model: Any, processor: Any, refs: Sequence[ItemRef], adapter
                     protocols: Sequence[Protocol], todo: Sequence[shards.Unit], render: Any, cfg: EvalConfig,
                     out_dir: Path, env: DistributedEnvironment) -> None:
     """Generate and score this rank's pending units, appending each batch's rows as it finishes. Images
-    are opened one chunk (``chunk_size`` items) at a time, so memory stays bounded."""
+    are opened one chunk (``chunk_size`` items, ``chunk_mb`` of decoded images) at a time, so memory stays
+    bounded. An item's companions (``Item.companions``) are generated in its batch under the same protocol
+    and reach its scorer as ``replies``; they have no row of their own."""
     from lomo_ablate.models import generate
 
     by_name = {p.name: p for p in protocols}
@@ -180,27 +212,39 @@ def _generate_units(model: Any, processor: Any, refs: Sequence[ItemRef], adapter
         record = RenderedRecorder(out_dir)
     for proto in protocols:
         mine = [u for u in todo if u[1] == proto.name]
-        for chunk in _chunks(mine, cfg.chunk_size):
-            items = materialize([refs[i] for _, _, i in chunk], adapters)
+        done = 0
+        for chunk in _open_chunks(mine, refs, adapters, cfg.chunk_size, cfg.chunk_mb * 2**20):
+            items = [o.item for o in chunk]
             prompts = prompts_for(items, by_name[proto.name], render)
             for start in range(0, len(items), cfg.batch_size):
                 batch = slice(start, start + cfg.batch_size)
-                preds = generate(model, processor, prompts[batch], cfg.batch_size, cfg.max_new_tokens,
-                                 progress=False)
-                writer.append({**_row(adapters, it, proto.name, u[2], pred),
-                               **(record(it.benchmark, proto.name, it.item_id, pr) if record else {})}
-                              for it, u, pred, pr in zip(items[batch], chunk[batch], preds, prompts[batch], strict=True))
+                comps = [(j, key, c) for j, o in enumerate(chunk[batch]) for key, c in o.companions]
+                preds = generate(model, processor, prompts[batch] + prompts_for([c for _, _, c in comps],
+                                                                                by_name[proto.name], render),
+                                 cfg.batch_size, cfg.max_new_tokens, progress=False)
+                n = len(items[batch])
+                replies: list[dict[str, str]] = [{} for _ in range(n)]
+                for (j, key, _), reply in zip(comps, preds[n:], strict=True):
+                    replies[j][key] = reply
+                writer.append({**_row(adapters, o.item, proto.name, o.unit[2], pred, rep),
+                               **(record(o.item.benchmark, proto.name, o.item.item_id, pr) if record else {})}
+                              for o, pred, pr, rep in zip(chunk[batch], preds[:n], prompts[batch], replies, strict=True))
+                done += n
                 if cfg.progress:
-                    log.info("evaluate [%s] rank %d: %d/%d", proto.name, env.rank, start + len(preds), len(items))
+                    log.info("evaluate [%s] rank %d: %d/%d", proto.name, env.rank, done, len(mine))
             if render is not None:
                 render.clear()
 
 
-def _row(adapters: dict[str, Any], it: EvalItem, protocol: str, index: int, pred: str) -> dict:
+def _row(adapters: dict[str, Any], it: EvalItem, protocol: str, index: int, pred: str,
+         replies: dict[str, str] | None = None) -> dict:
     adapter = adapters[it.benchmark]
+    source = replace(it.source, replies=replies) if replies else it.source
     row = {"benchmark": it.benchmark, "protocol": protocol, "item_id": it.item_id, "category": it.category,
-           "prediction": pred, "answer": it.answer, "score": float(adapter.score(pred, it.source)), "index": index}
-    detail = adapter.detail(pred, it.source)
+           "prediction": pred, "answer": it.answer, "score": float(adapter.score(pred, source)), "index": index}
+    if replies:  # the companions' replies (kept for re-scoring; never scored on their own)
+        row["companions"] = replies
+    detail = adapter.detail(pred, source)
     if detail is not None:  # what the benchmark-level metrics need (IFEval's per-instruction flags, ...)
         row["detail"] = detail
     return row

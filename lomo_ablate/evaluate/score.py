@@ -11,7 +11,10 @@ a 1×1 placeholder and absent ones allowed, since scoring never looks at pixels.
      "aggregate": {...the benchmark's metrics..., "scored_by": "rule"|"judge"}, "rejected": [...]}
 
 ``per_item`` has one entry per input line, in order; a line whose record the adapter rejects has
-``score: null`` and its reason (and is listed in ``rejected``), never silently dropped. ``--judge-url`` /
+``score: null`` and its reason (and is listed in ``rejected``), never silently dropped. A companion row (one
+whose reply another item's score needs: MM-IFEval's ``aux_cmp_gpt`` rows, as on the hub) has ``score: null``,
+``companion_of`` (the main item's id) and ``companion`` (its key); its prediction is handed to the main item
+as the evaluate stage does (``Item.replies``), and it is counted in no metric. ``--judge-url`` /
 ``--judge-model`` / ``--judge-key-env`` give an OpenAI-compatible judge for the benchmarks that use one
 (``eval.judge`` in a job config). :func:`score_items` is what the evaluate stage calls for its
 benchmark-level metrics.
@@ -22,6 +25,7 @@ import argparse
 import json
 import sys
 import tempfile
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -96,20 +100,29 @@ def rescore(benchmark: str, path: str | Path, options: dict | None = None) -> di
     rejected = {r["line"]: r for r in adapter.rejected}
     kept = iter(items)
     order, preds = [], []
+    replies: dict[str, dict[str, str]] = {}
     for i, (n, _, pred) in enumerate(lines, 1):
         if i in rejected:
-            order.append((n, None))
-        else:
-            it = next(kept)
-            order.append((n, it))
+            order.append((n, None, None))
+            continue
+        it = next(kept)
+        companion = adapter.companion_of(it)
+        order.append((n, it, companion))
+        if companion is None:
             preds.append((it, pred))
-    scored, aggregate = score_items(adapter, [it for it, _ in preds], [p for _, p in preds])
+        else:
+            replies.setdefault(companion[0], {})[companion[1]] = pred
+    scored, aggregate = score_items(adapter, [replace(it, replies=replies[str(it.id)]) if str(it.id) in replies
+                                              else it for it, _ in preds], [p for _, p in preds])
     by_item = iter(scored)
     per_item = []
-    for i, (n, it) in enumerate(order, 1):
+    for i, (n, it, companion) in enumerate(order, 1):
         if it is None:
             per_item.append({"line": n, "item_id": None, "score": None, "rejected": rejected[i]["reason"],
                              "key": rejected[i]["detail"]})
+        elif companion is not None:
+            per_item.append({"line": n, "item_id": str(it.id), "score": None, "companion_of": companion[0],
+                             "companion": companion[1]})
         else:
             per_item.append({"line": n, **next(by_item)})
     return {"benchmark": benchmark, "source": str(path), "per_item": per_item, "aggregate": aggregate,

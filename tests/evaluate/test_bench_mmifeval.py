@@ -6,6 +6,7 @@ run on this machine; the client, its requests and the scoring around it are the 
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 import subprocess
 import sys
 
@@ -139,7 +140,7 @@ def test_hub_layout_loads_and_without_a_judge_only_rule_constraints_count(tmp_pa
     assert [it.id for it in items] == ["C-Level/c1", "C-Level/c2"]
     reasons = {r["line"]: r["reason"] for r in adapter.rejected}
     assert len(adapter.rejected) == 3                      # aux row, judged-only c3, the P-Level item
-    assert "aux_cmp_gpt" in reasons[2] and "second generation" in reasons[2]
+    assert "aux_cmp_gpt" in reasons[2] and "no eval.judge set" in reasons[2]   # nothing generated for it
     assert "no rule-verified constraint" in reasons[4]
     assert any("P-Level items are scored by an LLM judge only" in r for r in reasons.values())
     messages, images = adapter.build_prompt(items[0])     # official make_prompt_v2 after the image
@@ -154,7 +155,7 @@ def test_hub_layout_loads_and_without_a_judge_only_rule_constraints_count(tmp_pa
     agg = adapter.aggregate(items, [1.0, 0.0], [adapter.detail("A happy orange cat", items[0]),
                                                 adapter.detail("A dog.", items[1])])
     assert agg["scored_by"] == "rule" and agg["c_level"] == 0.5 and agg["n_p_level"] == 0
-    assert agg["constraints_scored"] == {"rule_based": 3, "direct_gpt": 0}
+    assert agg["constraints_scored"] == {"rule_based": 3, "direct_gpt": 0, "cmp_gpt": 0}
     assert agg["left_out"] == {"cmp_gpt": 1, "direct_gpt": 1}
 
 
@@ -216,9 +217,15 @@ def test_stage_and_cli_give_the_same_scores(tiny_dir, tmp_path):
 # ------------------------------------------------------------------------------------- the judge path
 def _grade(body: dict) -> str:
     """Loopback stand-in for the hosted judge: C-Level prompts get 1/1 for every constraint when the reply has
-    "cheerful" in it (else 0/1); P-Level prompts "right" when every gold word is in the reply."""
+    "cheerful" in it (else 0/1); compare prompts "True" when the reply under the constraint differs from the
+    one without it and has "verse" in it; P-Level prompts "right" when every gold word is in the reply."""
     content = body["messages"][-1]["content"]
     text = content if isinstance(content, str) else content[0]["text"]
+    if "<start of response without the constraint>" in text:
+        under = text.split("<start of response under the constraint>\n")[1].split("\n<end of response under")[0]
+        without = text.split("<start of response without the constraint>\n")[1].split("\n<end of response")[0]
+        ok = under != without and "verse" in under
+        return f'Reasoning: compared.\nSummary: "{ok}".'
     if "<start of constraint list>" in text:
         reply = text.split("<start of response>\n")[1].split("\n<end of response>")[0]
         n = text.count("\nConstraint_")
@@ -243,11 +250,14 @@ def test_judged_constraints_and_p_level_go_through_the_judge(judge_server, tmp_p
     adapter = get_adapter("mm_ifeval", {"judge": {"base_url": judge_url, "model": "judge-4o"}})
     items = adapter.load(folder)
     assert [it.id for it in items] == ["C-Level/c1", "C-Level/c2", "C-Level/c3", "P-Level/p1"]
-    assert len(adapter.rejected) == 1                      # only the aux_cmp_gpt row
+    assert adapter.rejected == []                          # the aux_cmp_gpt row is c1's companion, not an item
     c1, _, c3, p1 = items
-    d = adapter.detail("A cheerful cat", c1)
+    assert list(c1.companions) == ["style"]                # keyed by del_cons; its own prompt, same image
+    assert c1.companions["style"].question == "<image>\nDescribe the picture. Use at most 5 words."
+    d = adapter.detail("A cheerful cat", c1)               # no reply without the constraint: left out, said why
     assert d["scores"] == {"tone": 1.0, "word_count": 1.0, "no_comma": 1.0} and d["by"] == "judge"
     assert d["left_out"] == [{"key": "style", "method": "cmp_gpt", "reason": d["left_out"][0]["reason"]}]
+    assert "no aux_cmp_gpt row" in d["left_out"][0]["reason"]
     assert adapter.score("A cheerful cat", c1) == 1.0 and len(judge_server.bodies) == 1   # score+detail: one call
     req = judge_server.bodies[0]
     assert req["model"] == "judge-4o" and req["temperature"] == 0 and req["max_tokens"] == 4096
@@ -262,6 +272,18 @@ def test_judged_constraints_and_p_level_go_through_the_judge(judge_server, tmp_p
                                                                     items)])
     assert agg["scored_by"] == "judge" and agg["c_level"] == pytest.approx(2 / 3) and agg["p_level"] == 1.0
     assert agg["overall"] == 0.75 and agg["left_out"] == {"cmp_gpt": 1, "direct_gpt": 0}
+    # the compare judge: shown the constraint and both replies, text only (official run_once_without_image)
+    n = len(judge_server.bodies)
+    with_reply = replace(c1, replies={"style": "A cat."})
+    d = adapter.detail("A cheerful cat in verse", with_reply)
+    assert d["scores"] == {"tone": 1.0, "word_count": 1.0, "no_comma": 1.0, "style": 1.0} and d["left_out"] == []
+    cmp_req = judge_server.bodies[n + 1]["messages"][-1]["content"]
+    assert isinstance(cmp_req, str) and "<start of constraint>\nWrite like a poet.\n<end of constraint>" in cmp_req
+    assert "without the constraint>\nA cat.\n<end" in cmp_req
+    assert adapter.score("A cheerful cat", replace(c1, replies={"style": "A cheerful cat"})) == 0.75  # same reply
+    agg = adapter.aggregate([c1], [1.0], [d])
+    assert agg["constraints_scored"] == {"rule_based": 2, "direct_gpt": 1, "cmp_gpt": 1} and agg["left_out"] == {
+        "cmp_gpt": 0, "direct_gpt": 0}
     # re-scoring with the judge: the same verdicts, marked judge
     preds = tmp_path / "preds.jsonl"
     preds.write_text(json.dumps({"record": P_ROWS[0], "prediction": "A brown dog."}) + "\n")
@@ -278,3 +300,86 @@ def test_an_unreadable_verdict_is_retried_then_an_error_naming_the_item(tmp_path
         with pytest.raises(JudgeError, match=r"mm_ifeval: item 'C-Level/c1' \(.*C-Level.jsonl:line 1\).*3 tries"):
             adapter.score("A cheerful cat", c1)             # never a silent 0
         assert len(mumbler.requests) == 3
+
+
+def test_the_compare_judge_through_the_evaluate_stage_and_the_cli(tiny_dir, judge_server, tmp_path):
+    """With a judge, each aux_cmp_gpt row is generated beside its item under the same protocol, never a row or
+    a count of its own; its reply reaches the compare judge; the CLI pairs the hub's aux rows the same way."""
+    from lomo_ablate.evaluate import evaluate
+
+    folder = hub_copy(tmp_path)
+    judge = {"base_url": judge_server.url, "model": "judge-4o"}
+    cfg = {"benchmarks": [{"name": "mm_ifeval", "path": str(folder), "options": {"judge": judge}}],
+           "protocols": ["standard", "rendered"], "max_new_tokens": 6, "progress": False, "render": RENDER,
+           "batch_size": 3, "mir": {"enabled": False}, "paired": {"enabled": False}}
+    metrics = evaluate(tiny_dir, tmp_path / "eval", cfg)
+    rows = [json.loads(l) for l in (tmp_path / "eval" / "predictions.jsonl").read_text().splitlines()]
+    ids = ["C-Level/c1", "C-Level/c2", "C-Level/c3", "P-Level/p1"]
+    assert [(r["protocol"], r["item_id"]) for r in rows] == [(p, i) for p in ("standard", "rendered") for i in ids]
+    assert metrics["rejected"] == {"mm_ifeval": 0} and metrics["n_items"] == {"mm_ifeval": 4}
+    assert metrics["scored_by"] == {"mm_ifeval": "judge"}
+    for r in rows:   # only c1 has a companion; its reply is kept in the row, and judged
+        assert ("companions" in r) == (r["item_id"] == "C-Level/c1")
+    for proto in ("standard", "rendered"):
+        c1 = next(r for r in rows if r["protocol"] == proto and r["item_id"] == "C-Level/c1")
+        assert set(c1["companions"]) == {"style"} and "style" in c1["detail"]["scores"]
+        cmp = [p for p in judge_server.prompts if isinstance(p, str) and "without the constraint>\n" in p
+               and f"under the constraint>\n{c1['prediction']}\n" in p]
+        assert any(f"without the constraint>\n{c1['companions']['style']}\n" in p for p in cmp)
+        bm = metrics["benchmark_metrics"]["mm_ifeval"][proto]
+        assert bm["constraints_scored"]["cmp_gpt"] == 1 and bm["left_out"] == {"cmp_gpt": 0, "direct_gpt": 0}
+        assert bm["n_c_level"] == 3 and bm["n_p_level"] == 1
+    # the same predictions re-scored from the hub rows (main rows + the aux row with its reply), through the CLI
+    hub = {("C-Level/" if r["tag"] == "C-Level" else "P-Level/") + r["id"]: r for r in C_ROWS + P_ROWS
+           if r["infer_type"] == "main"}
+    aux = C_ROWS[1]
+    std = [r for r in rows if r["protocol"] == "standard"]
+    lines = [{"record": hub[r["item_id"]], "prediction": r["prediction"]} for r in std]
+    lines.insert(1, {"record": aux, "prediction": std[0]["companions"]["style"]})   # the hub's own order
+    preds = tmp_path / "preds.jsonl"
+    preds.write_text("".join(json.dumps(l) + "\n" for l in lines))
+    out = subprocess.run([sys.executable, "-m", "lomo_ablate.evaluate.score", "mm_ifeval", str(preds),
+                          "--judge-url", judge_server.url, "--judge-model", "judge-4o"],
+                         capture_output=True, text=True, check=True)
+    cli = json.loads(out.stdout)
+    assert cli["per_item"][1] == {"line": 2, "item_id": "C-Level/c1#without:style", "score": None,
+                                  "companion_of": "C-Level/c1", "companion": "style"}
+    main = [p for p in cli["per_item"] if p["score"] is not None]
+    assert [p["score"] for p in main] == [r["score"] for r in std]
+    assert [p["detail"] for p in main] == [r["detail"] for r in std]
+    bm = metrics["benchmark_metrics"]["mm_ifeval"]["standard"]
+    assert cli["aggregate"] == {**bm, "scored_by": "judge"}
+
+
+def test_orphan_aux_rows_and_compare_only_items_without_aux_are_set_aside(tmp_path, judge_server):
+    folder = hub_copy(tmp_path)
+    rows = [dict(C_ROWS[1], id="c9"),                       # an aux row whose main row is missing
+            {"id": "c4", "tag": "C-Level", "infer_type": "main", "image": "images/cat.png", "instruction": "Sing.",
+             "constraints": [{"key": "style", "value": "Rhyme.", "judge": {"method": "cmp_gpt"}}]}]
+    with open(folder / "C-Level.jsonl", "a") as fh:
+        fh.write("".join(json.dumps(r) + "\n" for r in rows))
+    adapter = get_adapter("mm_ifeval", {"judge": {"base_url": judge_server.url, "model": "m"}})
+    items = adapter.load(folder)                          # strict: well-formed rows are set aside, not raised
+    assert [it.id for it in items] == ["C-Level/c1", "C-Level/c2", "C-Level/c3", "P-Level/p1"]
+    reasons = {r["line"]: (r["reason"], r["detail"]) for r in adapter.rejected}
+    assert reasons[5][1] == "id" and "no main row with id 'c9'" in reasons[5][0]
+    assert reasons[6][1] == "constraints" and "no aux_cmp_gpt row" in reasons[6][0]
+    assert get_adapter("mm_ifeval", {"judge": {"base_url": judge_server.url, "model": "m"}, "limit": 1}).load(
+        folder)[0].companions   # limit counts main items: c1 keeps its companion
+
+
+def test_a_chunk_is_bounded_by_items_and_by_decoded_image_bytes(tmp_path, judge_server):
+    from lomo_ablate.evaluate.run import ItemRef, _open_chunks
+
+    adapter = get_adapter("mm_ifeval", {"judge": {"base_url": judge_server.url, "model": "m"}})
+    refs = [ItemRef("mm_ifeval", it) for it in adapter.load(hub_copy(tmp_path))]
+    units = [("standard", 0, i) for i in range(len(refs))]
+    one = 32 * 24 * 3                                      # every image here is 32×24 or 24×32 RGB
+    sizes = lambda chunks: [[o.item.item_id.split("/")[1] for o in c] for c in chunks]  # noqa: E731
+    # c1 holds two images (its own and its companion's)
+    assert sizes(_open_chunks(units, refs, {"mm_ifeval": adapter}, 10, 2 * one + 10)) == [["c1"], ["c2", "c3"],
+                                                                                           ["p1"]]
+    assert sizes(_open_chunks(units, refs, {"mm_ifeval": adapter}, 3, 10**9)) == [["c1", "c2", "c3"], ["p1"]]
+    assert sizes(_open_chunks(units, refs, {"mm_ifeval": adapter}, 10, 1)) == [["c1"], ["c2"], ["c3"], ["p1"]]
+    first = next(_open_chunks(units, refs, {"mm_ifeval": adapter}, 10, 10**9))[0]
+    assert [k for k, _ in first.companions] == ["style"] and first.companions[0][1].images[0].size == (32, 24)

@@ -44,6 +44,12 @@ class Item:
         answer: gold answer (letter, string, number or list of acceptable strings, per benchmark).
         options: answer options for multiple-choice questions, in letter order (A, B, ...), else None.
         metadata: anything else the scorer or a report needs (question type, precision, source row…).
+        companions: other prompts, by key, whose replies this item's score needs (MM-IFEval's compare judge:
+            the same question without one constraint). The evaluate stage generates each beside its item,
+            under the same protocol, and keeps it out of every metric; a companion is never an item itself.
+        replies: the companions' replies, by key, as the scorer sees them (filled before ``score`` and
+            ``detail`` are called: by the evaluate stage from its generations, by ``evaluate.score`` from
+            the companion rows' predictions).
     """
 
     id: str
@@ -52,6 +58,8 @@ class Item:
     answer: Any = None
     options: list[str] | None = None
     metadata: dict = field(default_factory=dict)
+    companions: dict[str, "Item"] = field(default_factory=dict)
+    replies: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -158,6 +166,12 @@ class Adapter(ABC):
     #: how scores are decided: "rule" (a fixed rule: the benchmark's official one, or a documented
     #: substitute where the benchmark's own protocol uses an LLM judge) or "judge" (an LLM judge was asked)
     scored_by: str = "rule"
+
+    def companion_of(self, item: Item) -> tuple[str, str] | None:
+        """``(main item id, key)`` when ``item`` is a companion row loaded for re-scoring (``rescoring``:
+        the rows stay in file order, one per line, and ``evaluate.score`` hands their predictions to the main
+        item as ``replies[key]``), else None (the default: no benchmark row is a companion)."""
+        return None
 
     def detail(self, prediction: str, item: Item) -> dict | None:
         """What the benchmark-level metrics need about one item beyond its score (a JSON-able dict, kept in

@@ -17,21 +17,26 @@ Scoring (official ``score_multi_constraint_mp_with_image_v11.py`` / VLMEvalKit `
   function holds (:mod:`._mm_ifeval_rules`, the official functions ported); ``direct_gpt`` — the judge is
   shown the reply, the image and all of the item's direct_gpt constraints in one prompt (the official one) and
   its ``Score of constraint_i: x/1`` summary is read; ``cmp_gpt`` — the judge compares the reply with the
-  reply to the prompt *without* that constraint (the ``aux_cmp_gpt`` row whose ``del_cons`` is its key). The
-  item's score is the mean over its constraints.
+  reply to the prompt *without* that constraint (the ``aux_cmp_gpt`` row with the item's ``id`` whose
+  ``del_cons`` is the constraint's key), text only (official ``run_once_without_image``), and reads its
+  ``Summary: True/False``. The item's score is the mean over its constraints.
 - P-Level: the judge says ``right`` when the reply covers every element of the answer list (official prompt).
 - ``aggregate``: ``c_level`` and ``p_level`` (mean item score per level) and ``overall`` (mean over all items,
   = the count-weighted mean of the two, as VLMEvalKit computes it).
 
 Where we differ, and why (docs/evaluate_metrics.md "MM-IFEval"):
 
-- **compare judge left out**: our generation is one reply per (protocol, item); the reply without a constraint
-  is another row (``aux_cmp_gpt``) whose prediction a per-item score cannot see. Those rows are set aside at
-  load (``rejected``, reason given, counted; nothing generated for them) and each ``cmp_gpt`` constraint is
-  left out of its item's mean, counted in ``detail.left_out`` and ``aggregate.left_out``.
-- **without ``judge``** the judged parts are not faked: ``direct_gpt`` constraints are left out (counted), the
-  item's score is the mean of its rule constraints, and the benchmark is marked ``scored_by: rule``; items
-  with no rule constraint (and every P-Level item) are set aside at load with the reason, counted.
+- **the ``aux_cmp_gpt`` rows are companions, not items** (with a judge): each is attached to its main item
+  (:attr:`~.base.Item.companions`, keyed by ``del_cons``); the evaluate stage generates it beside the item,
+  under the same protocol, and the reply reaches the compare judge as ``item.replies[del_cons]``. They are
+  never scored or counted on their own (the official scorer counts main rows only). An ``aux_cmp_gpt`` row
+  whose ``id`` has no main row is set aside with the reason; a ``cmp_gpt`` constraint without its
+  ``aux_cmp_gpt`` row is left out of its item's mean, counted in ``detail.left_out`` / ``aggregate.left_out``
+  (the official scorer raises a KeyError there).
+- **without ``judge``** the judged parts are not faked: ``direct_gpt`` and ``cmp_gpt`` constraints are left out
+  (counted), the ``aux_cmp_gpt`` rows are set aside (nothing generated for them), the item's score is the mean
+  of its rule constraints, and the benchmark is marked ``scored_by: rule``; items with no rule constraint
+  (and every P-Level item) are set aside at load with the reason, counted.
 - an unparseable verdict is asked again (3 tries, as the official ``judge_one_item``), then raises
   :class:`~lomo_ablate.evaluate.judge.JudgeError` naming the item (VLMEvalKit scores such a C-Level item 0).
 """
@@ -62,8 +67,10 @@ METHODS = ("rule_based", "direct_gpt", "cmp_gpt")
 #: official judge call budget (``max_tokens=4096``); our config's 16 would cut the reasoning off
 JUDGE_MAX_TOKENS = 4096
 JUDGE_TRIES = 3
-CMP_LEFT_OUT = "compare judge needs the reply without this constraint (a second generation), not supported"
+NO_AUX = "no aux_cmp_gpt row (the reply without this constraint) for this item"
 NO_JUDGE = "judged constraint; no eval.judge set"
+#: the id of an ``aux_cmp_gpt`` row's item (distinct from its main item's); the key is ``del_cons``
+AUX_MARK = "#without:"
 
 
 # ------------------------------------------------------------------------------ official judge prompts
@@ -100,7 +107,7 @@ def p_level_prompt(question: str, prediction: str, answer: list[str]) -> str:
 
 
 def cmp_prompt(constraint: str, with_constraint: str, without_constraint: str) -> str:
-    """Official ``generate_cmp_pt`` (kept for the day a second generation per item exists)."""
+    """Official ``generate_cmp_pt`` (C-Level cmp_gpt constraints, text only)."""
     return (
         "You are an expert in judging whether the respone follow the given constraint. Your task is to assess "
         "whether the model's response satisfies the given constraint and return True or False. I will provide you "
@@ -201,13 +208,16 @@ class MMIFEvalAdapter(Adapter):
         """As :meth:`Adapter.load`, except that rows that are well formed but not scored here (``aux_cmp_gpt``
         rows, items with nothing to score without a judge) are set aside with their reason even when strict
         (a strict load still raises on the first bad row, after reading the file)."""
-        strict = self.config.strict
-        self.config.strict = False
+        strict, limit = self.config.strict, self.config.limit
+        self.config.strict, self.config.limit = False, None  # the limit counts main items, after pairing
         self._set_aside: set[tuple[str, int]] = set()
+        self._where: dict[int, RecordLocation] = {}
         try:
-            items = super().load(path)
+            items = self._pair(super().load(path))
         finally:
-            self.config.strict = strict
+            self.config.strict, self.config.limit = strict, limit
+        if limit is not None:
+            items = self._first_mains(items, limit)
         bad = [r for r in self.rejected if (r["source"], r["line"]) not in self._set_aside]
         if strict and bad:
             r = bad[0]
@@ -217,10 +227,72 @@ class MMIFEvalAdapter(Adapter):
 
     def parse_record(self, record: dict, where: RecordLocation) -> Item:
         try:
-            return self._parse(record, where)
+            item = self._parse(record, where)
         except _SetAside:
             self._set_aside.add((where.source, where.row))
             raise
+        self._where[id(item)] = where
+        return item
+
+    def companion_of(self, item: Item) -> tuple[str, str] | None:
+        aux = item.metadata.get("aux_of")
+        return None if aux is None else (aux, item.metadata["del_cons"])
+
+    def _set_aside_item(self, item: Item, key: str, reason: str) -> None:
+        where = self._where[id(item)]
+        self._set_aside.add((where.source, where.row))
+        self.rejected.append({"source": where.source, "line": where.row, "reason": reason, "detail": key})
+
+    def _pair(self, items: list[Item]) -> list[Item]:
+        """Attach each ``aux_cmp_gpt`` item to its main item (``companions[del_cons]``; re-scoring keeps it in
+        the list, one per line, for ``evaluate.score`` to pair), set aside orphans and items left with nothing
+        to score; file order is kept."""
+        mains = {it.id: it for it in items if "aux_of" not in it.metadata}
+        available: dict[str, set[str]] = {}
+        out: list[Item] = []
+        for it in items:
+            main_id = it.metadata.get("aux_of")
+            if main_id is None:
+                out.append(it)
+            elif main_id not in mains:
+                self._set_aside_item(it, "id", f"aux_cmp_gpt row (reply without {it.metadata['del_cons']!r}): no "
+                                               f"main row with id {main_id.split('/', 1)[1]!r}")
+            else:
+                available.setdefault(main_id, set()).add(it.metadata["del_cons"])
+                if self.rescoring:
+                    out.append(it)
+                else:
+                    mains[main_id].companions[it.metadata["del_cons"]] = it
+        kept = []
+        for it in out:
+            if it.metadata["tag"] == "C-Level" and "aux_of" not in it.metadata:
+                why = self._nothing_to_score(it.metadata["constraints"], available.get(it.id, set()))
+                if why:
+                    self._set_aside_item(it, "constraints", why)
+                    continue
+            kept.append(it)
+        return kept
+
+    def _nothing_to_score(self, constraints: list[dict], aux_keys: set[str]) -> str | None:
+        """Why a C-Level item has no constraint we can score, or None."""
+        if any(c["method"] == "rule_based" for c in constraints):
+            return None
+        if self.judge is not None and any(c["method"] == "direct_gpt" or c["key"] in aux_keys for c in constraints):
+            return None
+        methods = ", ".join(sorted({c["method"] for c in constraints}))
+        why = NO_JUDGE if self.judge is None else NO_AUX
+        return f"nothing to score: no rule-verified constraint ({methods}); {why}"
+
+    @staticmethod
+    def _first_mains(items: list[Item], limit: int) -> list[Item]:
+        out, n = [], 0
+        for it in items:
+            if "aux_of" not in it.metadata:
+                if n == limit:
+                    break
+                n += 1
+            out.append(it)
+        return out
 
     def _parse(self, record: dict, where: RecordLocation) -> Item:
         tag = text_field(record, "tag", where)
@@ -229,12 +301,11 @@ class MMIFEvalAdapter(Adapter):
         infer = record.get("infer_type") or "main"
         if infer not in ("main", "aux_cmp_gpt"):
             raise BenchmarkFormatError(where, "infer_type", f"expected 'main' or 'aux_cmp_gpt', got {infer!r}")
-        if infer == "aux_cmp_gpt":
-            raise _SetAside(where, "infer_type", f"aux_cmp_gpt row (reply without constraint "
-                                                 f"{record.get('del_cons')!r}): {CMP_LEFT_OUT}")
         rid = record.get("id", record.get("index"))
         if rid in (None, ""):
             raise BenchmarkFormatError(where, "id", "empty")
+        if infer == "aux_cmp_gpt":
+            return self._aux(record, where, tag, str(rid))
         images = self._images(record, where)
         meta: dict[str, Any] = {"tag": tag, "source": str(where)}
         if tag == "P-Level":
@@ -251,18 +322,36 @@ class MMIFEvalAdapter(Adapter):
                            enumerate(self._json_list(record.get("constraints"), where, "constraints"))]
             if not constraints:
                 raise BenchmarkFormatError(where, "constraints", "empty")
-            scorable = [c for c in constraints if c["method"] == "rule_based"
-                        or (c["method"] == "direct_gpt" and self.judge is not None)]
-            if not scorable:
-                why = "only compare-judge constraints" if self.judge else "no rule-verified constraint"
-                raise _SetAside(where, "constraints", f"nothing to score: {why} "
-                                f"({', '.join(sorted({c['method'] for c in constraints}))}); "
-                                f"{NO_JUDGE if self.judge is None else CMP_LEFT_OUT}")
+            if not any(c["method"] == "cmp_gpt" for c in constraints):  # else: known once paired (_pair)
+                why = self._nothing_to_score(constraints, set())
+                if why:
+                    raise _SetAside(where, "constraints", why)
             answer = None
             meta.update(constraints=constraints)
             prompt = instruction + "".join(" " + c["value"] for c in constraints)  # official make_prompt_v2
         return Item(id=f"{tag}/{rid}", question=with_slots(prompt, len(images)), images=images, answer=answer,
                     metadata=meta)
+
+    def _aux(self, record: dict, where: RecordLocation, tag: str, rid: str) -> Item:
+        """An ``aux_cmp_gpt`` row: the main item's prompt without the constraint ``del_cons`` (official
+        ``make_prompt_v2`` over the row's own instruction and constraints), a companion of ``C-Level/<id>``."""
+        del_cons = record.get("del_cons")
+        if self.judge is None:
+            raise _SetAside(where, "infer_type", f"aux_cmp_gpt row (reply without constraint {del_cons!r}) "
+                                                 f"feeds the compare judge: {NO_JUDGE}")
+        if tag != "C-Level":
+            raise BenchmarkFormatError(where, "tag", "an aux_cmp_gpt row belongs to a C-Level item")
+        if not isinstance(del_cons, str) or not del_cons:
+            raise BenchmarkFormatError(where, "del_cons", "an aux_cmp_gpt row names the constraint it drops")
+        instruction = text_field(record, "instruction", where) if "instruction" in record else \
+            text_field(record, "question", where)
+        constraints = [self._constraint(c, where, i) for i, c in
+                       enumerate(self._json_list(record.get("constraints", []), where, "constraints"))]
+        images = self._images(record, where)
+        prompt = instruction + "".join(" " + c["value"] for c in constraints)
+        main_id = f"{tag}/{rid}"
+        return Item(id=f"{main_id}{AUX_MARK}{del_cons}", question=with_slots(prompt, len(images)), images=images,
+                    metadata={"tag": tag, "source": str(where), "aux_of": main_id, "del_cons": del_cons})
 
     def _images(self, record: dict, where: RecordLocation) -> list:
         key = next((k for k in IMAGE_KEYS if record.get(k) is not None), None)  # official get_real_image_key
@@ -331,7 +420,7 @@ class MMIFEvalAdapter(Adapter):
     def detail(self, prediction: str, item: Item) -> dict:
         """Per constraint score (``scores``, by key), what was left out and why, the level and the score. The
         last result is kept: the pipeline asks ``score`` and then ``detail`` of the same reply (one judge call)."""
-        key = (item.id, str(prediction))
+        key = (item.id, str(prediction), tuple(sorted(item.replies.items())))
         if getattr(self, "_last", (None, None))[0] != key:
             self._last = (key, self._detail(prediction, item))
         return self._last[1]
@@ -355,9 +444,17 @@ class MMIFEvalAdapter(Adapter):
             if c["method"] == "rule_based":
                 scores[c["key"]] = float(all(RULES[f["func"]](reply, *f["params"]) for f in c["verify_funcs"]))
             elif c["method"] == "cmp_gpt":
-                left_out.append({"key": c["key"], "method": "cmp_gpt", "reason": CMP_LEFT_OUT})
+                if self.judge is None:
+                    left_out.append({"key": c["key"], "method": "cmp_gpt", "reason": NO_JUDGE})
+                elif c["key"] not in item.replies:
+                    left_out.append({"key": c["key"], "method": "cmp_gpt", "reason": NO_AUX})
+                else:
+                    scores[c["key"]] = float(self._ask(item, cmp_prompt(c["value"], reply, item.replies[c["key"]]),
+                                                       parse_cmp_verdict, images=False))
             elif self.judge is None:
                 left_out.append({"key": c["key"], "method": "direct_gpt", "reason": NO_JUDGE})
+        if not scores:  # load sets such items aside; an item built by hand can still get here
+            raise ValueError(f"mm_ifeval: item {item.id!r}: no constraint could be scored ({left_out})")
         return {"tag": "C-Level", "score": sum(scores.values()) / len(scores), "scores": scores, "left_out": left_out,
                 "by": self.scored_by}
 
@@ -385,7 +482,7 @@ class MMIFEvalAdapter(Adapter):
         """``c_level``, ``p_level`` (mean item score per level), ``overall`` (mean over items), counts, and the
         constraints scored / left out by method."""
         by_tag: dict[str, list[float]] = {"C-Level": [], "P-Level": []}
-        scored = {"rule_based": 0, "direct_gpt": 0}
+        scored = {"rule_based": 0, "direct_gpt": 0, "cmp_gpt": 0}
         left = {"cmp_gpt": 0, "direct_gpt": 0}
         for it, s, d in zip(items, scores, details, strict=True):
             by_tag[it.metadata["tag"]].append(s)
