@@ -163,11 +163,12 @@ def text_dir(tmp_path_factory):
 
 
 def _agree(name: str, folder: Path, native_path: Path, native_options: dict, replies: list[tuple[int, str]],
-           tmp: Path, differ: dict[int, tuple[float, float]] = {}) -> EvalScopeAdapter:  # noqa: B006 (read only)
+           tmp: Path, differ: dict[int, tuple[float, float]] = {},  # noqa: B006 (read only)
+           es_args: dict | None = None) -> EvalScopeAdapter:
     """EvalScope's score (its per-sample scorer, and its evaluator's review through the replaying model) and
     our adapter's score for each (item index, reply); equal except the cases in ``differ`` {case index:
-    (evalscope, ours)}."""
-    es = EvalScopeAdapter(name, str(folder), None, ES_ARGS.get(name, {}), tmp / "es")
+    (evalscope, ours)}. ``es_args``: EvalScope's dataset_args (default ``ES_ARGS[name]``)."""
+    es = EvalScopeAdapter(name, str(folder), None, ES_ARGS.get(name, {}) if es_args is None else es_args, tmp / "es")
     es_items = es.load()
     native = get_adapter(name, native_options)
     ours = native.load(native_path)
@@ -273,8 +274,9 @@ def test_mmmu_agrees_with_evalscope(tmp_path):
     es = _agree("mmmu", folder, folder / "Math" / "validation-00000-of-00001.parquet", {"split": "validation"},
                 [(0, "ANSWER: B"), (0, "B"), (0, "**B**"), (0, "\\boxed{B}"), (0, "[B]"), (0, "A"), (0, "no idea"),
                  (1, "0.5"), (1, "1/2"), (1, "ANSWER: 0.5"), (1, "x = 0.50"), (1, "\\boxed{0.5}"), (1, "2"),
-                 (0, "The answer is 2")], tmp_path,
-                # by design: we credit the chosen option's text (MMMU's own parser does); EvalScope reads a letter
+                 (0, "The answer is 2"), (0, "A or B"), (0, "B or C")], tmp_path,
+                # by design: we credit the chosen option's text (MMMU's own parser does); EvalScope reads a letter.
+                # "A or B" / "B or C": the letter standing last, as MMMU's parse_multi_choice_response and EvalScope
                 differ={13: (0.0, 1.0)})
     messages, images = es.build_prompt(es.items["Math:0"])
     assert len(images) == 1 and "B) 2" in messages[0]["content"]

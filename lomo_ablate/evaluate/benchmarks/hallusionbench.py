@@ -20,8 +20,10 @@ class HallusionBenchAdapter(SimplePromptMixin, Adapter):
     no-visual-input questions), category/subcategory/set_id/figure_id/question_id for the id.
     Per item: the first yes/no in the reply equals the gold. ``aggregate``: the benchmark's aAcc (all
     questions), fAcc (a figure counts when every question about it is right: grouped by category,
-    subcategory, set_id, figure_id) and qAcc (a question counts when it is right for every figure it is
-    asked of: grouped by category, subcategory, set_id, question_id)."""
+    subcategory, set_id, figure_id; the VS questions of figure_id 0 — asked without a figure — are left out,
+    as the official ``get_eval_fig`` leaves them out) and qAcc (a question counts when it is right for every
+    figure it is asked of: grouped by category, subcategory, set_id, question_id, figure 0 included, as the
+    official ``get_eval_pair_all``). Official code: github.com/tianyi-lab/HallusionBench ``utils.py``."""
 
     required_keys = ("question", "gt_answer")
     instruction = YesNoInstruction
@@ -44,16 +46,24 @@ class HallusionBenchAdapter(SimplePromptMixin, Adapter):
         return float(scoring.extract_yes_no(prediction) == item.answer)
 
     def aggregate(self, items: Sequence[Item], scores: Sequence[float], details: Sequence[dict | None]) -> dict:
-        def level(keys: tuple[str, ...]) -> tuple[float, int]:
+        def level(keys: tuple[str, ...], skip=lambda it: False) -> tuple[float, int]:
             groups: dict[tuple, list[float]] = defaultdict(list)
             for it, s in zip(items, scores):
+                if skip(it):
+                    continue
                 key = tuple(it.metadata.get(f"hb_{k}") for k in keys)
                 groups[key if None not in key else ("item", it.id)].append(s)
             return (sum(all(v == 1.0 for v in g) for g in groups.values()) / len(groups), len(groups)) \
                 if groups else (float("nan"), 0)
 
-        f_acc, n_fig = level(("category", "subcategory", "set_id", "figure_id"))
+        f_acc, n_fig = level(("category", "subcategory", "set_id", "figure_id"), skip=_no_figure)
         q_acc, n_q = level(("category", "subcategory", "set_id", "question_id"))
         a_acc = sum(scores) / len(scores) if scores else float("nan")
         return {"aAcc": a_acc, "fAcc": f_acc, "qAcc": q_acc, "n": len(scores), "n_figures": n_fig,
                 "n_questions": n_q, "accuracy": a_acc}
+
+
+def _no_figure(item: Item) -> bool:
+    """A VS question asked without its figure (figure_id 0): no figure to count it for (official
+    ``get_eval_fig``: ``if r["category"] == "VS" and str(r["figure_id"]) == "0": continue``)."""
+    return item.metadata.get("hb_category") == "VS" and item.metadata.get("hb_figure_id") == "0"

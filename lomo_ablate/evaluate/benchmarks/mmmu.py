@@ -18,6 +18,31 @@ from lomo_ablate.evaluate.benchmarks.registry import register, register_thin
 _TAG = re.compile(r"<image (\d+)>")
 
 
+def mmmu_choice(prediction: str, options: list[str]) -> str | None:
+    """The option letter an MMMU / MMMU-Pro reply picks, or None: our reading first
+    (:func:`scoring.extract_choice`: explicit cues, a bare letter, "(X)", "X.", option text); where it finds
+    none, MMMU's own ``parse_multi_choice_response`` (github.com/MMMU-Benchmark/MMMU ``eval/eval_utils.py``)
+    decides: "(X)" candidates, else letters standing alone between spaces, else — in a reply of more than five
+    words — option texts it contains; of several candidates the one occurring last wins ("A or J" is J).
+    Where MMMU's parser finds nothing it picks a random option; we return None (not reproducible)."""
+    found = scoring.extract_choice(prediction, options)
+    if found is not None:
+        return found
+    letters = scoring.LETTERS[:len(options)]
+    reply = str(prediction)
+    for ch in (",", ".", "!", "?", ";", ":", "'"):
+        reply = reply.strip(ch)
+    reply = f" {reply} "
+    low = reply.lower()
+    for cands, where in (([c for c in letters if f"({c})" in reply], lambda c: reply.rfind(f"({c})")),
+                         ([c for c in letters if f" {c} " in reply], lambda c: reply.rfind(f" {c} ")),
+                         ([c for c, o in zip(letters, options) if len(reply.split()) > 5 and o.lower() in low],
+                          lambda c: low.rfind(options[letters.index(c)].lower()))):
+        if cands:
+            return max(cands, key=where)  # the first of equal positions, as np.argmax
+    return None
+
+
 @register("mmmu", category="Reasoning")
 class MMMUAdapter(SimplePromptMixin, Adapter):
     """MMMU (validation/test parquet or save_to_disk): id, question, options (stringified list), answer,
@@ -79,7 +104,7 @@ class MMMUAdapter(SimplePromptMixin, Adapter):
 
     def score(self, prediction: str, item: Item) -> float:
         if item.options:
-            return float(scoring.extract_choice(prediction, item.options) == item.answer)
+            return float(mmmu_choice(prediction, item.options) == item.answer)
         return scoring.match_short_answer(prediction, item.answer)
 
     def _check_slots(self, item: Item, where: RecordLocation) -> None:
@@ -95,5 +120,13 @@ class MMMUProAdapter(MMMUAdapter):
     """MMMU-Pro "standard" configs: MMMU's schema with up to 10 options."""
 
 
-register_thin("mmmu_pro_vision", "Reasoning", GenericMCAdapter, question_key=None, image_keys=["image"],
+class MMMUProVisionAdapter(GenericMCAdapter):
+    """MMMU-Pro "vision": the question and options inside the image; the options column gives the letters.
+    Scored by MMMU's choice rule (:func:`mmmu_choice`)."""
+
+    def score(self, prediction: str, item: Item) -> float:
+        return float(mmmu_choice(prediction, item.options) == item.answer)
+
+
+register_thin("mmmu_pro_vision", "Reasoning", MMMUProVisionAdapter, question_key=None, image_keys=["image"],
               image_required=True)

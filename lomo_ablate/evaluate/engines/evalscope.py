@@ -65,6 +65,9 @@ class EsBenchmark:
     dataset_args: dict = field(default_factory=dict)
     native_because: str | None = None
     runs_code: bool = False  # EvalScope executes the model's code to score it (eval.evalscope.execute_code)
+    #: its EvalScope run writes under evalscope/<protocol>/<our name>/ (another of our names runs the same
+    #: EvalScope benchmark, whose review and report files would otherwise overwrite each other)
+    own_dir: bool = False
 
 
 #: why a benchmark EvalScope scores with an LLM judge only runs through our adapter: the judge (``eval.judge``)
@@ -77,7 +80,11 @@ RULED = "without eval.judge: by its documented rule"
 #: our benchmark name -> EvalScope 1.14.1 (names checked in the installed package's registry)
 BENCHMARKS: dict[str, EsBenchmark] = {
     "mmmu": EsBenchmark("mmmu", "Reasoning"),
-    "mmmu_pro": EsBenchmark("mmmu_pro", "Reasoning"),
+    # MMMU-Pro as the paper reports it: "standard (10 options)" (EvalScope defaults to 4 options) and "vision"
+    # (the question inside the image), both EvalScope's mmmu_pro with its extra parameter dataset_format
+    "mmmu_pro": EsBenchmark("mmmu_pro", "Reasoning", {"extra_params": {"dataset_format": "standard (10 options)"}}),
+    "mmmu_pro_vision": EsBenchmark("mmmu_pro", "Reasoning", {"extra_params": {"dataset_format": "vision"}},
+                                   own_dir=True),
     "mathvista": EsBenchmark("math_vista", "Math"),
     "zerobench": EsBenchmark("zerobench", "Math", native_because=JUDGE_ONLY),
     "simplevqa": EsBenchmark("simple_vqa", "Factuality", native_because=JUDGE_ONLY),
@@ -231,13 +238,19 @@ class EvalScopeAdapter:
         self.entry = entry
         self.path = str(path)
         self.limit = limit
-        self.dataset_args = {**entry.dataset_args, **(dataset_args or {}), "dataset_id": str(Path(path).resolve())}
+        self.dataset_args = _merge_args(entry.dataset_args, dataset_args or {})
+        self.dataset_args["dataset_id"] = str(Path(path).resolve())
         self.work_dir = Path(work_dir)
         self.category = category or entry.category
         self.batch_size = batch_size
         self.rejected: list[dict] = []
         self.items: dict[str, EsItem] = {}
         self.benchmark: Any = None
+
+    def run_dir(self, out_dir: Path, protocol: str) -> Path:
+        """Where EvalScope's review run for ``protocol`` writes (relative to the stage folder ``out_dir``)."""
+        work = Path(out_dir) / EVALSCOPE_DIR / protocol
+        return work / self.name if self.entry.own_dir else work
 
     def task_config(self, model: Any = None, work_dir: Path | None = None) -> Any:
         """EvalScope's TaskConfig for this benchmark (the same for loading and for the review run)."""
@@ -326,6 +339,15 @@ class EvalScopeAdapter:
         return _main_value(sc.score.value, sc.score.main_score_name), dict(sc.score.value)
 
 
+def _merge_args(defaults: dict, given: dict) -> dict:
+    """``given`` over ``defaults``; ``extra_params`` merged key by key (a user's ``extra_params`` keeps our
+    ``dataset_format`` unless it sets that key itself)."""
+    out = {**defaults, **given}
+    if "extra_params" in defaults or "extra_params" in given:
+        out["extra_params"] = {**defaults.get("extra_params", {}), **(given.get("extra_params") or {})}
+    return out
+
+
 def _main_value(values: dict, main: str | None) -> float:
     if main and main in values:
         return float(values[main])
@@ -396,7 +418,8 @@ def review(rows: list[dict], adapters: dict[str, Any], protocols: Sequence[str],
             if not mine:
                 continue
             answers = {input_key(adapter.items[r["item_id"]].sample.input): r["prediction"] for r in mine}
-            work = Path(out_dir) / EVALSCOPE_DIR / protocol
+            work = adapter.run_dir(out_dir, protocol)
+            rel = work.relative_to(Path(out_dir))
             with fresh_datasets_cache(adapter.path, adapter.work_dir / "hf_datasets"):
                 result = run_task(adapter.task_config(model=ReplayModel(answers), work_dir=work))
             report = result.get(adapter.entry.evalscope) if isinstance(result, dict) else None
@@ -407,8 +430,8 @@ def review(rows: list[dict], adapters: dict[str, Any], protocols: Sequence[str],
                                        f"({work / 'reviews'}): EvalScope dropped it (see its log under {work})")
                 r["score"] = scores[r["item_id"]]
             out.setdefault(name, {})[protocol] = {
-                "reviews": str(Path(EVALSCOPE_DIR) / protocol / "reviews" / MODEL_ID),
-                "report": str(Path(EVALSCOPE_DIR) / protocol / "reports" / MODEL_ID / f"{adapter.entry.evalscope}.json"),
+                "reviews": str(rel / "reviews" / MODEL_ID),
+                "report": str(rel / "reports" / MODEL_ID / f"{adapter.entry.evalscope}.json"),
                 "score": _report_score(report), "n": len(mine)}
     return out
 
@@ -429,9 +452,14 @@ def _read_reviews(work: Path, adapter: EvalScopeAdapter) -> dict[str, float]:
 
 
 def _report_score(report: Any) -> float | None:
+    """The score of the report's primary metric (the one EvalScope names as its conclusion: HallusionBench's
+    overall aAcc, not the first metric listed, which is a subcategory's), or None when it names none."""
+    metric = getattr(report, "primary_metric", None)
+    if metric is None:
+        return None
     try:
-        return float(report.metrics[0].score)
-    except (AttributeError, IndexError, TypeError, ValueError):
+        return float(metric.score)
+    except (TypeError, ValueError):
         return None
 
 
