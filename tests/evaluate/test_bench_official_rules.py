@@ -52,6 +52,8 @@ def test_mmmu_list_valued_open_answers_and_marked_up_letters(tmp_path):
     for reply in ("**B**", "\\boxed{\\text{B}}", "[B]", "The answer is **B**."):
         assert adapter.score(reply, mc) == 1.0, reply
     assert adapter.score("**C**", mc) == 0.0
+    # where no letter of ours is read, MMMU's parse_multi_choice_response decides: the last standalone letter
+    assert adapter.score("A or B", mc) == 1.0 and adapter.score("B or C", mc) == 0.0
 
 
 # ------------------------------------------------------------------------------------------- ZeroBench
@@ -116,6 +118,22 @@ def test_hallusionbench_question_figure_and_all_levels(tmp_path):
     assert agg["aAcc"] == 0.75
     assert agg["fAcc"] == 0.5 and agg["n_figures"] == 2      # figure 0 all right, figure 1 not
     assert agg["qAcc"] == 0.5 and agg["n_questions"] == 2    # question 1 right on both figures, question 0 not
+
+
+def test_hallusionbench_figure_level_leaves_out_visual_supplement_questions_without_a_figure(tmp_path):
+    """Official get_eval_fig (tianyi-lab/HallusionBench utils.py) skips VS questions of figure_id 0 (asked with no
+    figure); get_eval_pair_all (qAcc) keeps them."""
+    vs = {"category": "VS", "subcategory": "chart", "set_id": "3"}
+    rows = [dict(vs, figure_id="0", question_id="0", question="Is 2020 the peak?", gt_answer="1"),
+            dict(vs, figure_id="1", question_id="0", question="Is 2020 the peak?", gt_answer="0")]
+    path = write_jsonl(tmp_path / "HallusionBench" / "HallusionBench.jsonl", rows)
+    adapter = get_adapter("hallusionbench")
+    items = adapter.load(path)
+    scores = [adapter.score(r, it) for r, it in zip(["No.", "No."], items)]   # wrong without the figure only
+    agg = adapter.aggregate(items, scores, [None] * 2)
+    assert agg["aAcc"] == 0.5
+    assert agg["fAcc"] == 1.0 and agg["n_figures"] == 1      # figure 1 only: right
+    assert agg["qAcc"] == 0.0 and agg["n_questions"] == 1    # the question, over both figures: not all right
 
 
 # ---------------------------------------------------------------------------------------------- WeMath
