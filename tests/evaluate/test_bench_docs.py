@@ -286,12 +286,14 @@ def test_a_changed_or_replaced_pdf_is_rendered_again(tmp_path):
     rewritten = adapter.build_prompt(item)[1]
     assert adapter.pages_rendered == 6
     assert same_pixels(rewritten, render_pages(item.images)) and not same_pixels(rewritten, before)
+    assert len(adapter.page_cache) == 1 and adapter.page_cache.stale == 1       # the old pages are dropped
 
     new = write_pdf(tmp_path / "new.pdf", 3, label="costs")
     os.replace(new, pdf)                                    # replaced: a new inode
     replaced = adapter.build_prompt(item)[1]
     assert adapter.pages_rendered == 9
     assert same_pixels(replaced, render_pages(item.images)) and not same_pixels(replaced, rewritten)
+    assert adapter.page_cache.bytes == sum(decoded_bytes(im) for im in replaced) and adapter.page_cache.stale == 2
 
 
 def test_page_cache_renders_once_for_concurrent_callers(tmp_path):

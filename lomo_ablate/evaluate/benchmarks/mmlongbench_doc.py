@@ -381,7 +381,8 @@ class PageCache:
     Keys come from :meth:`key` (:func:`file_key` of the PDF + the layout: each group's pages, dpi and
     columns), so a PDF changed or replaced on disk is a new key and is rendered again. :meth:`get` and
     :meth:`get_or_render` return copies: a caller drawing on, or closing, its images leaves the cache intact.
-    An entry larger than the whole budget is not kept (counted in ``oversize``). Thread-safe; concurrent
+    An entry larger than the whole budget is not kept (counted in ``oversize``); when a PDF is rendered again
+    because it changed, its entries from before are dropped at once (``stale``). Thread-safe; concurrent
     :meth:`get_or_render` calls for one key render it once (the others wait for that render).
     """
 
@@ -393,7 +394,7 @@ class PageCache:
         self._lock = threading.Lock()
         self._rendering: dict[tuple, list] = {}
         self.bytes = 0
-        self.hits = self.misses = self.evictions = self.oversize = 0
+        self.hits = self.misses = self.evictions = self.oversize = self.stale = 0
 
     @staticmethod
     def key(groups: Sequence[PdfPages]) -> tuple:
@@ -457,6 +458,9 @@ class PageCache:
                     return hit
                 with self._lock:
                     self.misses += 1
+                    for old in [k for k in self._entries if k[0][0] == key[0][0] and k[0] != key[0]]:
+                        self.bytes -= self._entries.pop(old)[1]  # the same path, no longer the same file
+                        self.stale += 1
                 images = render(groups)
                 if self.key(groups) == key and self.put(key, images):
                     return [im.copy() for im in images]
@@ -471,7 +475,7 @@ class PageCache:
         with self._lock:
             return {"entries": len(self._entries), "bytes": self.bytes, "max_bytes": self.max_bytes,
                     "hits": self.hits, "misses": self.misses, "evictions": self.evictions,
-                    "oversize": self.oversize}
+                    "oversize": self.oversize, "stale": self.stale}
 
 
 def page_groups(n_pages: int, concat_num: int) -> list[tuple[int, int]]:
