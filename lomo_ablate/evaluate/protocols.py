@@ -77,7 +77,7 @@ def from_adapter(adapter: Any, item: Any, benchmark: str | None = None) -> EvalI
     answer = item.answer if isinstance(item.answer, (str, int, float, bool, list, dict)) else str(item.answer)
     return EvalItem(benchmark=benchmark or adapter.name, item_id=str(item.id), category=str(category),
                     question=re.sub(r" {2,}", " ", content.replace(IMAGE_SLOT, "")).strip(), answer=answer,
-                    images=[im.convert("RGB") for im in images], content=content, source=item)
+                    images=[im if im.mode == "RGB" else im.convert("RGB") for im in images], content=content, source=item)
 
 
 @dataclass(frozen=True)

@@ -86,13 +86,15 @@ class _Open:
 
 
 def _image_bytes(items: Sequence[EvalItem]) -> int:
-    return sum(im.width * im.height * len(im.getbands()) for it in items for im in it.images)
+    from lomo_ablate.evaluate.benchmarks.records import decoded_bytes
+
+    return sum(decoded_bytes(im) for it in items for im in it.images)
 
 
 def _open_chunks(units: Sequence[shards.Unit], refs: Sequence[ItemRef], adapters: dict[str, Any], size: int,
                  max_bytes: int) -> Iterator[list[_Open]]:
     """``units``' items opened one at a time and grouped into chunks of at most ``size`` items whose decoded
-    images (companions' included) stay within ``max_bytes`` — an item over it alone is a chunk of its own."""
+    images (as Pillow holds them, companions' included) stay within ``max_bytes`` — an item over it alone is a chunk of its own."""
     chunk: list[_Open] = []
     held = 0
     for u in units:

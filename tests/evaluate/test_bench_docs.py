@@ -23,8 +23,9 @@ from lomo_ablate.data import probe_items
 from lomo_ablate.evaluate import evaluate
 from lomo_ablate.evaluate.benchmarks import get_adapter
 from lomo_ablate.evaluate.benchmarks.ccocr import kie_counts, kie_ted_acc, parsing_score
-from lomo_ablate.evaluate.benchmarks.mmlongbench_doc import (EXTRACTION_PROMPT, eval_acc_and_f1, eval_score,
-                                                             page_groups, rule_extract)
+from lomo_ablate.evaluate.benchmarks.mmlongbench_doc import (EXTRACTION_PROMPT, PageCache, decoded_bytes,
+                                                             eval_acc_and_f1, eval_score, file_key, page_groups,
+                                                             render_pages, rule_extract)
 from lomo_ablate.evaluate.score import rescore
 from loopback_judge import LoopbackJudge
 
@@ -32,13 +33,13 @@ ROOT = Path(__file__).resolve().parents[2]
 RENDER = {"math_renderer": "text", "font_size": 14, "min_font_size": 8, "max_width": 400}
 
 
-def write_pdf(path: Path, n_pages: int) -> Path:
+def write_pdf(path: Path, n_pages: int, label: str = "revenue") -> Path:
     """A real n-page PDF (Pillow's PDF writer), each page numbered in its text."""
     path.parent.mkdir(parents=True, exist_ok=True)
     pages = []
     for i in range(n_pages):
         im = Image.new("RGB", (200, 280), "white")
-        ImageDraw.Draw(im).text((20, 20), f"Page {i + 1}: revenue {10 * (i + 1)}", fill="black")
+        ImageDraw.Draw(im).text((20, 20), f"Page {i + 1}: {label} {10 * (i + 1)}", fill="black")
         pages.append(im)
     pages[0].save(path, "PDF", save_all=True, append_images=pages[1:])
     return path
@@ -186,6 +187,154 @@ def test_pages_are_rendered_and_concatenated_as_the_official_script(tmp_path):
     assert images[0].getpixel((150, 70)) == (255, 255, 255)         # column 3 of image 1 is blank canvas
     (one,) = get_adapter("mmlongbench_doc", {"dpi": 72, "concat_num": 0, "max_pages": 2}).load(folder)
     assert len(one.images) == 2 and one.metadata["n_pages"] == 2
+
+
+def docs_copy(root: Path, docs: dict[str, int], order: list[str]) -> Path:
+    """A hub-layout copy with the given PDFs (name -> pages) and one question per entry of ``order``."""
+    folder = root / "MMLongBench-Doc"
+    for name, n in docs.items():
+        write_pdf(folder / "documents" / name, n)
+    write_parquet(folder / "data" / "test-0.parquet",
+                  [doc_row(name, f"Question {i} on {name}?", "20", "Int") for i, name in enumerate(order)])
+    return folder
+
+
+def same_pixels(a: list[Image.Image], b: list[Image.Image]) -> bool:
+    return [(im.mode, im.size) for im in a] == [(im.mode, im.size) for im in b] and \
+        all(x.tobytes() == y.tobytes() for x, y in zip(a, b))
+
+
+def test_page_cache_gives_the_same_pixels_and_renders_each_document_once(tmp_path):
+    order = ["a.pdf"] * 4 + ["b.pdf"] * 3 + ["a.pdf"]
+    folder = docs_copy(tmp_path, {"a.pdf": 7, "b.pdf": 4}, order)
+    off = get_adapter("mmlongbench_doc", {"dpi": 36, "page_cache_mb": 0})
+    on = get_adapter("mmlongbench_doc", {"dpi": 36})                       # the default cache
+    items_off, items_on = off.load(folder), on.load(folder)
+    assert off.page_cache is None and on.page_cache is not None
+    for protocol in range(2):                                              # e.g. standard, then rendered
+        for a, b in zip(items_off, items_on, strict=True):
+            assert same_pixels(off.build_prompt(a)[1], on.build_prompt(b)[1]), a.id
+    # without the cache every prompt rasterises its document's pages; with it each document is rasterised once
+    # for all of its questions and both passes
+    assert off.pages_rendered == 2 * sum(it.metadata["n_pages"] for it in items_off)
+    assert on.pages_rendered == sum({it.metadata["doc_id"]: it.metadata["n_pages"] for it in items_on}.values())
+    stats = on.page_cache.stats()
+    assert (stats["entries"], stats["misses"], stats["hits"]) == (2, 2, 2 * len(order) - 2)
+    assert stats["bytes"] == sum(decoded_bytes(im) for it in (items_on[0], items_on[4])
+                                 for im in on.build_prompt(it)[1])
+    # callers get copies: drawing on (or closing) a prompt's images does not change what the next prompt sees
+    _, first = on.build_prompt(items_on[0])
+    ImageDraw.Draw(first[0]).rectangle((0, 0, 60, 60), fill="black")
+    first[1].close()
+    _, again = on.build_prompt(items_on[0])
+    assert same_pixels(again, off.build_prompt(items_off[0])[1]) and again[0] is not first[0]
+    # the canvas holds each page where the official concat_images puts it: page 2 is row 0, column 1 of image 0
+    import pypdfium2 as pdfium
+
+    pdf = pdfium.PdfDocument(items_on[0].images[0].path)
+    page = pdf[1].render(scale=36 / 72).to_pil()
+    pdf.close()
+    w, h = page.size
+    assert again[0].crop((w, 0, 2 * w, h)).tobytes() == page.tobytes()
+
+
+def test_page_cache_evicts_the_least_recently_used_by_decoded_bytes(tmp_path):
+    assert decoded_bytes(Image.new("RGB", (10, 3))) == 120        # Pillow keeps an RGB pixel in 4 bytes
+    assert decoded_bytes(Image.new("L", (10, 3))) == 30
+    docs = {name: 7 for name in ("a.pdf", "b.pdf", "c.pdf")}
+    folder = docs_copy(tmp_path, docs, list(docs))
+    groups = {it.metadata["doc_id"]: it.images for it in get_adapter("mmlongbench_doc", {"dpi": 36}).load(folder)}
+    images = {name: render_pages(g) for name, g in groups.items()}
+    size = {name: sum(decoded_bytes(im) for im in ims) for name, ims in images.items()}
+    keys = {name: PageCache.key(g) for name, g in groups.items()}
+    cache = PageCache(size["a.pdf"] + size["b.pdf"] + size["c.pdf"] - 1)    # room for two of the three
+    cache.put(keys["a.pdf"], images["a.pdf"])
+    cache.put(keys["b.pdf"], images["b.pdf"])
+    assert cache.get(keys["a.pdf"]) is not None                             # a is now the most recently used
+    cache.put(keys["c.pdf"], images["c.pdf"])
+    assert keys["b.pdf"] not in cache and keys["a.pdf"] in cache and keys["c.pdf"] in cache
+    assert cache.bytes == size["a.pdf"] + size["c.pdf"] and cache.evictions == 1
+    small = PageCache(size["a.pdf"] - 1)                                    # an entry over the whole budget
+    assert small.put(keys["a.pdf"], images["a.pdf"]) is False and len(small) == 0 and small.oversize == 1
+    with pytest.raises(ValueError, match="max_bytes must be a positive integer"):
+        PageCache(0)
+
+    # through the adapter: a 1 MiB budget holds one of these documents but not two
+    assert 1 << 19 < size["a.pdf"] <= 1 << 20
+    n = docs["a.pdf"]
+    for order, renders in ((["a.pdf", "a.pdf", "b.pdf", "b.pdf"], 2 * n),      # grouped: once per document
+                           (["a.pdf", "b.pdf", "a.pdf", "b.pdf"], 4 * n)):     # alternating: b evicts a
+        folder = docs_copy(tmp_path / "-".join(order), {"a.pdf": n, "b.pdf": n}, order)
+        adapter = get_adapter("mmlongbench_doc", {"dpi": 36, "page_cache_mb": 1})
+        for it in adapter.load(folder):
+            adapter.build_prompt(it)
+        assert adapter.pages_rendered == renders, order
+        assert len(adapter.page_cache) == 1 and adapter.page_cache.bytes <= 1 << 20
+
+
+def test_a_changed_or_replaced_pdf_is_rendered_again(tmp_path):
+    folder = docs_copy(tmp_path, {"r.pdf": 3}, ["r.pdf"])
+    pdf = folder / "documents" / "r.pdf"
+    adapter = get_adapter("mmlongbench_doc", {"dpi": 36, "concat_num": 0})
+    (item,) = adapter.load(folder)
+    before = adapter.build_prompt(item)[1]
+    assert adapter.build_prompt(item)[1] and adapter.pages_rendered == 3       # the second prompt: a hit
+
+    key = file_key(pdf)
+    write_pdf(pdf, 3, label="profit")                       # rewritten in place: same inode, new size / mtime
+    assert file_key(pdf) != key and file_key(pdf)[2] == key[2]
+    rewritten = adapter.build_prompt(item)[1]
+    assert adapter.pages_rendered == 6
+    assert same_pixels(rewritten, render_pages(item.images)) and not same_pixels(rewritten, before)
+    assert len(adapter.page_cache) == 1 and adapter.page_cache.stale == 1       # the old pages are dropped
+
+    new = write_pdf(tmp_path / "new.pdf", 3, label="costs")
+    os.replace(new, pdf)                                    # replaced: a new inode
+    replaced = adapter.build_prompt(item)[1]
+    assert adapter.pages_rendered == 9
+    assert same_pixels(replaced, render_pages(item.images)) and not same_pixels(replaced, rewritten)
+    assert adapter.page_cache.bytes == sum(decoded_bytes(im) for im in replaced) and adapter.page_cache.stale == 2
+
+
+def test_page_cache_renders_once_for_concurrent_callers(tmp_path):
+    import threading
+
+    folder = docs_copy(tmp_path, {"a.pdf": 7}, ["a.pdf"])
+    (item,) = get_adapter("mmlongbench_doc", {"dpi": 36}).load(folder)
+    cache = PageCache(1 << 26)
+    calls: list[int] = []
+
+    def render(groups):  # the real renderer, counted
+        calls.append(1)
+        return render_pages(groups)
+
+    start = threading.Barrier(6)
+    results: list[list[Image.Image]] = []
+
+    def worker():
+        start.wait()
+        results.append(cache.get_or_render(item.images, render))
+
+    threads = [threading.Thread(target=worker) for _ in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(calls) == 1 and len(results) == 6
+    reference = render_pages(item.images)
+    assert all(same_pixels(r, reference) for r in results)
+    assert len({id(im) for r in results for im in r}) == 6 * len(reference)   # each caller its own copies
+    assert cache.stats()["hits"] == 5 and not cache._rendering
+
+
+@pytest.mark.parametrize("value,message", [(-1, "page_cache_mb must be >= 0"), (1.5, "page_cache_mb: expected an integer"),
+                                           (True, "page_cache_mb: expected an integer"),
+                                           (1 << 21, "page_cache_mb must be <= 1048576")])
+def test_page_cache_mb_is_validated(value, message):
+    from lomo_ablate.utils.config import ConfigError
+
+    with pytest.raises(ConfigError, match=f"MMLongBenchDocConfig.{message}"):
+        get_adapter("mmlongbench_doc", {"page_cache_mb": value})
 
 
 # (gt, pred, answer_format, what the official eval_score(gt, pred, answer_format) returns)

@@ -374,7 +374,7 @@ def test_a_chunk_is_bounded_by_items_and_by_decoded_image_bytes(tmp_path, judge_
     adapter = get_adapter("mm_ifeval", {"judge": {"base_url": judge_server.url, "model": "m"}})
     refs = [ItemRef("mm_ifeval", it) for it in adapter.load(hub_copy(tmp_path))]
     units = [("standard", 0, i) for i in range(len(refs))]
-    one = 32 * 24 * 3                                      # every image here is 32×24 or 24×32 RGB
+    one = 32 * 24 * 4                  # every image here is 32×24 or 24×32 RGB (Pillow: 4 bytes a pixel)
     sizes = lambda chunks: [[o.item.item_id.split("/")[1] for o in c] for c in chunks]  # noqa: E731
     # c1 holds two images (its own and its companion's)
     assert sizes(_open_chunks(units, refs, {"mm_ifeval": adapter}, 10, 2 * one + 10)) == [["c1"], ["c2", "c3"],

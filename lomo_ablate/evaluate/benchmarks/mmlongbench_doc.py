@@ -13,7 +13,9 @@ script uses PyMuPDF, we use pypdfium2 — same page raster up to anti-aliasing) 
 row, each image holding ``ceil(pages / concat_num)`` pages; ``concat_num: 0`` gives one image per page. The
 PDF is checked when the rows are read (inside the documents folder, a regular file, a PDF pdfium opens, at
 least one page); a missing, broken or outside PDF is a rejection naming file, row and ``doc_id``. Pages are
-rendered only when the prompt is built. The prompt is the question with the images in front (as official).
+rendered only when the prompt is built, and kept in a :class:`PageCache` (``page_cache_mb``, default 1536 MiB;
+0 = off): the ~8 questions of a document, and the same question under each protocol, render its pages once
+while it stays in the cache. The prompt is the question with the images in front (as official).
 
 Scoring:
 
@@ -43,23 +45,27 @@ from __future__ import annotations
 
 import ast
 import math
+import os
 import re
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 from math import isclose
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 from PIL import Image
 
 from lomo_ablate.evaluate.benchmarks import scoring
 from lomo_ablate.evaluate.benchmarks.base import Adapter, AdapterConfig, BenchmarkFormatError, Item, user_prompt
 from lomo_ablate.evaluate.benchmarks.common import row_id, text_field, with_slots
-from lomo_ablate.evaluate.benchmarks.records import RecordLocation
+from lomo_ablate.evaluate.benchmarks.records import RecordLocation, decoded_bytes
 from lomo_ablate.evaluate.benchmarks.registry import register
 from lomo_ablate.utils.config import ConfigError, check_range
 
-__all__ = ["MMLongBenchDocAdapter", "MMLongBenchDocConfig", "PdfPages", "eval_score", "eval_acc_and_f1",
-           "rule_extract", "parse_extracted", "EXTRACTION_PROMPT", "NOT_ANSWERABLE"]
+__all__ = ["MMLongBenchDocAdapter", "MMLongBenchDocConfig", "PdfPages", "PageCache", "render_pages", "decoded_bytes",
+           "file_key", "eval_score", "eval_acc_and_f1", "rule_extract", "parse_extracted", "EXTRACTION_PROMPT",
+           "NOT_ANSWERABLE"]
 
 NOT_ANSWERABLE = "Not answerable"
 FORMATS = ("Str", "Int", "Float", "List", "None")
@@ -279,6 +285,11 @@ def rule_extract(reply: str, answer_format: str) -> str:
 
 
 # ------------------------------------------------------------------ pages
+#: pdfium is not thread-safe (pypdfium2's documentation: no two pdfium calls at once, not even on different
+#: documents), so every call into it here holds this lock
+_PDFIUM_LOCK = threading.RLock()
+
+
 @dataclass(frozen=True)
 class PdfPages:
     """Pages ``first``..``last`` (0-based, inclusive) of a PDF, rendered at ``dpi`` and laid out ``columns``
@@ -290,27 +301,169 @@ class PdfPages:
     dpi: int
     columns: int
 
-    def open(self) -> Image.Image:
-        import pypdfium2 as pdfium
+    @property
+    def n_pages(self) -> int:
+        return self.last - self.first + 1
 
-        pdf = pdfium.PdfDocument(self.path)
+    def open(self) -> Image.Image:
+        return render_pages([self])[0]
+
+
+def _render_group(pdf: Any, group: PdfPages) -> Image.Image:
+    """One group's image, pasting each page into the canvas as soon as it is rendered (peak: the canvas and one
+    page, not the group's pages and the canvas). pdfium's BGR bitmap comes back from ``to_pil`` as an RGB copy:
+    it is converted only when it is not RGB already (``convert`` of an RGB image would copy it again)."""
+    cols = group.columns
+    out: Image.Image | None = None
+    w = h = 0
+    for n, i in enumerate(range(group.first, group.last + 1)):
+        page = pdf[i]
         try:
-            pages = []
-            for i in range(self.first, self.last + 1):
-                page = pdf[i]
-                pages.append(page.render(scale=self.dpi / 72).to_pil().convert("RGB"))
-                page.close()
+            im = page.render(scale=group.dpi / 72).to_pil()
         finally:
-            pdf.close()
-        if len(pages) == 1 and self.columns <= 1:
-            return pages[0]
-        w, h = pages[0].width, pages[0].height
-        cols = self.columns
-        rows = len(pages) if cols == 1 else (len(pages) - 1) // cols + 1
-        out = Image.new("RGB", (w * cols, h * rows), "white")
-        for n, im in enumerate(pages):
-            out.paste(im, ((n % cols) * w, (n // cols) * h))
-        return out
+            page.close()
+        if im.mode != "RGB":
+            im = im.convert("RGB")
+        if group.n_pages == 1 and cols <= 1:
+            return im
+        if out is None:
+            w, h = im.width, im.height
+            rows = group.n_pages if cols == 1 else (group.n_pages - 1) // cols + 1
+            out = Image.new("RGB", (w * cols, h * rows), "white")
+        out.paste(im, ((n % cols) * w, (n // cols) * h))
+    assert out is not None
+    return out
+
+
+def render_pages(groups: Sequence[PdfPages]) -> list[Image.Image]:
+    """The image of each group, in order; each PDF is opened once for all of its groups."""
+    import pypdfium2 as pdfium
+
+    out: list[Image.Image] = []
+    with _PDFIUM_LOCK:
+        docs: dict[str, Any] = {}
+        try:
+            for g in groups:
+                if g.path not in docs:
+                    docs[g.path] = pdfium.PdfDocument(g.path)
+                out.append(_render_group(docs[g.path], g))
+        finally:
+            for pdf in docs.values():
+                pdf.close()
+    return out
+
+
+def file_key(path: str | os.PathLike) -> tuple:
+    """What identifies a file's current content without reading it: its resolved path, device, inode, size and
+    modification time (ns). Rewriting a file changes its size or mtime, replacing it (``os.replace``, a new
+    copy) its inode."""
+    real = os.path.realpath(path)
+    st = os.stat(real)
+    return (real, st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
+
+
+class PageCache:
+    """Rendered page images by document and layout, least recently used first out, bounded by
+    :func:`decoded_bytes`.
+
+    Keys come from :meth:`key` (:func:`file_key` of the PDF + the layout: each group's pages, dpi and
+    columns), so a PDF changed or replaced on disk is a new key and is rendered again. :meth:`get` and
+    :meth:`get_or_render` return copies: a caller drawing on, or closing, its images leaves the cache intact.
+    An entry larger than the whole budget is not kept (counted in ``oversize``); when a PDF is rendered again
+    because it changed, its entries from before are dropped at once (``stale``). Thread-safe; concurrent
+    :meth:`get_or_render` calls for one key render it once (the others wait for that render).
+    """
+
+    def __init__(self, max_bytes: int):
+        if isinstance(max_bytes, bool) or not isinstance(max_bytes, int) or max_bytes < 1:
+            raise ValueError(f"PageCache: max_bytes must be a positive integer, got {max_bytes!r}")
+        self.max_bytes = max_bytes
+        self._entries: OrderedDict[tuple, tuple[tuple[Image.Image, ...], int]] = OrderedDict()
+        self._lock = threading.Lock()
+        self._rendering: dict[tuple, list] = {}
+        self.bytes = 0
+        self.hits = self.misses = self.evictions = self.oversize = self.stale = 0
+
+    @staticmethod
+    def key(groups: Sequence[PdfPages]) -> tuple:
+        """The key of ``groups`` (one PDF's): the file as it is now, and the layout."""
+        paths = {g.path for g in groups}
+        if len(paths) != 1:
+            raise ValueError(f"PageCache.key: the groups must come from one PDF, got {sorted(paths)}")
+        return (file_key(groups[0].path), tuple((g.first, g.last, g.dpi, g.columns) for g in groups))
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._entries)
+
+    def __contains__(self, key: tuple) -> bool:
+        with self._lock:
+            return key in self._entries
+
+    def get(self, key: tuple) -> list[Image.Image] | None:
+        """Copies of the images under ``key`` (now the most recently used), or None."""
+        with self._lock:
+            entry = self._entries.get(key)
+            if entry is None:
+                return None
+            self._entries.move_to_end(key)
+            self.hits += 1
+            images = entry[0]
+        return [im.copy() for im in images]  # a cached image is never changed in place, so outside the lock
+
+    def put(self, key: tuple, images: Sequence[Image.Image]) -> bool:
+        """Keep ``images`` (the cache owns them from now on: pass copies if you go on using them) under
+        ``key``, evicting the least recently used entries until they fit. False when they are larger than the
+        whole budget (nothing is kept or evicted)."""
+        size = sum(decoded_bytes(im) for im in images)
+        with self._lock:
+            if size > self.max_bytes:
+                self.oversize += 1
+                return False
+            old = self._entries.pop(key, None)
+            if old is not None:
+                self.bytes -= old[1]
+            while self._entries and self.bytes + size > self.max_bytes:
+                _, (_, freed) = self._entries.popitem(last=False)
+                self.bytes -= freed
+                self.evictions += 1
+            self._entries[key] = (tuple(images), size)
+            self.bytes += size
+        return True
+
+    def get_or_render(self, groups: Sequence[PdfPages],
+                      render: Callable[[Sequence[PdfPages]], list[Image.Image]] = render_pages) -> list[Image.Image]:
+        """``render(groups)``'s images, from the cache when this PDF (as it is on disk now) was rendered with
+        this layout before. What is rendered is kept only if the file did not change while it was read."""
+        key = self.key(groups)
+        with self._lock:
+            gate = self._rendering.setdefault(key, [threading.Lock(), 0])  # [lock, callers holding or waiting]
+            gate[1] += 1
+        try:
+            with gate[0]:
+                hit = self.get(key)
+                if hit is not None:
+                    return hit
+                with self._lock:
+                    self.misses += 1
+                    for old in [k for k in self._entries if k[0][0] == key[0][0] and k[0] != key[0]]:
+                        self.bytes -= self._entries.pop(old)[1]  # the same path, no longer the same file
+                        self.stale += 1
+                images = render(groups)
+                if self.key(groups) == key and self.put(key, images):
+                    return [im.copy() for im in images]
+                return images
+        finally:
+            with self._lock:
+                gate[1] -= 1
+                if not gate[1]:
+                    del self._rendering[key]
+
+    def stats(self) -> dict[str, int]:
+        with self._lock:
+            return {"entries": len(self._entries), "bytes": self.bytes, "max_bytes": self.max_bytes,
+                    "hits": self.hits, "misses": self.misses, "evictions": self.evictions,
+                    "oversize": self.oversize, "stale": self.stale}
 
 
 def page_groups(n_pages: int, concat_num: int) -> list[tuple[int, int]]:
@@ -327,7 +480,8 @@ class MMLongBenchDocConfig(AdapterConfig):
     """``documents_dir``: the PDFs' folder, relative to the benchmark folder; ``dpi`` / ``max_pages`` /
     ``concat_num`` / ``column_num``: page rendering (official 144 / 120 / 5 / 3; ``concat_num: 0`` = one image
     per page); ``judge``: an ``eval.judge`` mapping for the official LLM answer extraction, None for the rule;
-    ``judge_max_tokens``: the extraction reply's length (official 256)."""
+    ``judge_max_tokens``: the extraction reply's length (official 256); ``page_cache_mb``: the
+    :class:`PageCache` budget in MiB of decoded pixels (0 = no cache: every prompt renders its pages)."""
 
     documents_dir: str = "documents"
     dpi: int = 144
@@ -336,6 +490,7 @@ class MMLongBenchDocConfig(AdapterConfig):
     column_num: int = 3
     judge: dict | None = None
     judge_max_tokens: int = 256
+    page_cache_mb: int = 1536
 
     def validate(self, where: str = "MMLongBenchDocConfig") -> None:
         check_range(f"{where}.dpi", self.dpi, 1, 1200, integer=True)
@@ -343,6 +498,7 @@ class MMLongBenchDocConfig(AdapterConfig):
         check_range(f"{where}.concat_num", self.concat_num, 0, integer=True)
         check_range(f"{where}.column_num", self.column_num, 1, integer=True)
         check_range(f"{where}.judge_max_tokens", self.judge_max_tokens, 1, integer=True)
+        check_range(f"{where}.page_cache_mb", self.page_cache_mb, 0, 1 << 20, integer=True)  # MiB, 0 = off
         if not str(self.documents_dir).strip():
             raise ConfigError(f"{where}.documents_dir must name a folder")
 
@@ -378,6 +534,11 @@ class MMLongBenchDocAdapter(Adapter):
         self.scored_by = "judge" if self.judge is not None else "rule"
         self._root: Path | None = None
         self._extracted: dict[tuple[str, str], str] = {}
+        mb = self.config.page_cache_mb
+        self.page_cache: PageCache | None = PageCache(mb << 20) if mb else None
+        #: pages rasterised by this adapter so far (a cache hit rasterises none)
+        self.pages_rendered = 0
+        self._count_lock = threading.Lock()
 
     def load(self, path: str | Path) -> list[Item]:
         p = Path(path)
@@ -394,14 +555,15 @@ class MMLongBenchDocAdapter(Adapter):
             real = resolve_in_root(doc_id, folder, kind="document")
         except MediaProblem as exc:
             raise BenchmarkFormatError(where, "doc_id", f"{exc.reason}: {exc.detail}") from None
-        try:
-            pdf = pdfium.PdfDocument(real)
-        except (pdfium.PdfiumError, OSError) as exc:
-            raise BenchmarkFormatError(where, "doc_id", f"not a readable PDF ({real}): {exc}") from None
-        try:
-            n = len(pdf)
-        finally:
-            pdf.close()
+        with _PDFIUM_LOCK:
+            try:
+                pdf = pdfium.PdfDocument(real)
+            except (pdfium.PdfiumError, OSError) as exc:
+                raise BenchmarkFormatError(where, "doc_id", f"not a readable PDF ({real}): {exc}") from None
+            try:
+                n = len(pdf)
+            finally:
+                pdf.close()
         if n < 1:
             raise BenchmarkFormatError(where, "doc_id", f"PDF has no pages ({real})")
         return real, n
@@ -430,7 +592,22 @@ class MMLongBenchDocAdapter(Adapter):
         return Item(id=row_id(record, ("id", "question_id"), where), question=with_slots(question, len(images)), images=images, answer=str(answer), metadata=meta)
 
     def build_prompt(self, item: Item) -> tuple[list[dict], list[Image.Image]]:
-        return user_prompt(item.question), [im.open() if isinstance(im, PdfPages) else im for im in item.images]
+        groups = [im for im in item.images if isinstance(im, PdfPages)]
+        if groups and len(groups) == len(item.images) and len({g.path for g in groups}) == 1:  # as parse_record
+            return user_prompt(item.question), self.pages(groups)
+        return user_prompt(item.question), [self.pages([im])[0] if isinstance(im, PdfPages) else im
+                                            for im in item.images]
+
+    def pages(self, groups: Sequence[PdfPages]) -> list[Image.Image]:
+        """The images of one PDF's ``groups``: from the page cache when it holds them, else rendered."""
+        if self.page_cache is None:
+            return self._render(groups)
+        return self.page_cache.get_or_render(groups, self._render)
+
+    def _render(self, groups: Sequence[PdfPages]) -> list[Image.Image]:
+        with self._count_lock:
+            self.pages_rendered += sum(g.n_pages for g in groups)
+        return render_pages(groups)
 
     # ---------------------------------------------------------------- scoring
     def extract(self, prediction: str, item: Item) -> str:

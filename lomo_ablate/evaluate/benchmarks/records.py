@@ -25,7 +25,7 @@ from typing import Any, Iterator
 
 from PIL import Image, UnidentifiedImageError
 
-__all__ = ["RecordLocation", "ImageRef", "iter_records", "open_image", "DataFileError"]
+__all__ = ["RecordLocation", "ImageRef", "iter_records", "open_image", "decoded_bytes", "DataFileError"]
 
 _DATA_SUFFIXES = (".jsonl", ".json", ".parquet", ".arrow")
 _BATCH = 256
@@ -245,3 +245,15 @@ def _iter_batches(f: Path, batches) -> Iterator[tuple[RecordLocation, dict]]:
         for rec in batch.to_pylist():
             row += 1
             yield RecordLocation(str(f), row), rec
+
+
+def decoded_bytes(im: Image.Image) -> int:
+    """The bytes Pillow holds for ``im``'s pixels: 1 per pixel for ``1`` / ``L`` / ``P``, 2 for ``I;16*``, else
+    4 — Pillow stores an RGB pixel in 4 bytes (a 1224×1584 RGB page: 7.8 MB, not 5.8)."""
+    if im.mode in ("1", "L", "P"):
+        per = 1
+    elif im.mode.startswith("I;16"):
+        per = 2
+    else:
+        per = 4
+    return im.width * im.height * per
