@@ -163,7 +163,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (DataFileError, ConfigError, KeyError, FileNotFoundError) as exc:
         print(f"score: {exc.args[0] if isinstance(exc, KeyError) else exc}", file=sys.stderr)
         return 2
-    text = json.dumps(result, indent=1, default=str)
+    from lomo_ablate.utils.fs import dumps_json
+
+    text = dumps_json(result, indent=1, default=str)  # strict JSON: an undefined metric (NaN) is null
     if args.out:
         Path(args.out).write_text(text + "\n", encoding="utf-8")
     print(text)

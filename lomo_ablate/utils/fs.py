@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import os
 import shutil
 import tempfile
@@ -46,8 +47,30 @@ def atomic_write_text(path: str | Path, text: str) -> Path:
     return path
 
 
+def finite_json(obj: Any) -> Any:
+    """``obj`` with every NaN / ±inf float (numpy scalars included) replaced by None, in nested dicts, lists and
+    tuples: strict JSON has no such numbers, and strict readers (jq, JavaScript, ``json.loads`` with
+    ``parse_constant``) refuse the ``NaN`` / ``Infinity`` that ``json.dumps`` writes by default. An undefined
+    metric (an accuracy over no items, a ratio over a zero count) is written as null."""
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, dict):
+        return {k: finite_json(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [finite_json(v) for v in obj]
+    if type(obj).__module__ == "numpy" and hasattr(obj, "item") and getattr(obj, "ndim", None) == 0:
+        return finite_json(obj.item())
+    return obj
+
+
+def dumps_json(obj: Any, **kwargs: Any) -> str:
+    """``json.dumps`` of :func:`finite_json` (``obj``), strict: NaN / ±inf are written as null, never as ``NaN``.
+    The one JSON writer of metrics.json, result.json, JSONL files and the score CLI's output."""
+    return json.dumps(finite_json(obj), allow_nan=False, **kwargs)
+
+
 def atomic_write_json(path: str | Path, obj: Any) -> Path:
-    return atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=True, ensure_ascii=False, default=str) + "\n")
+    return atomic_write_text(path, dumps_json(obj, indent=2, sort_keys=True, ensure_ascii=False, default=str) + "\n")
 
 
 @contextlib.contextmanager
@@ -90,7 +113,7 @@ def write_jsonl(path: str | Path, rows: Iterable[dict]) -> int:
     n = 0
     lines = []
     for r in rows:
-        lines.append(json.dumps(r, ensure_ascii=False, sort_keys=True))
+        lines.append(dumps_json(r, ensure_ascii=False, sort_keys=True))
         n += 1
     atomic_write_text(path, "".join(l + "\n" for l in lines))
     return n

@@ -7,14 +7,12 @@ AdvancedLiterateMachinery ``Benchmarks/CC-OCR/evaluation/evaluator/``) on the sa
 LLM judge: a small OpenAI-compatible HTTP server on loopback stands in for GPT-4o (no hosted model here)."""
 from __future__ import annotations
 
-import io
 import json
 import os
 import subprocess
 import sys
 from pathlib import Path
 
-import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from PIL import Image, ImageDraw
@@ -23,9 +21,12 @@ from lomo_ablate.data import probe_items
 from lomo_ablate.evaluate import evaluate
 from lomo_ablate.evaluate.benchmarks import get_adapter
 from lomo_ablate.evaluate.benchmarks.ccocr import kie_counts, kie_ted_acc, parsing_score
-from lomo_ablate.evaluate.benchmarks.mmlongbench_doc import (EXTRACTION_PROMPT, PageCache, decoded_bytes,
-                                                             eval_acc_and_f1, eval_score, file_key, page_groups,
-                                                             render_pages, rule_extract)
+from lomo_ablate.evaluate.benchmarks.mmlongbench_doc import (EXTRACTION_PROMPT, PageCache, eval_acc_and_f1,
+                                                             eval_score, file_key, page_groups, render_pages,
+                                                             rule_extract)
+from lomo_ablate.evaluate.benchmarks.records import decoded_bytes
+from hub_layouts import (KIE_GOLD, MMLONGBENCH_ROWS, TABLE_GOLD, ccocr_rows, doc_row, png, write_ccocr_track,
+                         write_mmlongbench_doc, write_parquet, write_pdf)
 from lomo_ablate.evaluate.score import rescore
 from loopback_judge import LoopbackJudge
 
@@ -33,79 +34,29 @@ ROOT = Path(__file__).resolve().parents[2]
 RENDER = {"math_renderer": "text", "font_size": 14, "min_font_size": 8, "max_width": 400}
 
 
-def write_pdf(path: Path, n_pages: int, label: str = "revenue") -> Path:
-    """A real n-page PDF (Pillow's PDF writer), each page numbered in its text."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    pages = []
-    for i in range(n_pages):
-        im = Image.new("RGB", (200, 280), "white")
-        ImageDraw.Draw(im).text((20, 20), f"Page {i + 1}: {label} {10 * (i + 1)}", fill="black")
-        pages.append(im)
-    pages[0].save(path, "PDF", save_all=True, append_images=pages[1:])
-    return path
-
-
-def write_parquet(path: Path, rows: list[dict], schema: pa.Schema | None = None) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    pq.write_table(pa.Table.from_pylist(rows, schema=schema), path)
-    return path
-
-
-def png_bytes(color="white") -> bytes:
-    buf = io.BytesIO()
-    Image.new("RGB", (24, 16), color).save(buf, "PNG")
-    return buf.getvalue()
-
-
-def doc_row(doc_id: str, question: str, answer: str, fmt: str, pages: str = "[1]", sources: str = "['Pure-text']"):
-    return {"doc_id": doc_id, "doc_type": "Research report / Introduction", "question": question, "answer": answer,
-            "evidence_pages": pages, "evidence_sources": sources, "answer_format": fmt}
-
-
 def mmlongbench_copy(root: Path) -> Path:
     """yubo2333/MMLongBench-Doc as on the hub: data/*.parquet + documents/*.pdf; plus four hostile rows."""
     folder = root / "MMLongBench-Doc"
-    write_pdf(folder / "documents" / "report.pdf", 7)
+    write_mmlongbench_doc(root, MMLONGBENCH_ROWS + [doc_row("truncated.pdf", "q?", "a", "Str"),
+                                                    doc_row("../outside.pdf", "q?", "a", "Str"),
+                                                    doc_row("link.pdf", "q?", "a", "Str"),
+                                                    doc_row("missing.pdf", "q?", "a", "Str")])
     write_pdf(root / "outside.pdf", 1)                                     # a real PDF outside the folder
     good = write_pdf(folder / "documents" / "good.pdf", 2).read_bytes()
     (folder / "documents" / "truncated.pdf").write_bytes(good[: len(good) // 3])
     (folder / "documents" / "link.pdf").symlink_to(root / "outside.pdf")   # a symlink leading out
-    rows = [doc_row("report.pdf", "What is the revenue on page 2?", "20", "Int"),
-            doc_row("report.pdf", "Which word starts page 1?", "Page", "Str", "[1, 2]", "['Pure-text', 'Table']"),
-            doc_row("report.pdf", "What is the CEO's name?", "Not answerable", "None", "[]", "[]"),
-            doc_row("truncated.pdf", "q?", "a", "Str"),
-            doc_row("../outside.pdf", "q?", "a", "Str"),
-            doc_row("link.pdf", "q?", "a", "Str"),
-            doc_row("missing.pdf", "q?", "a", "Str")]
-    write_parquet(folder / "data" / "test-00000-of-00001.parquet", rows)
     return folder
 
 
-IMAGE = pa.struct([("bytes", pa.binary()), ("path", pa.string())])
-CC_SCHEMA = pa.schema([("index", pa.int64()), ("question", pa.string()), ("answer", pa.string()), ("image", IMAGE),
-                       ("l2-category", pa.string())])
-TABLE_GOLD = '<table border="1"><tr><td>Name</td><td>Qty</td></tr>\n<tr><td colspan="2">Total ３</td></tr></table>'
-KIE_GOLD = {"company": "ＡＣＭＥ ltd", "items": [{"name": "tea", "price": "3.00"}, {"name": "cake", "price": "5"}],
-            "total": "8.00"}
-
-
 def ccocr_copies(root: Path) -> dict[str, Path]:
-    """wulipc/CC-OCR's doc_parsing and kie tracks as Parquet (image struct, l2-category = the subset)."""
-    img = {"bytes": png_bytes(), "path": None}
-    parsing = [{"index": 0, "question": "Transcribe the document into LaTeX.", "answer": "Hello World\n\\section{A}",
-                "image": img, "l2-category": "doc_scan_eng"},
-               {"index": 1, "question": "Convert the table into HTML.", "answer": TABLE_GOLD, "image": img,
-                "l2-category": "table_photo_eng"},
-               {"index": 2, "question": "Give the formula in LaTeX.", "answer": "\\frac{a}{b}", "image": img,
-                "l2-category": "formula_handwriting"},
-               {"index": 3, "question": "x", "answer": "y", "image": img, "l2-category": "chart_eng"}]  # no such op
-    kie = [{"index": 0, "question": "Extract company, items and total as JSON.", "answer": json.dumps(KIE_GOLD),
-            "image": img, "l2-category": "CORD"},
-           {"index": 1, "question": "Extract the fields as JSON.", "answer": '{"name": "Bo"}', "image": img,
-            "l2-category": "POIE"},
-           {"index": 2, "question": "x", "answer": "{not json", "image": img, "l2-category": "POIE"}]
-    return {"ccocr_doc_parsing": write_parquet(root / "CC-OCR" / "doc_parsing" / "test-0.parquet", parsing, CC_SCHEMA),
-            "ccocr_kie": write_parquet(root / "CC-OCR" / "kie" / "test-0.parquet", kie, CC_SCHEMA)}
+    """wulipc/CC-OCR's doc_parsing and kie tracks as Parquet (image struct, l2-category = the subset), each with
+    one bad row last."""
+    img = {"bytes": png("white", (24, 16)), "path": None}
+    parsing = ccocr_rows("doc_parsing") + [{"index": 3, "question": "x", "answer": "y", "image": img,
+                                            "l2-category": "chart_eng"}]  # no such op
+    kie = ccocr_rows("kie") + [{"index": 2, "question": "x", "answer": "{not json", "image": img, "l2-category": "POIE"}]
+    return {"ccocr_doc_parsing": next(write_ccocr_track(root, "doc_parsing", parsing).glob("*.parquet")),
+            "ccocr_kie": next(write_ccocr_track(root, "kie", kie).glob("*.parquet"))}
 
 
 @pytest.fixture(scope="module")

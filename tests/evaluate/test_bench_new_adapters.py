@@ -3,39 +3,20 @@ and LiveCodeBench really run the replies' code (a bounded subprocess)."""
 from __future__ import annotations
 
 import base64
-import io
-import json
 import pickle
 import zlib
 
-import pyarrow as pa
-import pyarrow.parquet as pq
 import pytest
-from PIL import Image
 
+from hub_layouts import (HE_ROW, png, write_countbench, write_jsonl, write_livecodebench, write_mmlu_pro,
+                         write_vstar)
 from lomo_ablate.evaluate.benchmarks import get_adapter
 from lomo_ablate.utils.config import ConfigError
 
 
-def png(color="red") -> bytes:
-    buf = io.BytesIO()
-    Image.new("RGB", (16, 12), color).save(buf, "PNG")
-    return buf.getvalue()
-
-
-def write_jsonl(path, rows):
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
-    return path
-
-
 def test_mmlu_pro_official_extraction(tmp_path):
-    rows = [{"question_id": 70, "question": "Which is a prime?", "options": ["4", "6", "7", "8", "9", "10", "N/A"],
-             "answer": "C", "answer_index": 2, "category": "math"}]
-    (tmp_path / "MMLU-Pro" / "data").mkdir(parents=True)
-    pq.write_table(pa.Table.from_pylist(rows), tmp_path / "MMLU-Pro" / "data" / "test-00000-of-00001.parquet")
     adapter = get_adapter("mmlu_pro", {"split": "test"})
-    (item,) = adapter.load(tmp_path / "MMLU-Pro")
+    item = adapter.load(write_mmlu_pro(tmp_path).path)[0]
     assert item.options == ["4", "6", "7", "8", "9", "10"]                 # the N/A padding dropped
     text = adapter.build_prompt(item)[0][0]["content"]
     assert "F. 10" in text and "The answer is (X)" in text
@@ -47,14 +28,8 @@ def test_mmlu_pro_official_extraction(tmp_path):
 
 
 def test_vstar_letter_against_label(tmp_path):
-    folder = tmp_path / "vstar_bench"
-    (folder / "direct_attributes").mkdir(parents=True)
-    (folder / "direct_attributes" / "sa_1.jpg").write_bytes(png())
-    rows = [{"image": "direct_attributes/sa_1.jpg", "question_id": 0, "category": "direct_attributes", "label": "B",
-             "text": "What is the color of the cup?\n(A) blue\n(B) red\n(C) green\n(D) white\n"
-                     "Answer with the option's letter from the given choices directly."}]
     adapter = get_adapter("vstar")
-    (item,) = adapter.load(write_jsonl(folder / "test_questions.jsonl", rows))
+    item = adapter.load(write_vstar(tmp_path).path)[0]
     messages, images = adapter.build_prompt(item)
     assert images[0].size == (16, 12) and messages[0]["content"].count("(B) red") == 1
     assert adapter.score("B", item) == 1.0 and adapter.score("The cup is red.", item) == 1.0
@@ -63,23 +38,11 @@ def test_vstar_letter_against_label(tmp_path):
 
 
 def test_countbench_number_words_and_digits(tmp_path):
-    rows = [{"image": {"bytes": png(), "path": None}, "text": "three cats", "question": "How many cats are there?",
-             "number": 3}]
-    schema = pa.schema([("image", pa.struct([("bytes", pa.binary()), ("path", pa.string())])), ("text", pa.string()),
-                        ("question", pa.string()), ("number", pa.int64())])
-    (tmp_path / "CountBenchQA" / "data").mkdir(parents=True)
-    pq.write_table(pa.Table.from_pylist(rows, schema=schema), tmp_path / "CountBenchQA" / "data" / "test-0.parquet")
     adapter = get_adapter("countbench")
-    (item,) = adapter.load(tmp_path / "CountBenchQA")
+    item = adapter.load(write_countbench(tmp_path).path)[0]
     assert item.answer == 3
     assert adapter.score("3", item) == 1.0 and adapter.score("There are three cats.", item) == 1.0
     assert adapter.score("I count 2 cats and 1 dog, so 3 animals... no: 4", item) == 0.0
-
-
-HE_ROW = {"task_id": "HumanEval/0", "entry_point": "add",
-          "prompt": "from typing import List\n\n\ndef add(xs: List[int]) -> int:\n    \"\"\"Sum of xs.\"\"\"\n",
-          "canonical_solution": "    return sum(xs)\n",
-          "test": "def check(candidate):\n    assert candidate([1, 2]) == 3\n    assert candidate([]) == 0\n"}
 
 
 def test_humaneval_runs_the_tests_on_restated_and_body_replies(tmp_path):
@@ -94,21 +57,8 @@ def test_humaneval_runs_the_tests_on_restated_and_body_replies(tmp_path):
     assert adapter.score("```python\ndef add(xs):\n    while True:\n        pass\n```", item) == 0.0  # timed out
 
 
-def lcb_private(tests: list[dict]) -> str:
-    return base64.b64encode(zlib.compress(pickle.dumps(json.dumps(tests)))).decode()
-
-
 def test_livecodebench_stdin_and_functional_with_pickled_private_tests(tmp_path):
-    rows = [{"question_id": "abc1", "question_title": "Sum", "question_content": "Print a+b.", "starter_code": "",
-             "public_test_cases": json.dumps([{"input": "1 2\n", "output": "3\n", "testtype": "stdin"}]),
-             "private_test_cases": lcb_private([{"input": "5 6\n", "output": "11\n", "testtype": "stdin"}]),
-             "metadata": "{}", "platform": "atcoder", "contest_date": "2025-02-01T00:00:00"},
-            {"question_id": "lc2", "question_title": "Double", "question_content": "Return 2x.",
-             "starter_code": "class Solution:\n    def double(self, x: int) -> int:\n        ",
-             "public_test_cases": json.dumps([{"input": "4", "output": "8", "testtype": "functional"}]),
-             "private_test_cases": "", "metadata": json.dumps({"func_name": "double"}), "platform": "leetcode",
-             "contest_date": "2025-03-01T00:00:00"}]
-    path = write_jsonl(tmp_path / "code_generation_lite" / "test6.jsonl", rows)
+    path = write_livecodebench(tmp_path).path
     adapter = get_adapter("livecodebench", {"execute_code": True, "timeout_s": 5})
     stdin_item, func_item = adapter.load(path)
     assert len(stdin_item.metadata["tests"]) == 2

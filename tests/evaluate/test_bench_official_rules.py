@@ -4,45 +4,16 @@ from __future__ import annotations
 
 import base64
 import io
-import json
 
-import pyarrow as pa
-import pyarrow.parquet as pq
 import pytest
 from PIL import Image
 
+from hub_layouts import mmmu_copy, wemath_rows, write_jsonl, write_wemath, write_zerobench
 from lomo_ablate.evaluate.benchmarks import get_adapter
 from lomo_ablate.evaluate.score import rescore
 
-IMAGE_STRUCT = pa.struct([("bytes", pa.binary()), ("path", pa.string())])
-
-
-def png(color="red", size=(12, 10)) -> bytes:
-    buf = io.BytesIO()
-    Image.new("RGB", size, color).save(buf, "PNG")
-    return buf.getvalue()
-
-
-def write_jsonl(path, rows):
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
-    return path
-
 
 # ------------------------------------------------------------------------------------------------ MMMU
-def mmmu_copy(tmp_path):
-    rows = [{"id": "validation_Math_1", "question": "<image 1> What is x?", "options": "[]",
-             "answer": "['0.5', '1/2']", "question_type": "open", "image_1": {"bytes": png(), "path": "a.png"}},
-            {"id": "validation_Art_2", "question": "<image 1> Which style?", "options": "['Baroque', 'Gothic', 'Rococo']",
-             "answer": "B", "question_type": "multiple-choice", "image_1": {"bytes": png("blue"), "path": "b.png"}}]
-    folder = tmp_path / "MMMU" / "Math"
-    folder.mkdir(parents=True)
-    schema = pa.schema([("id", pa.string()), ("question", pa.string()), ("options", pa.string()),
-                        ("answer", pa.string()), ("question_type", pa.string()), ("image_1", IMAGE_STRUCT)])
-    pq.write_table(pa.Table.from_pylist(rows, schema=schema), folder / "validation-00000-of-00001.parquet")
-    return tmp_path / "MMMU"
-
-
 def test_mmmu_list_valued_open_answers_and_marked_up_letters(tmp_path):
     adapter = get_adapter("mmmu", {"split": "validation"})
     open_q, mc = adapter.load(mmmu_copy(tmp_path))
@@ -58,14 +29,8 @@ def test_mmmu_list_valued_open_answers_and_marked_up_letters(tmp_path):
 
 # ------------------------------------------------------------------------------------------- ZeroBench
 def test_zerobench_needs_braces_with_exactly_the_answer(tmp_path):
-    rows = [{"question_id": "zb_1", "question_text": "How many dots?", "question_answer": "42",
-             "question_images_decoded": [{"bytes": png(), "path": "q.png"}]}]
-    schema = pa.schema([("question_id", pa.string()), ("question_text", pa.string()),
-                        ("question_answer", pa.string()), ("question_images_decoded", pa.list_(IMAGE_STRUCT))])
-    (tmp_path / "ZeroBench" / "data").mkdir(parents=True)
-    pq.write_table(pa.Table.from_pylist(rows, schema=schema), tmp_path / "ZeroBench" / "data" / "zerobench-00000.parquet")
     adapter = get_adapter("zerobench")
-    (item,) = adapter.load(tmp_path / "ZeroBench")
+    item = adapter.load(write_zerobench(tmp_path).path)[0]
     assert adapter.score("Counting carefully... {42}", item) == 1.0
     assert adapter.score("{ 42 }", item) == 1.0
     assert adapter.score("The answer is 42", item) == 0.0          # no braces
@@ -137,21 +102,8 @@ def test_hallusionbench_figure_level_leaves_out_visual_supplement_questions_with
 
 
 # ---------------------------------------------------------------------------------------------- WeMath
-def wemath_rows():
-    def row(i, key, ans):
-        return {"ID": str(i), "key": key, "question": f"Q{i} {key}", "option": "A. 1; B. 2; C. 3; D. 4",
-                "answer": ans, "image_path": "img.png"}
-    return [row(1, "2steps_1", "A"), row(1, "2steps_2", "B"), row(1, "2steps_multi", "C"),
-            row(2, "2steps_1", "A"), row(2, "2steps_2", "B"), row(2, "2steps_multi", "C"),
-            row(3, "3steps_1", "A"), row(3, "3steps_2", "A"), row(3, "3steps_3", "A"), row(3, "3steps_multi", "D"),
-            row(4, "2steps_1", "A"), row(4, "2steps_2", "A"), row(4, "2steps_multi", "A")]
-
-
 def test_wemath_four_dimensional_metrics_strict_and_loose(tmp_path):
-    folder = tmp_path / "WeMath"
-    folder.mkdir()
-    (folder / "img.png").write_bytes(png())
-    path = write_jsonl(folder / "testmini.jsonl", wemath_rows())
+    path = write_wemath(tmp_path, wemath_rows()).path
     adapter = get_adapter("wemath")
     items = adapter.load(path)
     assert items[0].id == "1@2steps_1" and len(items) == 13

@@ -10,14 +10,9 @@ import pytest
 from lomo_ablate.data import probe_items
 from lomo_ablate.evaluate import evaluate
 from lomo_ablate.evaluate.score import rescore
+from hub_layouts import WRITERS, write_jsonl
 
 RENDER = {"math_renderer": "text", "font_size": 14, "min_font_size": 8, "max_width": 400}
-
-
-def write_jsonl(path, rows):
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
-    return path
 
 
 @pytest.fixture(scope="module")
@@ -29,18 +24,8 @@ def tiny_dir(tmp_path_factory):
 
 
 def hub_copies(root):
-    ifeval = [{"key": 1, "prompt": "Write in lowercase.", "instruction_id_list": ["change_case:english_lowercase",
-                                                                                 "punctuation:no_comma"],
-               "kwargs": [{}, {}]},
-              {"key": 2, "prompt": "No commas.", "instruction_id_list": ["punctuation:no_comma"], "kwargs": [{}]}]
-    base = {"category": "VD", "subcategory": "s", "set_id": "0"}
-    hallu = [dict(base, figure_id=str(f), question_id=str(q), question=f"Q{q} on F{f}?", gt_answer=str((f + q) % 2))
-             for f in range(2) for q in range(2)]
-    wemath = [{"ID": "1", "key": k, "question": f"Q {k}", "option": "A. 1; B. 2", "answer": "A", "image_path": None}
-              for k in ("2steps_1", "2steps_2", "2steps_multi")]
-    return {"ifeval": write_jsonl(root / "IFEval" / "ifeval_input_data.jsonl", ifeval),
-            "hallusionbench": write_jsonl(root / "HallusionBench" / "test.jsonl", hallu),
-            "wemath": write_jsonl(root / "WeMath" / "testmini.jsonl", wemath)}
+    """IFEval, HallusionBench and WeMath as tests/hub_layouts.py writes them: name -> the JSONL file."""
+    return {name: next(WRITERS[name](root).path.glob("*.jsonl")) for name in ("ifeval", "hallusionbench", "wemath")}
 
 
 def test_stage_scores_equal_cli_rescores_and_metrics_carry_benchmark_levels(tiny_dir, tmp_path):

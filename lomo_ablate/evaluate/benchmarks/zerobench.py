@@ -35,8 +35,8 @@ class ZeroBenchAdapter(ShortAnswerAdapter):
     config_cls = ZeroBenchConfig
 
     def __init__(self, config: ZeroBenchConfig | dict | None = None):
-        defaults = {"name": "zerobench", "category": type(self).category,  # the group @register set "id_keys": ["question_id"],
-                    "question_key": "question_text", "answer_key": "question_answer",
+        defaults = {"name": "zerobench", "category": type(self).category,  # the group @register set
+                    "id_keys": ["question_id"], "question_key": "question_text", "answer_key": "question_answer",
                     "image_keys": ["question_images_decoded", "question_images"],
                     "instruction": "Give the final answer in curly braces, like {answer}."}
         super().__init__({**defaults, **(config if isinstance(config, dict) else {})}
