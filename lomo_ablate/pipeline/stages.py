@@ -39,7 +39,7 @@ from lomo_ablate.pipeline.store import Store
 from lomo_ablate.utils.fs import atomic_write_json
 
 # Bump a stage's salt when its code changes what it produces: every key downstream changes with it.
-SALTS = {"data": "data-1", "curate": "curate-1", "read": "read-2", "train": "train-2", "evaluate": "evaluate-2"}
+SALTS = {"data": "data-1", "curate": "curate-1", "read": "read-2", "train": "train-2", "evaluate": "evaluate-3"}
 #: Trainer keys that change what the reading stage computes (its budget comes from model.tiny.reading).
 READ_TRAINER_KEYS = ("device", "bf16", "max_seq_len", "weight_decay", "warmup_ratio", "max_grad_norm",
                      "adam_beta1", "adam_beta2", "adam_eps")
