@@ -6,7 +6,7 @@ each CPU tensor sent is first moved into a shared-memory segment *in place* and 
 descriptor for as long as the tensor lives. The streaming dataset keeps encodings in a per-worker cache
 (``trainer.cache_encoded_mb``); had its items crossed as they are, every cached tensor would have stayed a
 shared segment with an open descriptor in the worker, until the worker hit ``ulimit -n`` ("Too many open
-files") and the training process saw a bare ``EOFError`` (about 120 steps at batch 32 with a limit of
+files") and the training process saw a bare ``EOFError`` (113 steps at batch 32 with a limit of
 20,000). Collated in the worker, only the new batch tensors cross (one segment per batch tensor, freed once
 the training process is done with them); cached encodings never leave the worker.
 
