@@ -74,18 +74,45 @@ def _sample_positions(sample: dict[str, torch.Tensor], rope_index: RopeIndexFn |
     return torch.cat([text[None], pos3[:, 0, :]], dim=0)
 
 
-def pack_collate(samples: Sequence[dict[str, torch.Tensor]], rope_index: RopeIndexFn | None = None
-                 ) -> dict[str, torch.Tensor]:
-    """Packs samples into ONE row (batch size 1) with restarting positions and no attention mask."""
+def pack_rows(samples: Sequence[dict[str, torch.Tensor]]) -> dict[str, torch.Tensor]:
+    """The packed row (batch size 1) without ``position_ids``: sequences concatenated, no attention mask."""
     if not samples:
         raise ValueError("cannot pack an empty batch")
     batch: dict[str, torch.Tensor] = {}
     for key in SEQUENCE_KEYS:
         if key in samples[0] and key != "attention_mask":
             batch[key] = torch.cat([s[key] for s in samples])[None]
-    positions = [_sample_positions(s, rope_index) for s in samples]
-    pos = torch.cat(positions, dim=-1)
-    batch["position_ids"] = pos[None] if pos.ndim == 1 else pos[:, None, :]
     batch.update(_concat_pixels(samples))
     return batch
 
+
+def pack_layout(samples: Sequence[dict[str, torch.Tensor]]) -> tuple[list[int], list[int]]:
+    """Where each sample sits in its packed row: (token count, image_grid_thw rows) per sample."""
+    return ([len(s["input_ids"]) for s in samples],
+            [len(s["image_grid_thw"]) if "image_grid_thw" in s else 0 for s in samples])
+
+
+def packed_positions(batch: dict[str, torch.Tensor], lengths: Sequence[int], grids: Sequence[int],
+                     rope_index: RopeIndexFn | None = None) -> torch.Tensor:
+    """``position_ids`` of a packed row: each sample's own unpacked positions, restarting at 0.
+
+    The samples are cut back out of the row by ``lengths`` (tokens) and ``grids`` (image_grid_thw rows), so
+    the positions can be completed in another process than the one that packed (the training process holds
+    the model whose ``get_rope_index`` gives the 3-D positions; a DataLoader worker packs)."""
+    positions, start, g0 = [], 0, 0
+    for n, g in zip(lengths, grids):
+        sample = {k: batch[k][0, start:start + n] for k in ("input_ids", "mm_token_type_ids") if k in batch}
+        if g:
+            sample["image_grid_thw"] = batch["image_grid_thw"][g0:g0 + g]
+        positions.append(_sample_positions(sample, rope_index))
+        start, g0 = start + n, g0 + g
+    pos = torch.cat(positions, dim=-1)
+    return pos[None] if pos.ndim == 1 else pos[:, None, :]
+
+
+def pack_collate(samples: Sequence[dict[str, torch.Tensor]], rope_index: RopeIndexFn | None = None
+                 ) -> dict[str, torch.Tensor]:
+    """Packs samples into ONE row (batch size 1) with restarting positions and no attention mask."""
+    batch = pack_rows(samples)
+    batch["position_ids"] = packed_positions(batch, *pack_layout(samples), rope_index=rope_index)
+    return batch

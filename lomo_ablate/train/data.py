@@ -182,7 +182,10 @@ def load_records(data_dir: str | Path, processor: Any, max_seq_len: int, strict:
 
 
 class EncodedDataset(torch.utils.data.Dataset):
-    """Encodes a checked record (loading its images) on access unless cached (the eager path's dataset)."""
+    """Encodes a checked record (loading its images) on access unless cached (the eager path's dataset).
+
+    As with :class:`StreamingDataset`, cached tensors are handed out as they are: collate them in the
+    process that holds the cache (train/loader.py) rather than sending them to another one."""
 
     def __init__(self, records: Sequence[Record], processor: Any, max_seq_len: int,
                  cache: dict[int, dict[str, torch.Tensor]] | None = None):
@@ -257,6 +260,11 @@ class StreamingDataset(torch.utils.data.Dataset):
     dataset with no usable record at all raises :class:`DatasetError`. Encodings are kept in memory up to
     ``cache_bytes`` per process (each worker process holds its own cache), bad records always (they are
     small), so a later epoch does not re-encode what fits.
+
+    The cached tensors are handed out as they are: they must not be sent to another process as they are
+    (a DataLoader worker would move each into shared memory and keep one open file per tensor until
+    ``ulimit -n`` runs out). ``train()`` collates in the worker (train/loader.py), so only the new batch
+    tensors cross.
     """
 
     def __init__(self, data_dir: str | Path, processor: Any, max_seq_len: int, cache_bytes: int = 0,

@@ -34,10 +34,11 @@ from lomo_ablate.models.attention import resolve_attention
 from lomo_ablate.models.config import ConfigError
 from lomo_ablate.models.encoding import IGNORE_INDEX
 from lomo_ablate.train import checkpoint as ckpt_io
-from lomo_ablate.train.collate import pack_collate, pad_collate, rope_index_fn
+from lomo_ablate.train.collate import rope_index_fn
 from lomo_ablate.train.config import TrainerConfig
-from lomo_ablate.train.data import Item, Skipped, StreamingDataset, index_lines, load_records, tokenizer_corpus
+from lomo_ablate.train.data import Skipped, StreamingDataset, index_lines, load_records, tokenizer_corpus
 from lomo_ablate.train.deepspeed import deepspeed_config
+from lomo_ablate.train.loader import Batch, CollateItems, complete_positions, worker_batches, worker_deaths_reported
 from lomo_ablate.train.plot import plot_metrics
 from lomo_ablate.utils import atomic_dir, atomic_write_json
 from lomo_ablate.utils.logging import install_rank_zero_filter
@@ -268,71 +269,72 @@ def train(data_dir: str | Path, output_dir: str | Path, model_cfg: ModelConfig, 
 
     # 6. loop
     rope_index = rope_index_fn(model) if cfg.packing else None
-    collate = (lambda s: pack_collate(s, rope_index)) if cfg.packing else \
-        (lambda s: pad_collate(s, processor.tokenizer.pad_token_id))
-    batches = _micro_batches(dataset, cfg, env, seed, start_step, total_steps, steps_per_epoch)
+    batches = _micro_batches(dataset, cfg, env, seed, start_step, total_steps, steps_per_epoch,
+                             CollateItems(processor.tokenizer.pad_token_id, cfg.packing))
     bar = tqdm(total=total_steps, initial=start_step, desc="train", disable=not (cfg.progress and env.is_main))
     flops_per_token = 6 * n_total
     final_loss = None
-    for step in range(start_step, total_steps):
-        t0 = time.perf_counter()
-        micro = [collate(ledger.take(next(batches))) for _ in range(cfg.grad_accum)]
-        n_targets = sum(int((b["labels"][:, 1:] != IGNORE_INDEX).sum()) for b in micro)
-        n_tokens = sum(int(b["attention_mask"].sum()) if "attention_mask" in b else b["input_ids"].numel()
-                       for b in micro)
-        loss_total = 0.0
-        lr_before = optimizer.param_groups[0]["lr"]
-        for i, batch in enumerate(micro):
-            batch = _to(batch, device, param_dtype)
-            labels = batch.pop("labels")
-            sync = i == len(micro) - 1 or engine is not None
-            ctx = wrapped.no_sync() if (not sync and hasattr(wrapped, "no_sync")) else contextlib.nullcontext()
-            amp = torch.autocast("cuda", dtype=torch.bfloat16) if use_bf16 and engine is None \
-                else contextlib.nullcontext()
-            with ctx, amp:
-                logits = wrapped(**batch, use_cache=False).logits
-                loss_sum = F.cross_entropy(logits[:, :-1].float().flatten(0, 1), labels[:, 1:].flatten(),
-                                           ignore_index=IGNORE_INDEX, reduction="sum")
-                loss = loss_sum / max(1, n_targets)
-                if engine is not None:
-                    engine.backward(loss * cfg.grad_accum)  # DeepSpeed divides by its accumulation steps
-                    engine.step()  # a real optimizer step only at the accumulation boundary
-                else:
-                    loss.backward()
-            loss_total += float(loss_sum.detach())
-        lr = lr_before
-        if engine is not None:
-            grad_norm = float(engine.get_global_grad_norm() or 0.0)
-        else:
-            grad_norm = float(torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.max_grad_norm))
-            optimizer.step()
-            scheduler.step()
-            optimizer.zero_grad(set_to_none=True)
-        loss_value = loss_total / max(1, n_targets)
-        if env.is_distributed:
-            stats = torch.tensor([loss_total, n_targets, n_tokens], dtype=torch.float64, device=device)
-            torch.distributed.all_reduce(stats)
-            loss_value = float(stats[0] / max(1.0, float(stats[1])))
-            n_tokens = int(stats[2])
-        seconds = time.perf_counter() - t0
-        tokens_seen += n_tokens
-        final_loss = loss_value
-        metrics = {"step": step + 1, "epoch": step // steps_per_epoch, "loss": loss_value, "lr": lr,
-                   "grad_norm": grad_norm, "tokens_per_s": n_tokens / seconds, "tokens_seen": tokens_seen}
-        if device.type == "cuda":
-            metrics["mfu"] = flops_per_token * n_tokens / seconds / (cfg.gpu_peak_tflops * 1e12 * env.world_size)
-        if env.is_main:
-            with metrics_path.open("a") as f:
-                f.write(json.dumps(metrics) + "\n")
-            if log_fn is not None and (step + 1) % cfg.log_every == 0:
-                log_fn(step + 1, metrics)
-            bar.set_postfix(loss=f"{loss_value:.3f}", lr=f"{lr:.2e}")
-        bar.update(1)
-        if (cfg.save_every and (step + 1) % cfg.save_every == 0) or step + 1 == total_steps:
-            ledger.flush(env)  # the records set aside so far, as of this checkpoint
-            _save_checkpoint(output_dir, step + 1, model, optimizer, scheduler, engine, env,
-                             {"step": step + 1, "tokens_seen": tokens_seen, "total_steps": total_steps,
-                              "seed": seed}, cfg.keep_checkpoints)
+    # a worker killed mid-step: a clear WorkerError, after the loader's workers are stopped
+    with worker_deaths_reported(cfg.num_workers), contextlib.closing(batches):
+        for step in range(start_step, total_steps):
+            t0 = time.perf_counter()
+            micro = [complete_positions(ledger.take(next(batches)), rope_index) for _ in range(cfg.grad_accum)]
+            n_targets = sum(int((b["labels"][:, 1:] != IGNORE_INDEX).sum()) for b in micro)
+            n_tokens = sum(int(b["attention_mask"].sum()) if "attention_mask" in b else b["input_ids"].numel()
+                           for b in micro)
+            loss_total = 0.0
+            lr_before = optimizer.param_groups[0]["lr"]
+            for i, batch in enumerate(micro):
+                batch = _to(batch, device, param_dtype)
+                labels = batch.pop("labels")
+                sync = i == len(micro) - 1 or engine is not None
+                ctx = wrapped.no_sync() if (not sync and hasattr(wrapped, "no_sync")) else contextlib.nullcontext()
+                amp = torch.autocast("cuda", dtype=torch.bfloat16) if use_bf16 and engine is None \
+                    else contextlib.nullcontext()
+                with ctx, amp:
+                    logits = wrapped(**batch, use_cache=False).logits
+                    loss_sum = F.cross_entropy(logits[:, :-1].float().flatten(0, 1), labels[:, 1:].flatten(),
+                                               ignore_index=IGNORE_INDEX, reduction="sum")
+                    loss = loss_sum / max(1, n_targets)
+                    if engine is not None:
+                        engine.backward(loss * cfg.grad_accum)  # DeepSpeed divides by its accumulation steps
+                        engine.step()  # a real optimizer step only at the accumulation boundary
+                    else:
+                        loss.backward()
+                loss_total += float(loss_sum.detach())
+            lr = lr_before
+            if engine is not None:
+                grad_norm = float(engine.get_global_grad_norm() or 0.0)
+            else:
+                grad_norm = float(torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.max_grad_norm))
+                optimizer.step()
+                scheduler.step()
+                optimizer.zero_grad(set_to_none=True)
+            loss_value = loss_total / max(1, n_targets)
+            if env.is_distributed:
+                stats = torch.tensor([loss_total, n_targets, n_tokens], dtype=torch.float64, device=device)
+                torch.distributed.all_reduce(stats)
+                loss_value = float(stats[0] / max(1.0, float(stats[1])))
+                n_tokens = int(stats[2])
+            seconds = time.perf_counter() - t0
+            tokens_seen += n_tokens
+            final_loss = loss_value
+            metrics = {"step": step + 1, "epoch": step // steps_per_epoch, "loss": loss_value, "lr": lr,
+                       "grad_norm": grad_norm, "tokens_per_s": n_tokens / seconds, "tokens_seen": tokens_seen}
+            if device.type == "cuda":
+                metrics["mfu"] = flops_per_token * n_tokens / seconds / (cfg.gpu_peak_tflops * 1e12 * env.world_size)
+            if env.is_main:
+                with metrics_path.open("a") as f:
+                    f.write(json.dumps(metrics) + "\n")
+                if log_fn is not None and (step + 1) % cfg.log_every == 0:
+                    log_fn(step + 1, metrics)
+                bar.set_postfix(loss=f"{loss_value:.3f}", lr=f"{lr:.2e}")
+            bar.update(1)
+            if (cfg.save_every and (step + 1) % cfg.save_every == 0) or step + 1 == total_steps:
+                ledger.flush(env)  # the records set aside so far, as of this checkpoint
+                _save_checkpoint(output_dir, step + 1, model, optimizer, scheduler, engine, env,
+                                 {"step": step + 1, "tokens_seen": tokens_seen, "total_steps": total_steps,
+                                  "seed": seed}, cfg.keep_checkpoints)
     bar.close()
     ledger.flush(env)
 
@@ -377,14 +379,13 @@ class SkipLedger:
                     self.seen[s.line] = s
         self._new: list[Skipped] = []
 
-    def take(self, items: list[Item]) -> list[dict[str, torch.Tensor]]:
-        """The samples of a consumed micro-batch; the bad records its items met are noted."""
-        for it in items:
-            for s in it.skipped:
-                if s.line not in self.seen:
-                    self.seen[s.line] = s
-                    self._new.append(s)
-        return [it.sample for it in items]
+    def take(self, batch: Batch) -> Batch:
+        """A consumed micro-batch, as it came; the bad records its items met are noted."""
+        for s in batch.skipped:
+            if s.line not in self.seen:
+                self.seen[s.line] = s
+                self._new.append(s)
+        return batch
 
     def flush(self, env: DistributedEnvironment) -> None:
         new = self._new
@@ -434,14 +435,12 @@ def _unplanned(n: int, cfg: TrainerConfig, world: int, seed: int, total_steps: i
 
 
 def _micro_batches(dataset: StreamingDataset, cfg: TrainerConfig, env: DistributedEnvironment, seed: int,
-                   start_step: int, total_steps: int, steps_per_epoch: int) -> Iterator[list[Item]]:
-    """Yields lists of :class:`Item` (read and encoded in the loader's workers), from the data position of
-    ``start_step`` on."""
+                   start_step: int, total_steps: int, steps_per_epoch: int, collate: CollateItems
+                   ) -> Iterator[Batch]:
+    """Yields collated micro-batches (read, encoded and collated in the loader's workers: train/loader.py),
+    from the data position of ``start_step`` on."""
     plan = _plan(len(dataset), cfg, env, seed, start_step, total_steps, steps_per_epoch)
-    loader = torch.utils.data.DataLoader(dataset, batch_sampler=plan, collate_fn=list,
-                                         num_workers=cfg.num_workers,
-                                         persistent_workers=False)
-    yield from loader
+    yield from worker_batches(dataset, plan, collate, cfg.num_workers)
 
 
 def _save_checkpoint(output_dir: Path, step: int, model: torch.nn.Module, optimizer: Any, scheduler: Any,
