@@ -3,9 +3,8 @@
 - :func:`modality_states`: per decoder layer (``hidden_states[1:]``; the embedding output is skipped), the
   states of visual tokens and of text tokens over a set of prompts, each modality subsampled to at most
   ``max_tokens`` tokens (seeded; the choice is made from the encoded token ids BEFORE any forward pass, so
-  the kept hidden states are bounded by the cap, not by the data; the encoded inputs of all prompts are
-  held at once, which is why evaluate() passes at most ``mir.n`` items). Visual tokens are the positions whose id is the
-  model's image token id; text tokens are every other attended position.
+  the kept hidden states are bounded by the cap, not by the data). Visual tokens are the positions whose id
+  is the model's image token id; text tokens are every other attended position.
 - :func:`paired_first_layer`: per item, the mean state of the question's text tokens (text protocol) and
   the mean state of the rendered question's image tokens (rendered protocol), both at
   ``hidden_states[1]`` — the OUTPUT OF THE FIRST DECODER LAYER (its attention and its MLP, with residuals).
@@ -15,6 +14,11 @@
   is used and documented. The question's tokens are found family-agnostically: the text-protocol and
   rendered-protocol inputs of an item share the chat-template prefix and suffix, and what lies between
   is the question (as text tokens, or as the rendered image's tokens).
+
+Both read their prompts twice, in order — once to choose tokens, once to run the model — and keep the encoded
+inputs only while they fit in ``keep_bytes`` (the rest are encoded again for the second pass), so ``prompts``
+may be a lazy sequence that opens one window of items at a time (evaluate() passes such a sequence: a
+document benchmark's item can hold ~1 GB of images). The result does not depend on ``keep_bytes``.
 """
 from __future__ import annotations
 
@@ -60,6 +64,34 @@ def _forward_hidden(model: Any, samples: list[dict[str, torch.Tensor]], pad_id: 
     return hs, pads
 
 
+class _Encoded:
+    """``prompts`` encoded in order, kept while their tensors fit in ``keep_bytes`` (None: all kept)."""
+
+    def __init__(self, processor: Any, prompts: Sequence[Prompt], keep_bytes: int | None):
+        self.processor, self.prompts, self.keep_bytes = processor, prompts, keep_bytes
+        self.kept: dict[int, dict[str, torch.Tensor]] = {}
+        self.held = 0
+
+    def __len__(self) -> int:
+        return len(self.prompts)
+
+    def each(self):
+        """``(i, encoded prompt i)`` for every prompt, in order (the first pass)."""
+        for i in range(len(self.prompts)):
+            s = encode_prompts(self.processor, [self.prompts[i]])[0]
+            size = sum(v.numel() * v.element_size() for v in s.values())
+            if self.keep_bytes is None or self.held + size <= self.keep_bytes:
+                self.kept[i] = s
+                self.held += size
+            yield i, s
+
+    def get(self, idx: Sequence[int]) -> list[dict[str, torch.Tensor]]:
+        """The encoded prompts ``idx`` (kept ones as they are, the others encoded again)."""
+        missing = [i for i in idx if i not in self.kept]
+        again = dict(zip(missing, encode_prompts(self.processor, [self.prompts[i] for i in missing])))
+        return [self.kept[i] if i in self.kept else again[i] for i in idx]
+
+
 def _pick(positions: list[tuple[int, int]], cap: int, rng: np.random.Generator) -> set[tuple[int, int]]:
     if len(positions) <= cap:
         return set(positions)
@@ -69,14 +101,17 @@ def _pick(positions: list[tuple[int, int]], cap: int, rng: np.random.Generator) 
 
 @torch.no_grad()
 def modality_states(model: Any, processor: Any, prompts: Sequence[Prompt], batch_size: int = 8,
-                    max_tokens: int = 2000, seed: int = 0, progress: bool = True,
+                    max_tokens: int = 2000, seed: int = 0, progress: bool = True, keep_bytes: int | None = None,
                     ) -> tuple[list[np.ndarray], list[np.ndarray]]:
-    """``(visual_by_layer, text_by_layer)``: one ``(n_tokens, hidden)`` float32 array per decoder layer."""
+    """``(visual_by_layer, text_by_layer)``: one ``(n_tokens, hidden)`` float32 array per decoder layer.
+    ``keep_bytes``: how much encoded input to keep between the two passes (None: all; module docstring)."""
     model.eval()
     img_id = image_token_id(model)
-    samples = encode_prompts(processor, prompts)
+    samples = _Encoded(processor, prompts, keep_bytes)
     vis_pos, txt_pos = [], []
-    for i, s in enumerate(samples):
+    lengths: list[int] = []
+    for i, s in samples.each():
+        lengths.append(int(s["input_ids"].shape[-1]))
         ids, mask = s["input_ids"].tolist(), s["attention_mask"].tolist()
         for t, (tok, m) in enumerate(zip(ids, mask)):
             if m:
@@ -88,12 +123,12 @@ def modality_states(model: Any, processor: Any, prompts: Sequence[Prompt], batch
     pad_id = _pad_id(processor)
     for start in tqdm(range(0, len(samples), batch_size), desc="hidden states", disable=not progress, leave=False):
         chunk = list(range(start, min(start + batch_size, len(samples))))
-        hs, pads = _forward_hidden(model, [samples[i] for i in chunk], pad_id)
+        hs, pads = _forward_hidden(model, samples.get(chunk), pad_id)
         layers = hs[1:]
         if vis is None:
             vis, txt = [[] for _ in layers], [[] for _ in layers]
         for row, i in enumerate(chunk):
-            L = samples[i]["input_ids"].shape[-1]
+            L = lengths[i]
             vt = [t for t in range(L) if (i, t) in keep_v]
             tt = [t for t in range(L) if (i, t) in keep_t]
             off = int(pads[row])
@@ -122,18 +157,20 @@ def _differing_region(a: list[int], b: list[int]) -> tuple[tuple[int, int], tupl
 @torch.no_grad()
 def paired_first_layer(model: Any, processor: Any, text_prompts: Sequence[Prompt],
                        rendered_prompts: Sequence[Prompt], batch_size: int = 8, progress: bool = True,
-                       ) -> tuple[np.ndarray, np.ndarray, list[int]]:
+                       keep_bytes: int | None = None) -> tuple[np.ndarray, np.ndarray, list[int]]:
     """``(text_vecs, image_vecs, kept)``: per item the mean first-layer state of its question text tokens
     (text protocol) and of its rendered question's image tokens (rendered protocol). ``kept`` lists the
     indices of items where both regions were found (an item whose inputs do not differ, or whose
-    rendered region holds no image token, is left out; the caller counts them)."""
+    rendered region holds no image token, is left out; the caller counts them). ``keep_bytes``: encoded
+    input kept between the passes, half for each protocol (None: all)."""
     if len(text_prompts) != len(rendered_prompts):
         raise ValueError(f"paired_first_layer: {len(text_prompts)} text but {len(rendered_prompts)} rendered prompts")
     model.eval()
     img_id = image_token_id(model)
-    ts, rs = encode_prompts(processor, text_prompts), encode_prompts(processor, rendered_prompts)
+    half = None if keep_bytes is None else keep_bytes // 2
+    ts, rs = _Encoded(processor, text_prompts, half), _Encoded(processor, rendered_prompts, half)
     regions = []
-    for t, r in zip(ts, rs):
+    for (_, t), (_, r) in zip(ts.each(), rs.each()):
         ids_t, ids_r = t["input_ids"].tolist(), r["input_ids"].tolist()
         (a0, a1), (b0, b1) = _differing_region(ids_t, ids_r)
         text_pos = [k for k in range(a0, a1) if ids_t[k] != img_id]
@@ -145,7 +182,7 @@ def paired_first_layer(model: Any, processor: Any, text_prompts: Sequence[Prompt
     for start in tqdm(range(0, len(kept), batch_size), desc="paired distance", disable=not progress, leave=False):
         chunk = kept[start:start + batch_size]
         for samples, which, out in ((ts, 0, text_vecs), (rs, 1, image_vecs)):
-            hs, pads = _forward_hidden(model, [samples[i] for i in chunk], pad_id)
+            hs, pads = _forward_hidden(model, samples.get(chunk), pad_id)
             first = hs[1]
             for row, i in enumerate(chunk):
                 pos = [int(pads[row]) + k for k in regions[i][which]]

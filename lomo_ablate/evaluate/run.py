@@ -76,6 +76,34 @@ def materialize(refs: Sequence[ItemRef], adapters: dict[str, Any]) -> list[EvalI
     return [from_adapter(adapters[r.benchmark], r.item, r.benchmark) for r in refs]
 
 
+class _PromptWindow(Sequence):
+    """The prompts of ``refs`` under ``protocol``, built one window of ``window`` items at a time (items opened,
+    pieces batch-rendered): MIR and the paired distance read their prompts in order, so at most one window's
+    images are open, not all ``mir.n`` items' (a document item can hold ~1 GB). ``info[i]``: item i's
+    (benchmark, item_id, category), known once it was built."""
+
+    def __init__(self, refs: Sequence[ItemRef], adapters: dict[str, Any], protocol: Protocol, render: Any,
+                 window: int) -> None:
+        self.refs, self.adapters, self.protocol, self.render, self.window = refs, adapters, protocol, render, window
+        self.info: dict[int, tuple[str, str, str]] = {}
+        self._at, self._prompts = -1, []
+
+    def __len__(self) -> int:
+        return len(self.refs)
+
+    def __getitem__(self, i):  # noqa: ANN001 (Sequence's signature)
+        if isinstance(i, slice):
+            return [self[j] for j in range(*i.indices(len(self)))]
+        w = i // self.window
+        if w != self._at:
+            start = w * self.window
+            items = materialize(self.refs[start:start + self.window], self.adapters)
+            self._prompts = prompts_for(items, self.protocol, self.render)
+            self.info.update({start + k: (it.benchmark, it.item_id, it.category) for k, it in enumerate(items)})
+            self._at = w
+        return self._prompts[i - w * self.window]
+
+
 @dataclass
 class _Open:
     """A unit's item with its images opened, and its companions' (key, item) — see ``Item.companions``."""
@@ -181,9 +209,8 @@ def evaluate(model_dir: str | Path, out_dir: str | Path, cfg: EvalConfig | dict 
     if rejected:
         write_jsonl(out_dir / REJECTED, rejected)
     mir_refs = refs if cfg.mir.n is None else refs[: cfg.mir.n]
-    metrics["mir"] = _mir(model, processor, materialize(mir_refs, adapters), render, cfg) if cfg.mir.enabled else None
-    paired_items = materialize(refs[: cfg.paired.n], adapters) if cfg.paired.enabled else []
-    metrics.update(_paired(model, processor, paired_items, render, cfg, correct, out_dir))
+    metrics["mir"] = _mir(model, processor, mir_refs, adapters, render, cfg) if cfg.mir.enabled else None
+    metrics.update(_paired(model, processor, refs[: cfg.paired.n], adapters, render, cfg, correct, out_dir))
     metrics["seconds"] = round(time.time() - t0, 3)
     atomic_write_json(out_dir / METRICS, metrics)
     plot_protocols(metrics["overall"], out_dir / PROTOCOLS_PLOT)
@@ -288,22 +315,25 @@ def _one_per_category(refs: Sequence[ItemRef], adapters: dict[str, Any], max_row
     return out
 
 
-def _mir(model: Any, processor: Any, items: list[EvalItem], render: Any, cfg: EvalConfig) -> dict | None:
-    """MIR on the standard protocol's inputs (the rendered protocol's when no item has an image)."""
+def _mir(model: Any, processor: Any, refs: Sequence[ItemRef], adapters: dict[str, Any], render: Any,
+         cfg: EvalConfig) -> dict | None:
+    """MIR on the standard protocol's inputs (the rendered protocol's when no item has an image); items are
+    opened a window at a time (:class:`_PromptWindow`), encoded inputs kept up to ``chunk_mb``."""
     from lomo_ablate.evaluate.alignment import mir
     from lomo_ablate.evaluate.hidden import modality_states
 
-    proto = parse_protocol("standard" if any(it.images for it in items) or render is None else "rendered")
-    prompts = prompts_for(items, proto, render)
+    has_images = any(materialize([r], adapters)[0].images for r in refs)  # stops at the first item with one
+    proto = parse_protocol("standard" if has_images or render is None else "rendered")
+    prompts = _PromptWindow(refs, adapters, proto, render, cfg.batch_size)
     vis, txt = modality_states(model, processor, prompts, cfg.batch_size, cfg.mir.max_tokens, cfg.mir.seed,
-                               cfg.progress)
+                               cfg.progress, keep_bytes=cfg.chunk_mb * 2**20)
     out = mir(vis, txt).to_dict()
     out.update({"protocol": proto.name, "n_visual_tokens": int(vis[0].shape[0]), "n_text_tokens": int(txt[0].shape[0])})
     return out
 
 
-def _paired(model: Any, processor: Any, items: list[EvalItem], render: Any, cfg: EvalConfig,
-            correct: dict[str, list[float]], out_dir: Path) -> dict:
+def _paired(model: Any, processor: Any, refs: Sequence[ItemRef], adapters: dict[str, Any], render: Any,
+            cfg: EvalConfig, correct: dict[str, list[float]], out_dir: Path) -> dict:
     """paired_distance (mean first-layer cosine distance text vs rendered), and carrier_bins when both
     the standard and the rendered protocol were scored."""
     if not cfg.paired.enabled:
@@ -312,20 +342,21 @@ def _paired(model: Any, processor: Any, items: list[EvalItem], render: Any, cfg:
     from lomo_ablate.evaluate.hidden import paired_first_layer
     from lomo_ablate.utils import write_jsonl
 
-    text = prompts_for(items, Protocol("standard", 0.0), render)
-    rendered = prompts_for(items, Protocol("rendered", 1.0), render)
-    tv, iv, kept = paired_first_layer(model, processor, text, rendered, cfg.batch_size, cfg.progress)
+    text = _PromptWindow(refs, adapters, Protocol("standard", 0.0), render, cfg.batch_size)
+    rendered = _PromptWindow(refs, adapters, Protocol("rendered", 1.0), render, cfg.batch_size)
+    tv, iv, kept = paired_first_layer(model, processor, text, rendered, cfg.batch_size, cfg.progress,
+                                      keep_bytes=cfg.chunk_mb * 2**20)
     if not kept:
-        return {"paired_distance": None, "carrier_bins": None, "paired_n": 0, "paired_skipped": len(items)}
+        return {"paired_distance": None, "carrier_bins": None, "paired_n": 0, "paired_skipped": len(refs)}
     mean, per_item = paired_cosine_distance(tv, iv)
     bins = None
     both = "standard" in correct and "rendered" in correct
     if both:
         bins = carrier_bins(per_item, [correct["standard"][i] for i in kept],
                             [correct["rendered"][i] for i in kept], cfg.carrier_bins)
-    rows = [{"benchmark": items[i].benchmark, "item_id": items[i].item_id, "category": items[i].category,
+    rows = [{"benchmark": text.info[i][0], "item_id": text.info[i][1], "category": text.info[i][2],
              "distance": float(d), "standard": correct["standard"][i] if both else None,
              "rendered": correct["rendered"][i] if both else None} for i, d in zip(kept, per_item)]
     write_jsonl(out_dir / PAIRED, rows)
     return {"paired_distance": mean, "carrier_bins": bins, "paired_n": len(kept),
-            "paired_skipped": len(items) - len(kept)}
+            "paired_skipped": len(refs) - len(kept)}

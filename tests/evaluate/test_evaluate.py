@@ -105,6 +105,48 @@ def test_modality_states_are_capped_and_per_layer(loaded, items):
     np.testing.assert_allclose(vis[0], vis2[0], atol=1e-4)  # same tokens, whatever the batching
 
 
+def test_alignment_states_do_not_depend_on_how_much_encoded_input_is_kept(loaded, items):
+    """MIR's and the paired distance's two passes (choose tokens, then run the model) give the same states
+    whether every encoded prompt is kept between them or each is encoded again (keep_bytes=0)."""
+    from lomo_ablate.evaluate.hidden import paired_first_layer
+    from lomo_ablate.render import RenderConfig, Renderer
+
+    model, processor = loaded
+    prompts = prompts_for(items, parse_protocol("standard"), None)
+    kept = modality_states(model, processor, prompts, batch_size=4, max_tokens=30, seed=1, progress=False)
+    again = modality_states(model, processor, prompts, batch_size=4, max_tokens=30, seed=1, progress=False,
+                            keep_bytes=0)
+    for a, b in zip(kept[0] + kept[1], again[0] + again[1], strict=True):
+        np.testing.assert_array_equal(a, b)
+    render = renderer_fn(Renderer(RenderConfig.from_dict(RENDER)))
+    text, rendered = (prompts_for(items, parse_protocol(p), render) for p in ("standard", "rendered"))
+    tv, iv, k = paired_first_layer(model, processor, text, rendered, batch_size=3, progress=False)
+    tv2, iv2, k2 = paired_first_layer(model, processor, text, rendered, batch_size=3, progress=False, keep_bytes=0)
+    assert k == k2 and len(k) > 0
+    np.testing.assert_array_equal(tv, tv2)
+    np.testing.assert_array_equal(iv, iv2)
+
+
+def test_mir_and_paired_open_one_window_of_items_at_a_time(tiny_dir, tmp_path, monkeypatch):
+    """evaluate() hands MIR and the paired distance lazy prompts: never more than ``batch_size`` items open at
+    once (a document item can hold ~1 GB), and the same metrics as with every item open."""
+    from lomo_ablate.evaluate import run
+
+    cfg = {"benchmarks": [{"name": "probe", "n": 9, "seed": 3}], "protocols": ["standard", "rendered"],
+           "batch_size": 4, "max_new_tokens": 3, "render": RENDER, "progress": False, "paired": {"n": 9},
+           "mir": {"n": 9, "max_tokens": 40}}
+    opened: list[int] = []
+    real = run.materialize
+    monkeypatch.setattr(run, "materialize", lambda refs, adapters: opened.append(len(refs)) or real(refs, adapters))
+    lazy = evaluate(tiny_dir, tmp_path / "lazy", {**cfg, "chunk_mb": 1})   # keeps next to no encoded input
+    *alignment, examples = opened                      # the last: protocol_examples.png (one per category, <= 6)
+    assert alignment and max(alignment) <= 4 and examples <= 6   # windows of batch_size, or one item
+    monkeypatch.setattr(run, "materialize", real)
+    eager = evaluate(tiny_dir, tmp_path / "eager", cfg)
+    assert lazy["mir"] == eager["mir"] and lazy["paired_distance"] == eager["paired_distance"]
+    assert (tmp_path / "lazy" / "paired.jsonl").read_text() == (tmp_path / "eager" / "paired.jsonl").read_text()
+
+
 def test_paired_regions_are_the_question_tokens(loaded, items):
     """The text region found by prefix/suffix matching decodes to the question; the rendered region holds
     exactly the rendered image's tokens."""
