@@ -182,7 +182,8 @@ def evaluate(model_dir: str | Path, out_dir: str | Path, cfg: EvalConfig | dict 
     render = _make_render(cfg) if needs_render else None
     ids = [_item_id(r) for r in refs]
     all_units = shards.units(cfg.protocols, len(refs))
-    todo = shards.pending(all_units, shards.done_units(out_dir, ids), env.rank, env.world_size)
+    groups = [getattr(adapters[r.benchmark], "shard_group", lambda _: None)(r.item) for r in refs]
+    todo = shards.pending(all_units, shards.done_units(out_dir, ids), env.rank, env.world_size, groups)
     model = processor = None
     if todo or env.is_main:
         model, processor = load_pretrained(model_dir, dtype=cfg.dtype, device=_device(cfg.device, env))

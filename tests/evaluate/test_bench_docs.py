@@ -425,3 +425,38 @@ def test_eval_judge_reaches_mmlongbench_doc_and_bad_options_are_named():
         get_adapter("mmlongbench_doc", {"dpi": 0})
     with pytest.raises(ConfigError, match="track must be one of multi_scene_ocr, multi_lan_ocr, doc_parsing, kie"):
         get_adapter("ccocr", {"track": "tables"})
+
+
+def test_a_documents_questions_are_evaluated_by_one_rank_under_every_protocol(tiny_dir, tmp_path):
+    """MMLongBench-Doc's shard groups: each document's questions, under both protocols, go to one rank (the one
+    that renders and caches its pages); two ranks run in turn here (files, no process group) and gather the same
+    predictions as one rank."""
+    import zlib
+
+    from lomo_ablate.distributed import DistributedEnvironment
+    from lomo_ablate.evaluate.engines import shards
+
+    names = [f"doc{i}.pdf" for i in range(12)]
+    owner = {n: zlib.crc32(f"mmlongbench_doc:{n}".encode()) % 2 for n in names}
+    docs = [next(n for n in names if owner[n] == 0), next(n for n in names if owner[n] == 1)]
+    folder = tmp_path / "MMLongBench-Doc"
+    for d in docs:
+        write_pdf(folder / "documents" / d, 2, (60, 84))
+    rows = [doc_row(d, f"What is on page {p}?", str(10 * p), "Int", f"[{p}]") for d in docs for p in (1, 2, 1)]
+    write_parquet(folder / "data" / "test-00000-of-00001.parquet", rows)
+    cfg = {"benchmarks": [{"name": "mmlongbench_doc", "path": str(folder)}], "protocols": ["standard", "rendered"],
+           "max_new_tokens": 3, "progress": False, "render": {"math_renderer": "text", "font_size": 14},
+           "mir": {"enabled": False}, "paired": {"enabled": False}}
+
+    def rank(r: int) -> DistributedEnvironment:
+        return DistributedEnvironment(rank=r, world_size=2, local_rank=r, local_world_size=2,
+                                      master_addr="127.0.0.1", master_port=29500, source="torchrun")
+
+    two = tmp_path / "two"
+    assert evaluate(tiny_dir, two, cfg, env=rank(1)) == {"rank": 1, "generated": 6}
+    part = [json.loads(l) for l in (two / shards.PARTS / "rank1.jsonl").read_text().splitlines()]
+    doc_of = {f"row{i + 1}": r["doc_id"] for i, r in enumerate(rows)}
+    assert {(r["protocol"], doc_of[r["item_id"]]) for r in part} == {("standard", docs[1]), ("rendered", docs[1])}
+    evaluate(tiny_dir, two, cfg, env=rank(0))
+    evaluate(tiny_dir, tmp_path / "one", cfg)
+    assert (two / "predictions.jsonl").read_bytes() == (tmp_path / "one" / "predictions.jsonl").read_bytes()

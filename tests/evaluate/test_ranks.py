@@ -162,3 +162,18 @@ def test_the_pipeline_runs_evaluation_on_every_rank_and_resumes_it():
 
     stage = REGISTRY["evaluate"]
     assert stage.rank0_only is False and stage.resumable is True
+
+
+def test_shard_groups_keep_a_group_on_one_rank_and_every_unit_on_exactly_one():
+    all_units = shards.units(["standard", "rendered"], 6)
+    groups = ["doc:a", None, "doc:b", "doc:a", None, "doc:b"]
+    for world in (1, 2, 3):
+        shares = [shards.pending(all_units, {}, r, world, groups) for r in range(world)]
+        assert sorted(u for s in shares for u in s) == sorted(all_units)          # each unit once
+        for r, share in enumerate(shares):
+            mine = {u[2] for u in share}
+            for i, g in enumerate(groups):   # a group's items, under both protocols, all on one rank
+                if g is not None and i in mine:
+                    assert {(p, j) for p in ("standard", "rendered") for j, h in enumerate(groups) if h == g} <= {
+                        (u[1], u[2]) for u in share}
+            assert all(u[0] % world == r for u in share if groups[u[2]] is None)   # the rest dealt out as before

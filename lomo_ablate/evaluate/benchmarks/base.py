@@ -167,6 +167,12 @@ class Adapter(ABC):
     #: substitute where the benchmark's own protocol uses an LLM judge) or "judge" (an LLM judge was asked)
     scored_by: str = "rule"
 
+    def shard_group(self, item: Item) -> str | None:
+        """A key shared by items that one rank should evaluate together, under every protocol (a document
+        benchmark's questions on one file: the rank that rendered its pages reuses them), or None (the
+        default: units are dealt out one by one, ``u % world``; :mod:`~lomo_ablate.evaluate.engines.shards`)."""
+        return None
+
     def companion_of(self, item: Item) -> tuple[str, str] | None:
         """``(main item id, key)`` when ``item`` is a companion row loaded for re-scoring (``rescoring``:
         the rows stay in file order, one per line, and ``evaluate.score`` hands their predictions to the main

@@ -591,6 +591,10 @@ class MMLongBenchDocAdapter(Adapter):
             meta["n_pages"] = n
         return Item(id=row_id(record, ("id", "question_id"), where), question=with_slots(question, len(images)), images=images, answer=str(answer), metadata=meta)
 
+    def shard_group(self, item: Item) -> str:
+        """The document: its questions (and protocols) go to one rank, which renders its pages once."""
+        return f"mmlongbench_doc:{item.metadata['doc_id']}"
+
     def build_prompt(self, item: Item) -> tuple[list[dict], list[Image.Image]]:
         groups = [im for im in item.images if isinstance(im, PdfPages)]
         if groups and len(groups) == len(item.images) and len({g.path for g in groups}) == 1:  # as parse_record

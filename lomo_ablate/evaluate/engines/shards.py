@@ -1,8 +1,10 @@
 """Resumable, data-parallel generation: the work units of an evaluation sharded over the ranks of a job.
 
 A *unit* is one (protocol, item) pair; its place in the canonical order (protocols in config order, items
-in benchmark order) is its number ``u``. Rank ``r`` of a ``w``-rank job generates the units with
-``u % w == r`` that no earlier attempt finished, in batches, and appends one row per unit to
+in benchmark order) is its number ``u``. Rank ``r`` of a ``w``-rank job generates the units it owns — those
+with ``u % w == r``, or, for an item in a *group* (``Adapter.shard_group``: MMLongBench-Doc's questions on one
+PDF, whose rendered pages the adapter caches), every unit of the group's items, under every protocol, on the
+rank ``crc32(group) % w`` — that no earlier attempt finished, in batches, and appends one row per unit to
 ``parts/rank<r>.jsonl`` as each batch finishes (flushed and fsynced). A requeued or restarted evaluation
 reads every part file present (whatever world size wrote it), so it continues from the first missing unit;
 a line cut short by a kill is dropped. When its shard is complete a rank writes ``parts/done-<r>-of-<w>``;
@@ -15,10 +17,11 @@ from __future__ import annotations
 import json
 import os
 import time
+import zlib
 from pathlib import Path
 from typing import Any, Callable, Iterable, Sequence
 
-__all__ = ["PARTS", "Unit", "ShardWriter", "done_units", "gather", "pending", "wait_for_ranks"]
+__all__ = ["PARTS", "Unit", "ShardWriter", "done_units", "gather", "owner", "pending", "wait_for_ranks"]
 
 PARTS = "parts"
 #: How long rank 0 waits for the other ranks' shards before it gives up (they run the same work).
@@ -60,9 +63,20 @@ def done_units(out_dir: Path, item_ids: Sequence[str]) -> dict[tuple[str, int], 
     return done
 
 
-def pending(all_units: Sequence[Unit], done: dict[tuple[str, int], Any], rank: int, world: int) -> list[Unit]:
-    """This rank's share of the units not done yet."""
-    return [u for u in all_units if u[0] % world == rank and (u[1], u[2]) not in done]
+def owner(unit: Unit, world: int, groups: Sequence[str | None] | None = None) -> int:
+    """The rank that generates ``unit``: its group's (a stable hash, the same in every process and for every
+    protocol) when its item has one, else ``u % world``. Fixed by the unit alone, so ranks that read different
+    progress never split the work differently."""
+    group = groups[unit[2]] if groups is not None else None
+    if group is None:
+        return unit[0] % world
+    return zlib.crc32(group.encode("utf-8")) % world
+
+
+def pending(all_units: Sequence[Unit], done: dict[tuple[str, int], Any], rank: int, world: int,
+            groups: Sequence[str | None] | None = None) -> list[Unit]:
+    """This rank's share of the units not done yet (``groups``: per item, its shard group or None)."""
+    return [u for u in all_units if owner(u, world, groups) == rank and (u[1], u[2]) not in done]
 
 
 class ShardWriter:
