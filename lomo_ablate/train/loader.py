@@ -27,7 +27,7 @@ from typing import Any, Iterator, Sequence
 
 import torch
 
-from lomo_ablate.train.collate import RopeIndexFn, pack_collate, pack_layout, packed_positions, pad_collate
+from lomo_ablate.train.collate import RopeIndexFn, pack_layout, pack_rows, packed_positions, pad_collate
 from lomo_ablate.train.data import Item, Skipped
 
 WORKER_TIMEOUT_S = 600  # a worker that delivers no batch for this long is reported, not waited on forever
@@ -53,11 +53,12 @@ class Batch:
 class CollateItems:
     """The DataLoader's ``collate_fn``: a list of :class:`Item` -> one :class:`Batch` (picklable: plain fields).
 
-    Packed rows get restarting text positions here; a model with multimodal rotary positions completes them
-    in the training process (:func:`complete_positions`), which holds the model."""
+    Packed rows get restarting text positions here, unless ``model_positions``: a model with multimodal
+    rotary positions gets them in the training process (:func:`complete_positions`), which holds the model."""
 
     pad_token_id: int
     packing: bool = False
+    model_positions: bool = False
 
     def __call__(self, items: Sequence[Item]) -> Batch:
         samples = [it.sample for it in items]
@@ -65,7 +66,10 @@ class CollateItems:
         if not self.packing:
             return Batch(pad_collate(samples, self.pad_token_id), skipped)
         lengths, grids = pack_layout(samples)
-        return Batch(pack_collate(samples), skipped, lengths, grids)
+        tensors = pack_rows(samples)
+        if not self.model_positions:
+            tensors["position_ids"] = packed_positions(tensors, lengths, grids)
+        return Batch(tensors, skipped, lengths, grids)
 
 
 def complete_positions(batch: Batch, rope_index: RopeIndexFn | None) -> dict[str, torch.Tensor]:

@@ -270,7 +270,7 @@ def train(data_dir: str | Path, output_dir: str | Path, model_cfg: ModelConfig, 
     # 6. loop
     rope_index = rope_index_fn(model) if cfg.packing else None
     batches = _micro_batches(dataset, cfg, env, seed, start_step, total_steps, steps_per_epoch,
-                             CollateItems(processor.tokenizer.pad_token_id, cfg.packing))
+                             CollateItems(processor.tokenizer.pad_token_id, cfg.packing, rope_index is not None))
     bar = tqdm(total=total_steps, initial=start_step, desc="train", disable=not (cfg.progress and env.is_main))
     flops_per_token = 6 * n_total
     final_loss = None

@@ -316,10 +316,7 @@ class MMIFEvalAdapter(Adapter):
             meta.update(question=question)
             prompt = question
         else:
-            instruction = text_field(record, "instruction", where) if "instruction" in record else \
-                text_field(record, "question", where)
-            constraints = [self._constraint(c, where, i) for i, c in
-                           enumerate(self._json_list(record.get("constraints"), where, "constraints"))]
+            prompt, constraints = self._c_level_prompt(record, where)
             if not constraints:
                 raise BenchmarkFormatError(where, "constraints", "empty")
             if not any(c["method"] == "cmp_gpt" for c in constraints):  # else: known once paired (_pair)
@@ -328,7 +325,6 @@ class MMIFEvalAdapter(Adapter):
                     raise _SetAside(where, "constraints", why)
             answer = None
             meta.update(constraints=constraints)
-            prompt = instruction + "".join(" " + c["value"] for c in constraints)  # official make_prompt_v2
         return Item(id=f"{tag}/{rid}", question=with_slots(prompt, len(images)), images=images, answer=answer,
                     metadata=meta)
 
@@ -343,15 +339,20 @@ class MMIFEvalAdapter(Adapter):
             raise BenchmarkFormatError(where, "tag", "an aux_cmp_gpt row belongs to a C-Level item")
         if not isinstance(del_cons, str) or not del_cons:
             raise BenchmarkFormatError(where, "del_cons", "an aux_cmp_gpt row names the constraint it drops")
-        instruction = text_field(record, "instruction", where) if "instruction" in record else \
-            text_field(record, "question", where)
-        constraints = [self._constraint(c, where, i) for i, c in
-                       enumerate(self._json_list(record.get("constraints", []), where, "constraints"))]
+        prompt, _ = self._c_level_prompt(record, where, default=[])
         images = self._images(record, where)
-        prompt = instruction + "".join(" " + c["value"] for c in constraints)
         main_id = f"{tag}/{rid}"
         return Item(id=f"{main_id}{AUX_MARK}{del_cons}", question=with_slots(prompt, len(images)), images=images,
                     metadata={"tag": tag, "source": str(where), "aux_of": main_id, "del_cons": del_cons})
+
+    def _c_level_prompt(self, record: dict, where: RecordLocation, default: Any = None) -> tuple[str, list[dict]]:
+        """(official ``make_prompt_v2``: the instruction and each constraint's value, space-joined; the checked
+        constraints) of a C-Level row (``default``: the constraints of a row without the column)."""
+        instruction = text_field(record, "instruction", where) if "instruction" in record else \
+            text_field(record, "question", where)
+        constraints = [self._constraint(c, where, i) for i, c in
+                       enumerate(self._json_list(record.get("constraints", default), where, "constraints"))]
+        return instruction + "".join(" " + c["value"] for c in constraints), constraints
 
     def _images(self, record: dict, where: RecordLocation) -> list:
         key = next((k for k in IMAGE_KEYS if record.get(k) is not None), None)  # official get_real_image_key

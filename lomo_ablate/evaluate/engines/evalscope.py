@@ -65,9 +65,6 @@ class EsBenchmark:
     dataset_args: dict = field(default_factory=dict)
     native_because: str | None = None
     runs_code: bool = False  # EvalScope executes the model's code to score it (eval.evalscope.execute_code)
-    #: its EvalScope run writes under evalscope/<protocol>/<our name>/ (another of our names runs the same
-    #: EvalScope benchmark, whose review and report files would otherwise overwrite each other)
-    own_dir: bool = False
 
 
 #: why a benchmark EvalScope scores with an LLM judge only runs through our adapter: the judge (``eval.judge``)
@@ -83,8 +80,7 @@ BENCHMARKS: dict[str, EsBenchmark] = {
     # MMMU-Pro as the paper reports it: "standard (10 options)" (EvalScope defaults to 4 options) and "vision"
     # (the question inside the image), both EvalScope's mmmu_pro with its extra parameter dataset_format
     "mmmu_pro": EsBenchmark("mmmu_pro", "Reasoning", {"extra_params": {"dataset_format": "standard (10 options)"}}),
-    "mmmu_pro_vision": EsBenchmark("mmmu_pro", "Reasoning", {"extra_params": {"dataset_format": "vision"}},
-                                   own_dir=True),
+    "mmmu_pro_vision": EsBenchmark("mmmu_pro", "Reasoning", {"extra_params": {"dataset_format": "vision"}}),
     "mathvista": EsBenchmark("math_vista", "Math"),
     "zerobench": EsBenchmark("zerobench", "Math", native_because=JUDGE_ONLY),
     "simplevqa": EsBenchmark("simple_vqa", "Factuality", native_because=JUDGE_ONLY),
@@ -248,9 +244,12 @@ class EvalScopeAdapter:
         self.benchmark: Any = None
 
     def run_dir(self, out_dir: Path, protocol: str) -> Path:
-        """Where EvalScope's review run for ``protocol`` writes (relative to the stage folder ``out_dir``)."""
+        """Where EvalScope's review run for ``protocol`` writes: ``evalscope/<protocol>/`` in the stage folder
+        ``out_dir``, or ``evalscope/<protocol>/<our name>/`` when an earlier name of :data:`BENCHMARKS` runs the
+        same EvalScope benchmark (MMMU-Pro vision after MMMU-Pro: their reviews and reports would collide)."""
         work = Path(out_dir) / EVALSCOPE_DIR / protocol
-        return work / self.name if self.entry.own_dir else work
+        first = next(n for n, e in BENCHMARKS.items() if e.evalscope == self.entry.evalscope)
+        return work if self.name == first else work / self.name
 
     def task_config(self, model: Any = None, work_dir: Path | None = None) -> Any:
         """EvalScope's TaskConfig for this benchmark (the same for loading and for the review run)."""

@@ -21,6 +21,8 @@ import zlib
 from pathlib import Path
 from typing import Any, Callable, Iterable, Sequence
 
+from lomo_ablate.utils.fs import dumps_json
+
 __all__ = ["PARTS", "Unit", "ShardWriter", "done_units", "gather", "owner", "pending", "wait_for_ranks"]
 
 PARTS = "parts"
@@ -93,7 +95,7 @@ class ShardWriter:
                     f.truncate(keep)
 
     def append(self, rows: Iterable[dict]) -> None:
-        text = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows)
+        text = "".join(dumps_json(r, ensure_ascii=False) + "\n" for r in rows)
         with open(self.path, "a", encoding="utf-8") as f:
             f.write(text)
             f.flush()
